@@ -1,0 +1,135 @@
+"""`contact`: edge distances, chain/residue/covalent flags and pair energies.
+
+Energies (kcal/mol) with DeepRank2's constants:
+
+* Coulomb: ``E = q_i q_j · 332.0636 / (ε₀ r)``, ε₀ = 1;
+* Lennard-Jones: ``E = 4 √(ε_i ε_j) [(σ_ij/r)¹² − (σ_ij/r)⁶]``, σ_ij = (σ_i + σ_j)/2;
+* same-chain pairs closer than 3.6 Å (1-2/1-3 neighbours) contribute no energy, and same-chain
+  pairs closer than 4.2 Å (1-4) use the 1-4 LJ parameters;
+* distances are floored at :data:`MIN_ENERGY_DISTANCE` for the energies only, so overlapping
+  atoms give large but finite values.
+
+Residue edges: ``distance`` is the minimum heavy-atom distance, energies are sums over every
+pair of (eligible) atoms of the two residues, ``covalent`` means distance < 2.1 Å on one chain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deeprank_like.domain.forcefield import atom_parameters
+from deeprank_like.features.base import FeatureContext, FeatureModule, FeatureSpec
+
+__all__ = [
+    "COULOMB_CONSTANT",
+    "COVALENT_CUTOFF",
+    "CUTOFF_13",
+    "CUTOFF_14",
+    "MIN_ENERGY_DISTANCE",
+    "Contact",
+    "pair_energies",
+]
+
+COVALENT_CUTOFF = 2.1  # Å
+CUTOFF_13 = 3.6  # Å
+CUTOFF_14 = 4.2  # Å
+EPSILON0 = 1.0
+COULOMB_CONSTANT = 332.0636  # kcal·Å/(mol·e²)
+MIN_ENERGY_DISTANCE = 1.0  # Å, floor for energies of overlapping atoms
+
+_COMMON = (
+    FeatureSpec(name="distance", kind="edge", unit="Å", description="interatomic distance (residue edges: minimum heavy-atom distance)"),
+    FeatureSpec(name="same_chain", kind="edge", description="1 if both ends are on the same chain"),
+    FeatureSpec(name="covalent", kind="edge", description="1 if distance < 2.1 Å on the same chain"),
+    FeatureSpec(name="electrostatic", kind="edge", unit="kcal/mol", description="Coulomb energy (residue edges: sum over atom pairs)"),
+    FeatureSpec(name="vanderwaals", kind="edge", unit="kcal/mol", description="Lennard-Jones energy (residue edges: sum over atom pairs)"),
+)  # fmt: skip
+_ATOM_ONLY = (
+    FeatureSpec(
+        name="same_res", kind="edge", description="1 if both atoms belong to the same residue"
+    ),
+)
+
+
+def pair_energies(
+    structure, i: np.ndarray, j: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coulomb and Lennard-Jones energies of atom pairs ``(i, j)`` of ``structure``.
+
+    Parameters
+    ----------
+    i, j : ndarray (m,), int64
+        Atom indices.
+
+    Returns
+    -------
+    electrostatic, vanderwaals : ndarray (m,), kcal/mol
+    distance : ndarray (m,), Å (not floored)
+    """
+    p = atom_parameters(structure)
+    xyz = structure.coords
+    r = np.linalg.norm(xyz[i] - xyz[j], axis=1)
+    same_chain = structure.chain_index[i] == structure.chain_index[j]
+    r_e = np.maximum(r, MIN_ENERGY_DISTANCE)
+    elec = p.charge[i] * p.charge[j] * COULOMB_CONSTANT / (EPSILON0 * r_e)
+    use14 = same_chain & (r < CUTOFF_14)
+    eps = np.where(
+        use14, np.sqrt(p.epsilon14[i] * p.epsilon14[j]), np.sqrt(p.epsilon[i] * p.epsilon[j])
+    )
+    sig = np.where(use14, 0.5 * (p.sigma14[i] + p.sigma14[j]), 0.5 * (p.sigma[i] + p.sigma[j]))
+    sr6 = (sig / r_e) ** 6
+    vdw = 4.0 * eps * (sr6 * sr6 - sr6)
+    excluded = same_chain & (r < CUTOFF_13)
+    elec = np.where(excluded, 0.0, elec)
+    vdw = np.where(excluded, 0.0, vdw)
+    return elec, vdw, r
+
+
+class Contact(FeatureModule):
+    """Edge features: distance, same_chain, same_res (atoms), covalent, Coulomb and LJ energies."""
+
+    name = "contact"
+    description = "edge distances, flags and pairwise energies"
+
+    def specs(self, context: FeatureContext) -> tuple[FeatureSpec, ...]:
+        return _COMMON + (_ATOM_ONLY if context.resolution == "atom" else ())
+
+    def compute(self, context: FeatureContext) -> dict[str, np.ndarray]:
+        s, g = context.structure, context.graph
+        src, dst = g.edge_index
+        if g.resolution == "atom":
+            a, b = g.atom_index[src], g.atom_index[dst]
+            elec, vdw, dist = pair_energies(s, a, b)
+            same_chain = (s.chain_index[a] == s.chain_index[b]).astype(np.float64)
+            return {
+                "distance": dist,
+                "same_chain": same_chain,
+                "same_res": (s.residue_index[a] == s.residue_index[b]).astype(np.float64),
+                "covalent": ((dist < COVALENT_CUTOFF) & (same_chain > 0)).astype(np.float64),
+                "electrostatic": elec,
+                "vanderwaals": vdw,
+            }
+        atoms, start = context.node_atom_groups()
+        counts = np.diff(start)
+        n_pairs = counts[src] * counts[dst]
+        edge_of_pair = np.repeat(np.arange(g.num_edges), n_pairs)
+        # position of each pair within its edge block -> (k_src, k_dst)
+        first_pair = np.concatenate([[0], np.cumsum(n_pairs)[:-1]])
+        local = np.arange(n_pairs.sum()) - np.repeat(first_pair, n_pairs)
+        cd = counts[dst][edge_of_pair]
+        ai = atoms[start[src][edge_of_pair] + local // cd]
+        bi = atoms[start[dst][edge_of_pair] + local % cd]
+        elec, vdw, r = pair_energies(s, ai, bi)
+        e_sum = np.bincount(edge_of_pair, weights=elec, minlength=g.num_edges)
+        v_sum = np.bincount(edge_of_pair, weights=vdw, minlength=g.num_edges)
+        dmin = np.full(g.num_edges, np.inf)
+        np.minimum.at(dmin, edge_of_pair, r)
+        chain = s.residue_chain_index[g.residue_index]
+        same_chain = (chain[src] == chain[dst]).astype(np.float64)
+        return {
+            "distance": dmin,
+            "same_chain": same_chain,
+            "covalent": ((dmin < COVALENT_CUTOFF) & (same_chain > 0)).astype(np.float64),
+            "electrostatic": e_sum,
+            "vanderwaals": v_sum,
+        }
