@@ -73,7 +73,16 @@ def load_structure(path: str | os.PathLike, model: int = 0) -> Structure:
     try:
         st = gemmi.read_structure(path, merge_chain_parts=True)
     except (RuntimeError, ValueError, OSError) as exc:
-        raise StructureError(f"{path}: cannot parse structure ({exc})") from exc
+        if "ENDMDL" not in str(exc):
+            raise StructureError(f"{path}: cannot parse structure ({exc})") from exc
+        # Real-world quirk: a MODEL record that is never closed (e.g. a restarted MODEL 1).
+        log.warning("%s: %s; closing unterminated models and reading again", path, exc)
+        try:
+            text = _repair_unterminated_models(_read_text(path))
+            st = gemmi.read_pdb_string(text)
+            st.merge_chain_parts()
+        except (RuntimeError, ValueError, OSError) as exc2:
+            raise StructureError(f"{path}: cannot parse structure ({exc2})") from exc2
     if len(st) == 0:
         raise StructureError(f"{path}: no models / no atoms in file")
     if not 0 <= model < len(st):
@@ -192,6 +201,49 @@ def _from_gemmi_model(gmodel, path: str) -> Structure:
         residue_atom_start=residue_atom_start,
         chains=tuple(str(c) for c in chain_order),
     )
+
+
+def _read_text(path: str) -> str:
+    if path.lower().endswith(".gz"):
+        import gzip
+
+        with gzip.open(path, "rt", errors="replace") as fh:
+            return fh.read()
+    with open(path, errors="replace") as fh:
+        return fh.read()
+
+
+def _repair_unterminated_models(text: str) -> str:
+    """Close every MODEL that is not closed before the next one; a repeated model number
+    replaces the earlier (partial) block."""
+    header: list[str] = []
+    models: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    number = ""
+    trailer: list[str] = []
+    for line in text.splitlines():
+        record = line[:6].strip()
+        if record == "MODEL":
+            number = line[6:].strip() or str(len(models) + 1)
+            current = []
+            models[number] = current
+        elif record == "ENDMDL":
+            current = None
+        elif current is not None:
+            current.append(line)
+        elif models and record in ("CONECT", "MASTER", "END"):
+            trailer.append(line)
+        elif not models:
+            header.append(line)
+        else:
+            trailer.append(line)
+    out = list(header)
+    for num, lines in models.items():
+        out.append(f"MODEL     {num:>4}")
+        out.extend(lines)
+        out.append("ENDMDL")
+    out.extend(trailer)
+    return "\n".join(out) + "\n"
 
 
 def _select_altlocs(
