@@ -157,6 +157,15 @@ class Query(ABC):
         modules, lenient = resolve_modules(feature_modules)
         if structure is None:
             structure = self.load_structure()
+        excluded = structure.residue_names[structure.residue_aa < 0]
+        if excluded.size:
+            kinds = ", ".join(
+                f"{n}×{c}" for n, c in zip(*np.unique(excluded, return_counts=True), strict=True)
+            )
+            log.info(
+                "query %s: %d non-amino-acid residue(s) excluded from the graph (%s)",
+                self.get_query_id(), excluded.size, kinds,
+            )  # fmt: skip
         graph = self._build_skeleton(structure)
         graph.metadata["query"] = self.to_dict()
         context = FeatureContext(structure=structure, graph=graph, query=self)
@@ -179,7 +188,3 @@ def query_from_dict(data: dict[str, Any]) -> Query:
     cls = _KINDS[kind]
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
-
-
-def _as_float_array(x: Any) -> np.ndarray:
-    return np.asarray(x, dtype=np.float64)

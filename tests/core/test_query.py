@@ -166,3 +166,14 @@ def test_collection_renames_duplicates():
     assert len(set(qc.ids())) == 5
     rebuilt = QueryCollection.from_dicts(qc.to_dicts())
     assert rebuilt.ids() == qc.ids()
+
+
+def test_non_amino_acid_residues_excluded_with_logged_count(caplog):
+    caplog.set_level("INFO", logger="deeprank_like.query.base")
+    q = SingleResidueVariantQuery(
+        pdb_path=M101, chain_ids="A", variant_residue_number=93, wildtype_amino_acid="H",
+        variant_amino_acid="A", influence_radius=12.0,
+    )  # fmt: skip
+    g = q.build(["components"])
+    assert "HEM" not in set(g.node_ids["residue_name"])
+    assert "3 non-amino-acid residue(s) excluded" in caplog.text and "HEM×1" in caplog.text
