@@ -1,0 +1,92 @@
+"""Benchmark of the β-GM eigenvalue target on one core.
+
+Headline lines (median wall time of ``betagm_from_ca`` over repeats, BLAS limited to 1 thread):
+
+* ``betagm_ms_100``: a 100-residue window, residues 1-100 of chain A of PDB 2V8N (lactose
+  permease), from the Cα trace shipped in ``tests/data/enm/2v8n_A_ca.pdb``; dense solver.
+* ``betagm_ms_900``: all five chains of PDB 4MA9 (907 residues with Cα, no intra-chain break,
+  one rigid network with 6 zero modes), read from ``../shared/data/proteins/4ma9.pdb.gz``;
+  shift-invert ``eigsh`` solver.
+
+The timings cover network construction, sparse assembly of M̃ and the eigen-solve, not file
+parsing. Targets: ≤ 10 ms (100 residues) and ≤ 100 ms (900 residues).
+
+Usage: ``python benchmarks/betagm.py [--repeats 21] [--shared PATH]``.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from deeprank_like.enm import BetaGMConfig, betagm_from_ca, ca_trace  # noqa: E402
+from deeprank_like.structure import load_structure  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_DATA = ROOT / "tests" / "data" / "enm"
+PRODY_UBI_ANM = np.array([0.033933, 0.15243, 0.35979, 0.71644, 1.5448, 1.6734])
+
+
+def _median_ms(func: Callable[[], object], repeats: int) -> float:
+    func()  # warm-up (imports, caches)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=21)
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    args = parser.parse_args(argv)
+
+    # sanity: the degenerate case equals ProDy's ANM, the default model is rigid
+    ubi = ca_trace(load_structure(TEST_DATA / "pdb1ubi_ca.pdb"))
+    anm = betagm_from_ca(ubi.ca, np.zeros(len(ubi), dtype=bool), BetaGMConfig.anm())
+    err = float(np.abs(anm.eigenvalues[:6] / PRODY_UBI_ANM - 1).max())
+    print(f"betagm_prody_anm_ubiquitin_max_rel_err: {err:.2e} ratio")
+    res = betagm_from_ca(ubi.ca[:74], ubi.is_glycine[:74])
+    print(f"betagm_n_zero_modes_ubiquitin_1_74: {res.n_zero_modes} count")
+
+    trace = ca_trace(load_structure(TEST_DATA / "2v8n_A_ca.pdb")).window(0, 100)
+    res = betagm_from_ca(trace.ca, trace.is_glycine)
+    ms = _median_ms(lambda: betagm_from_ca(trace.ca, trace.is_glycine), args.repeats)
+    print(f"betagm_n_zero_modes_100: {res.n_zero_modes} count ({res.solver})")
+    print(f"betagm_ms_100: {ms:.2f} ms")
+
+    path = args.shared / "data" / "proteins" / "4ma9.pdb.gz"
+    if not path.is_file():
+        print(
+            f"betagm_ms_900: not measured: {path} is missing (the 900-residue case needs the "
+            "shared data folder next to the repository; pass --shared PATH)",
+            file=sys.stderr,
+        )
+        return 2
+    big = ca_trace(load_structure(path))
+    res = betagm_from_ca(big.ca, big.is_glycine, segment_ids=big.chain_ids)
+    ms = _median_ms(
+        lambda: betagm_from_ca(big.ca, big.is_glycine, segment_ids=big.chain_ids), args.repeats
+    )
+    chains = ",".join(dict.fromkeys(big.chain_ids.tolist()))
+    print(f"betagm_n_residues_900: {res.n_residues} count (4ma9 chains {chains})")
+    print(f"betagm_n_zero_modes_900: {res.n_zero_modes} count ({res.solver})")
+    print(f"betagm_ms_900: {ms:.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

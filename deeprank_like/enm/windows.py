@@ -1,0 +1,274 @@
+"""Cα traces from structures, chain-break detection, sliding windows and the Cα Coulomb matrix.
+
+These helpers prepare the inputs of the β-GM (:func:`deeprank_like.enm.betagm_from_ca`) and of the
+CNN of Giulini & Potestio (2019), whose input is the Coulomb matrix of a 100-residue window.
+
+Conventions
+-----------
+* A Cα node is a residue with an atom named ``CA`` of element C (calcium ions are excluded);
+  non-standard amino acids with a Cα are nodes too (not glycine).
+* A *chain break* is a pair of consecutive Cα (same chain) farther apart than ``gap_distance``
+  (4.2 Å by default; a trans peptide bond gives 3.8 Å, a cis one about 2.9 Å).
+* A window is a standalone chain: its first and last residue are termini (no Cβ), see
+  ``spec/betagm.md`` ambiguity B.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from deeprank_like.errors import EnmError
+
+if TYPE_CHECKING:
+    from deeprank_like.structure import Structure
+
+__all__ = [
+    "CaTrace",
+    "ca_trace",
+    "chain_breaks",
+    "coulomb_matrix",
+    "sliding_windows",
+]
+
+_GLY = "GLY"
+
+
+@dataclass(frozen=True)
+class CaTrace:
+    """The Cα trace of the selected chains of a structure (read-only arrays, chain order).
+
+    Attributes
+    ----------
+    ca : ndarray, shape (N, 3), float64
+        Cα coordinates in Å.
+    is_glycine : ndarray, shape (N,), bool
+        Glycine mask (no Cβ in the β-GM).
+    chain_ids : ndarray, shape (N,), str
+        Chain of each residue (use as ``segment_ids`` of the β-GM).
+    residue_numbers : ndarray, shape (N,), int64
+        Author residue numbers.
+    insertion_codes : ndarray, shape (N,), str
+        Insertion codes ('' when none).
+    residue_names : ndarray, shape (N,), str
+        Standardised three-letter names.
+    residue_indices : ndarray, shape (N,), int64
+        Index of each residue in the structure's per-residue arrays.
+    """
+
+    ca: NDArray[np.float64]
+    is_glycine: NDArray[np.bool_]
+    chain_ids: NDArray[np.str_]
+    residue_numbers: NDArray[np.int64]
+    insertion_codes: NDArray[np.str_]
+    residue_names: NDArray[np.str_]
+    residue_indices: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return int(self.ca.shape[0])
+
+    def window(self, start: int, length: int) -> CaTrace:
+        """The sub-trace of residues ``start .. start + length - 1`` (a standalone chain)."""
+        if start < 0 or length < 1 or start + length > len(self):
+            raise EnmError(f"window {start}+{length} outside a trace of {len(self)} residues")
+        sl = slice(start, start + length)
+        return CaTrace(
+            ca=self.ca[sl],
+            is_glycine=self.is_glycine[sl],
+            chain_ids=self.chain_ids[sl],
+            residue_numbers=self.residue_numbers[sl],
+            insertion_codes=self.insertion_codes[sl],
+            residue_names=self.residue_names[sl],
+            residue_indices=self.residue_indices[sl],
+        )
+
+
+def ca_trace(
+    structure: Structure,
+    chain_ids: str | Sequence[str] | None = None,
+    residue_range: tuple[int, int] | None = None,
+) -> CaTrace:
+    """Cα coordinates, glycine mask and residue ids of some chains of a structure.
+
+    Parameters
+    ----------
+    structure : deeprank_like.structure.Structure
+        A loaded structure (struct of arrays).
+    chain_ids : str or sequence of str, optional
+        Chains to take, in the given order; default all chains with Cα atoms, in file order.
+    residue_range : (int, int), optional
+        Inclusive range ``(first, last)`` of author residue numbers, applied to every selected
+        chain (all insertion codes of a number are kept).
+
+    Returns
+    -------
+    CaTrace
+
+    Raises
+    ------
+    EnmError
+        Unknown chain, an amino acid without Cα atom ("missing Cα") in the selection, or an
+        empty selection.
+    """
+    from deeprank_like.domain.aminoacids import THREE_LETTER
+
+    ca_index = np.asarray(structure.residue_atom_index("CA"))
+    elements = np.asarray(structure.elements)
+    has_ca = ca_index >= 0
+    has_ca[has_ca] = elements[ca_index[has_ca]] == "C"
+    res_chain = np.asarray(structure.residue_chain_ids)
+    res_num = np.asarray(structure.residue_numbers)
+    res_names = np.asarray(structure.residue_names)
+    is_aa = np.isin(res_names, THREE_LETTER)  # three-letter names only (not ions 'K', 'CA')
+
+    if chain_ids is None:
+        chains = [c for c in structure.chains if np.any(has_ca & (res_chain == c))]
+    else:
+        chains = [chain_ids] if isinstance(chain_ids, str) else list(chain_ids)
+        known = set(np.unique(res_chain[has_ca]).tolist())
+        unknown = [c for c in chains if c not in known]
+        if unknown:
+            raise EnmError(
+                f"chain(s) {unknown} have no Cα atoms in the structure; chains with Cα: "
+                f"{sorted(known)}"
+            )
+    in_range = np.ones(res_num.shape, dtype=bool)
+    if residue_range is not None:
+        first, last = residue_range
+        in_range = (res_num >= first) & (res_num <= last)
+
+    picked: list[NDArray[np.int64]] = []
+    for chain in chains:
+        sel = (res_chain == chain) & in_range
+        missing = np.flatnonzero(sel & is_aa & ~has_ca)
+        if missing.size:
+            labels = [
+                f"{chain} {res_num[i]}{structure.residue_icodes[i]} {res_names[i]}"
+                for i in missing[:5]
+            ]
+            raise EnmError(f"missing Cα: {missing.size} amino-acid residue(s) without CA: {labels}")
+        picked.append(np.flatnonzero(sel & has_ca))
+    idx = np.concatenate(picked) if picked else np.zeros(0, dtype=np.int64)
+    if idx.size == 0:
+        raise EnmError(f"no Cα atoms selected (chains={chains}, residue_range={residue_range})")
+    coords = np.asarray(structure.coords)
+    out = CaTrace(
+        ca=np.ascontiguousarray(coords[ca_index[idx]], dtype=np.float64),
+        is_glycine=res_names[idx] == _GLY,
+        chain_ids=res_chain[idx].copy(),
+        residue_numbers=res_num[idx].astype(np.int64),
+        insertion_codes=np.asarray(structure.residue_icodes)[idx].copy(),
+        residue_names=res_names[idx].copy(),
+        residue_indices=idx.astype(np.int64),
+    )
+    for value in out.__dict__.values():
+        value.flags.writeable = False
+    return out
+
+
+def chain_breaks(
+    ca: ArrayLike,
+    gap_distance: float = 4.2,
+    segment_ids: ArrayLike | None = None,
+) -> NDArray[np.int64]:
+    """Positions of chain breaks in a Cα trace.
+
+    Parameters
+    ----------
+    ca : array_like, shape (N, 3)
+        Cα coordinates in Å, in chain order.
+    gap_distance : float
+        Consecutive Cα farther apart than this (Å) are a break.
+    segment_ids : array_like, shape (N,), optional
+        Chain label per residue; a change of label is a break too.
+
+    Returns
+    -------
+    ndarray, shape (B,), int64
+        Indices i such that residues i and i + 1 are not connected.
+    """
+    ca_arr = np.asarray(ca, dtype=np.float64)
+    if ca_arr.shape[0] < 2:
+        return np.zeros(0, dtype=np.int64)
+    step = np.linalg.norm(np.diff(ca_arr, axis=0), axis=1)
+    broken = step > gap_distance
+    if segment_ids is not None:
+        seg = np.asarray(segment_ids)
+        broken |= seg[1:] != seg[:-1]
+    return np.flatnonzero(broken).astype(np.int64)
+
+
+def sliding_windows(
+    ca: ArrayLike,
+    length: int = 100,
+    step: int = 1,
+    *,
+    gap_distance: float = 4.2,
+    segment_ids: ArrayLike | None = None,
+) -> Iterator[int]:
+    """Start indices of the windows of ``length`` consecutive residues without a chain break.
+
+    Parameters
+    ----------
+    ca : array_like, shape (N, 3)
+        Cα coordinates in Å.
+    length : int
+        Window length in residues (100 in Giulini & Potestio).
+    step : int
+        Stride between candidate starts ``0, step, 2 step, ...``.
+    gap_distance : float
+        Chain-break threshold in Å (see :func:`chain_breaks`).
+    segment_ids : array_like, shape (N,), optional
+        Chain label per residue; windows never span two chains.
+
+    Yields
+    ------
+    int
+        Start index s of a window ``s .. s + length - 1`` that spans no break.
+    """
+    if length < 1 or step < 1:
+        raise EnmError(f"length and step must be >= 1, got length={length}, step={step}")
+    ca_arr = np.asarray(ca, dtype=np.float64)
+    n = ca_arr.shape[0]
+    if n < length:
+        return
+    broken = np.zeros(max(n - 1, 0), dtype=np.int64)
+    broken[chain_breaks(ca_arr, gap_distance, segment_ids)] = 1
+    # cum[i] = number of breaks between residues (0,1) .. (i-1,i)
+    cum = np.concatenate([[0], np.cumsum(broken)])
+    starts = np.arange(0, n - length + 1, step)
+    ok = cum[starts + length - 1] == cum[starts]
+    yield from starts[ok].tolist()
+
+
+def coulomb_matrix(ca: ArrayLike) -> NDArray[np.float32]:
+    """Cα "Coulomb matrix": ``C_ij = 1 / |R_i − R_j|`` off the diagonal, 0 on it.
+
+    Parameters
+    ----------
+    ca : array_like, shape (N, 3)
+        Cα coordinates in Å.
+
+    Returns
+    -------
+    ndarray, shape (N, N), float32
+        Symmetric, in Å⁻¹ (unit charges).
+
+    Raises
+    ------
+    EnmError
+        If two Cα coincide.
+    """
+    ca_arr = np.asarray(ca, dtype=np.float64)
+    if ca_arr.ndim != 2 or ca_arr.shape[1] != 3:
+        raise EnmError(f"Cα coordinates must have shape (N, 3), got {ca_arr.shape}")
+    diff = ca_arr[:, None, :] - ca_arr[None, :, :]
+    dist = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+    np.fill_diagonal(dist, np.inf)
+    if dist.min() <= 0.0:
+        raise EnmError("coincident Cα atoms: the Coulomb matrix is undefined")
+    return (1.0 / dist).astype(np.float32)
