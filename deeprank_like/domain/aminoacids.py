@@ -93,7 +93,10 @@ def amino_acid_index(code: str) -> int:
 
 
 def residue_name_indices(names: np.ndarray) -> np.ndarray:
-    """Map an array of (standardised) residue names to amino-acid indices, -1 for unknown.
+    """Map an array of (standardised) three-letter residue names to amino-acid indices.
+
+    Only three-letter codes match (an ion named ``K`` or a nucleotide ``A`` is not an amino
+    acid); anything else gives -1.
 
     Parameters
     ----------
@@ -104,5 +107,7 @@ def residue_name_indices(names: np.ndarray) -> np.ndarray:
     ndarray of int64, shape (n,)
     """
     uniq, inverse = np.unique(np.asarray(names, dtype=str), return_inverse=True)
-    lut = np.array([_INDEX.get(str(u), -1) for u in uniq], dtype=np.int64)
+    lut = np.array(
+        [THREE_LETTER.index(str(u)) if str(u) in THREE_LETTER else -1 for u in uniq], dtype=np.int64
+    )
     return lut[inverse].reshape(-1) if len(uniq) else np.zeros(0, dtype=np.int64)
