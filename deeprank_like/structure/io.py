@@ -91,55 +91,48 @@ def load_structure(path: str | os.PathLike, model: int = 0) -> Structure:
 
 
 def _from_gemmi_model(gmodel, path: str) -> Structure:
-    chain_l: list[str] = []
-    num_l: list[int] = []
-    icode_l: list[str] = []
-    rname_l: list[str] = []
-    aname_l: list[str] = []
-    elem_l: list[str] = []
-    alt_l: list[str] = []
-    xyz_l: list[tuple[float, float, float]] = []
-    occ_l: list[float] = []
-    b_l: list[float] = []
-    het_l: list[bool] = []
+    atom_rows: list[tuple] = []
+    res_rows: list[tuple] = []
     for chain in gmodel:
         cname = chain.name
         for res in chain:
-            rname = res.name
-            if rname in _WATER:
+            if res.name in _WATER:
                 continue
-            num = res.seqid.num
-            icode = res.seqid.icode.strip()
-            het = res.het_flag == "H"
+            before = len(atom_rows)
             for atom in res:
-                pos = atom.pos
-                chain_l.append(cname)
-                num_l.append(num)
-                icode_l.append(icode)
-                rname_l.append(rname)
-                aname_l.append(atom.name)
-                elem_l.append(atom.element.name)
-                alt_l.append(atom.altloc)
-                xyz_l.append((pos.x, pos.y, pos.z))
-                occ_l.append(atom.occ)
-                b_l.append(atom.b_iso)
-                het_l.append(het)
-    if not xyz_l:
+                atom_rows.append(
+                    (
+                        atom.name,
+                        atom.element.name,
+                        atom.altloc,
+                        atom.occ,
+                        atom.b_iso,
+                        *atom.pos.tolist(),
+                    )
+                )
+            res_rows.append(
+                (cname, res.seqid.num, res.seqid.icode.strip(), res.name, res.het_flag == "H",
+                 len(atom_rows) - before)
+            )  # fmt: skip
+    if not atom_rows:
         raise StructureError(f"{path}: no atoms (after removing waters)")
 
-    coords = np.array(xyz_l, dtype=np.float64)
+    names, elems, alts, occ_t, b_t, x, y, z = zip(*atom_rows, strict=True)
+    r_chain, r_num, r_icode, r_name, r_het, r_count = zip(*res_rows, strict=True)
+    counts = np.array(r_count, dtype=np.int64)
+    coords = np.column_stack([x, y, z]).astype(np.float64)
     if not np.isfinite(coords).all():
         raise StructureError(f"{path}: non-finite atom coordinates")
-    chain_ids = np.array(chain_l, dtype=str)
-    res_numbers = np.array(num_l, dtype=np.int64)
-    icodes = np.array(icode_l, dtype=str)
-    original = np.array(rname_l, dtype=str)
-    atom_names = np.array(aname_l, dtype=str)
-    elements = np.char.upper(np.array(elem_l, dtype=str))
-    altlocs = np.array(alt_l, dtype=str)
-    occ = np.array(occ_l, dtype=np.float64)
-    bfac = np.array(b_l, dtype=np.float64)
-    het = np.array(het_l, dtype=bool)
+    chain_ids = np.repeat(np.array(r_chain, dtype=str), counts)
+    res_numbers = np.repeat(np.array(r_num, dtype=np.int64), counts)
+    icodes = np.repeat(np.array(r_icode, dtype=str), counts)
+    original = np.repeat(np.array(r_name, dtype=str), counts)
+    het = np.repeat(np.array(r_het, dtype=bool), counts)
+    atom_names = np.array(names, dtype=str)
+    elements = np.char.upper(np.array(elems, dtype=str))
+    altlocs = np.array(alts, dtype=str)
+    occ = np.array(occ_t, dtype=np.float64)
+    bfac = np.array(b_t, dtype=np.float64)
 
     keep = _select_altlocs(chain_ids, res_numbers, icodes, atom_names, altlocs, occ)
     chain_ids, res_numbers, icodes = chain_ids[keep], res_numbers[keep], icodes[keep]
