@@ -38,6 +38,7 @@ ENTRY_POINT_GROUP = "deeprank_like.features"
 BUILTIN_MODULES: dict[str, str] = {
     "components": "deeprank_like.features.components:Components",
     "contact": "deeprank_like.features.contact:Contact",
+    "betagm": "deeprank_like.enm.target:BetaGM",
 }
 
 #: Modules used when none are named.
