@@ -184,7 +184,7 @@ def add_grids(
     settings: GridSettings,
     method: MapMethod | str = MapMethod.GAUSSIAN,
     *,
-    augmentations: int = 0,
+    augmentations: int | None = 0,
     seed: int | None = None,
     sigma: float = 1.0,
     truncate: float | None = None,
@@ -194,11 +194,14 @@ def add_grids(
 ) -> int:
     """Map ``graph`` (unrotated + ``augmentations`` random rotations) and write the grids.
 
+    ``settings`` may also be given as :meth:`GridSettings.to_dict` output or a
+    ``(points_counts, sizes)`` pair, ``method`` as a name (``"GAUSSIAN"``/``"gaussian"``).
     The rotations depend only on ``(seed, graph.id)`` when ``seed`` is an int (see
     :func:`~deeprank_like.grid.rotation.query_rotations`). Returns the number of grids written.
     This is the entry point for the processing pipeline.
     """
-    rotations = query_rotations(graph.id, augmentations, seed)
+    settings = GridSettings.coerce(settings)
+    rotations = query_rotations(graph.id, augmentations or 0, seed)
     grids = map_graph_to_grids(
         graph,
         settings,

@@ -380,8 +380,7 @@ def map_graph_to_grids(
 
     The channel values are gathered once and reused for every rotation.
     """
-    if not isinstance(settings, GridSettings):
-        raise GridError(f"settings must be a GridSettings, got {type(settings).__name__}")
+    settings = GridSettings.coerce(settings)
     method = MapMethod.parse(method)
     sigma, truncate, _ = kernel_radius(method, sigma, truncate, settings.resolutions)
     center = np.asarray(graph.center, dtype=np.float64).reshape(3)

@@ -166,4 +166,23 @@ class GridSettings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GridSettings:
         """Inverse of :meth:`to_dict`."""
-        return cls(points_counts=tuple(data["points_counts"]), sizes=tuple(data["sizes"]))
+        try:
+            return cls(points_counts=tuple(data["points_counts"]), sizes=tuple(data["sizes"]))
+        except (KeyError, TypeError):
+            raise GridError(
+                f"grid settings need 'points_counts' and 'sizes' (Å), got {data!r}"
+            ) from None
+
+    @classmethod
+    def coerce(cls, value: Any) -> GridSettings:
+        """A GridSettings from itself, its :meth:`to_dict` form or a ``(counts, sizes)`` pair."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            return cls.from_dict(value)
+        if isinstance(value, list | tuple) and len(value) == 2:
+            return cls(value[0], value[1])
+        raise GridError(
+            "grid settings must be a GridSettings, a dict with 'points_counts' and 'sizes', or a "
+            f"(points_counts, sizes) pair; got {value!r}"
+        )

@@ -157,3 +157,21 @@ def test_with_storage_write_graph(tmp_path, ppi_graph):
     with h5py.File(path, "r") as f:
         entry = next(f[k] for k in f if not k.startswith("_"))
         assert list_grids(entry) == [0, 1]
+
+
+def test_add_grids_accepts_plain_config(tmp_path, ppi_graph):
+    """The processing config travels as JSON: settings as a dict, method as a string."""
+    with h5py.File(tmp_path / "c.hdf5", "w") as f:
+        entry = f.create_group("entry")
+        n = add_grids(
+            entry,
+            ppi_graph,
+            SETTINGS.to_dict(),
+            "nearest",
+            augmentations=None,
+            seed=None,
+            compression=None,
+            compression_opts=None,
+        )
+        assert n == 1 and entry["grids/000"].compression is None
+        assert load_grid(entry, 0).method is MapMethod.NEAREST

@@ -92,3 +92,14 @@ def test_map_method_parse():
     assert MapMethod.parse("EXP_DEEPRANK2") is MapMethod.EXP_DEEPRANK2
     with pytest.raises(GridError, match="unknown grid map method"):
         MapMethod.parse("bsp_line")
+
+
+def test_coerce():
+    s = GridSettings((4, 5, 6), (4.0, 5.0, 6.0))
+    assert GridSettings.coerce(s) is s
+    assert GridSettings.coerce(s.to_dict()) == s
+    assert GridSettings.coerce(([4, 5, 6], [4.0, 5.0, 6.0])) == s
+    with pytest.raises(GridError, match="points_counts"):
+        GridSettings.coerce({"sizes": [1, 2, 3]})
+    with pytest.raises(GridError, match="must be a GridSettings"):
+        GridSettings.coerce("20x20x20")
