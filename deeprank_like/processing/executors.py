@@ -1,0 +1,388 @@
+"""Executors: one small interface over serial, local processes, MPI and dask.
+
+Every executor maps a picklable, module-level function over a list of picklable items and
+yields ``(index, result)`` pairs as they complete::
+
+    with ProcessExecutor(4) as ex:
+        for i, result in ex.imap_unordered(fn, items):
+            ...
+
+An exception raised by ``fn`` propagates out of :meth:`Executor.imap_unordered`. If a worker
+process dies (killed, out of memory, segfault), the affected items come back as
+:class:`WorkerCrash` results instead, and the pool is restarted for the rest.
+
+Optional back-ends import their dependency lazily and raise :class:`MissingDependencyError`
+naming the ``pip install`` command when it is absent.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import logging
+import multiprocessing
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from deeprank_like.errors import DeeprankLikeError
+
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "FuturesExecutor",
+    "MPIExecutor",
+    "MissingDependencyError",
+    "ProcessExecutor",
+    "SerialExecutor",
+    "WorkerCrash",
+    "available_cpus",
+    "get_executor",
+]
+
+log = logging.getLogger(__name__)
+
+EXECUTOR_NAMES = ("serial", "processes", "mpi", "dask")
+
+
+class MissingDependencyError(DeeprankLikeError, ImportError):
+    """An optional dependency of the chosen executor is not installed."""
+
+
+@dataclass(frozen=True)
+class WorkerCrash:
+    """Result placeholder for an item whose worker process died."""
+
+    exc_type: str
+    message: str
+
+
+def available_cpus() -> int:
+    """CPUs this process may use (affinity-aware)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS/Windows
+        return max(1, os.cpu_count() or 1)
+
+
+class Executor(ABC):
+    """Runs a function over items; see the module docstring."""
+
+    #: Short name ("serial", "processes", "mpi", "dask", "futures").
+    name: str = ""
+
+    @property
+    @abstractmethod
+    def n_workers(self) -> int:
+        """Number of items processed at the same time."""
+
+    @abstractmethod
+    def imap_unordered(
+        self, fn: Callable[[Any], Any], items: Sequence[Any]
+    ) -> Iterator[tuple[int, Any]]:
+        """Yield ``(index, fn(items[index]))`` in completion order."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release workers (idempotent)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} workers={self.n_workers}>"
+
+
+class SerialExecutor(Executor):
+    """Runs everything in the calling process, in order (debugging, tiny jobs)."""
+
+    name = "serial"
+
+    @property
+    def n_workers(self) -> int:
+        return 1
+
+    def imap_unordered(self, fn, items):
+        for i, item in enumerate(items):
+            yield i, fn(item)
+
+
+class FuturesExecutor(Executor):
+    """Any :class:`concurrent.futures.Executor` (a user's pool, ``MPIPoolExecutor``...).
+
+    At most ``window`` items are in flight at once (default: 2 per worker), so huge query
+    lists do not flood the queue and a worker crash affects few items.
+    """
+
+    name = "futures"
+
+    def __init__(
+        self,
+        executor: cf.Executor | None = None,
+        n_workers: int | None = None,
+        *,
+        owns: bool = False,
+        window: int | None = None,
+    ) -> None:
+        self._executor = executor
+        self._n = n_workers or getattr(executor, "_max_workers", None) or 1
+        self._owns = owns
+        self._window = window
+
+    @property
+    def n_workers(self) -> int:
+        return int(self._n)
+
+    def _make(self) -> cf.Executor:  # pragma: no cover - overridden
+        raise RuntimeError("no executor")
+
+    @property
+    def executor(self) -> cf.Executor:
+        """The underlying concurrent.futures executor (created on first use)."""
+        if self._executor is None:
+            self._executor = self._make()
+            self._owns = True
+        return self._executor
+
+    def _restart(self) -> bool:
+        """Replace a broken pool; False if this executor cannot (not ours)."""
+        if not self._owns:
+            return False
+        with contextlib.suppress(Exception):  # best effort
+            self._executor.shutdown(wait=False, cancel_futures=True)  # type: ignore[union-attr]
+        self._executor = None
+        return True
+
+    def imap_unordered(self, fn, items):
+        window = self._window or max(2 * self.n_workers, 1)
+        pending: dict[cf.Future, int] = {}
+        queue = list(range(len(items)))[::-1]
+        while queue or pending:
+            while queue and len(pending) < window:
+                i = queue.pop()
+                pending[self.executor.submit(fn, items[i])] = i
+            done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
+            broken = False
+            for fut in done:
+                i = pending.pop(fut)
+                try:
+                    result = fut.result()
+                except cf.BrokenExecutor as exc:
+                    broken = True
+                    yield i, WorkerCrash(type(exc).__name__, _crash_message(exc))
+                    continue
+                yield i, result
+            if broken:
+                # Every in-flight item of a broken pool fails; report them and restart.
+                for i in list(pending.values()):
+                    yield i, WorkerCrash("BrokenProcessPool", _crash_message(None))
+                pending.clear()
+                if not self._restart():
+                    for i in reversed(queue):
+                        yield i, WorkerCrash("BrokenProcessPool", "the executor is broken")
+                    queue.clear()
+
+    def close(self) -> None:
+        if self._owns and self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
+def _crash_message(exc: BaseException | None) -> str:
+    base = "a worker process died while this query was running or queued (killed, out of memory or crashed)"
+    return f"{base}: {exc}" if exc else base
+
+
+class ProcessExecutor(FuturesExecutor):
+    """Local worker processes (``concurrent.futures.ProcessPoolExecutor``), spawn-safe.
+
+    The pool starts on first use and is reused until :meth:`close`; pass one instance to
+    several ``process`` calls to pay the start-up only once.
+
+    Parameters
+    ----------
+    n_workers : int, optional
+        Default: the CPUs available to this process. More than that is capped with a warning.
+    start_method : {"spawn", "forkserver", "fork"}
+        ``"spawn"`` (default) is safe with threads, CUDA and every OS.
+    """
+
+    name = "processes"
+
+    def __init__(self, n_workers: int | None = None, start_method: str = "spawn") -> None:
+        cpus = available_cpus()
+        if n_workers is None:
+            n_workers = cpus
+        n_workers = int(n_workers)
+        if n_workers < 1:
+            raise ValueError(f"cpu_count must be >= 1, got {n_workers}")
+        if n_workers > cpus:
+            log.warning(
+                "cpu_count %d exceeds the %d available CPUs; using %d", n_workers, cpus, cpus
+            )
+            n_workers = cpus
+        self.start_method = start_method
+        super().__init__(None, n_workers, owns=True)
+
+    def _make(self) -> cf.Executor:
+        ctx = multiprocessing.get_context(self.start_method)
+        return cf.ProcessPoolExecutor(max_workers=self.n_workers, mp_context=ctx)
+
+
+class MPIExecutor(FuturesExecutor):
+    """MPI ranks through ``mpi4py.futures.MPIPoolExecutor``.
+
+    Run the script with ``mpiexec -n <N+1> python -m mpi4py.futures script.py``: rank 0 runs
+    the script, the N others are workers. Started as plain ``python script.py``, the pool
+    spawns ``n_workers`` processes through ``MPI_Comm_spawn`` (needs an MPI that supports it).
+    Needs ``pip install 'deeprank_like[mpi]'`` and an MPI library (system MPI, or
+    ``pip install mpich``).
+    """
+
+    name = "mpi"
+
+    def __init__(self, n_workers: int | None = None, **pool_kwargs: Any) -> None:
+        try:
+            from mpi4py.futures import MPIPoolExecutor
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "executor='mpi' needs mpi4py and an MPI library: pip install 'deeprank_like[mpi]' "
+                f"(and a system MPI, or pip install mpich) ({exc})"
+            ) from exc
+        self._pool_cls = MPIPoolExecutor
+        self._pool_kwargs = pool_kwargs
+        if n_workers is not None:
+            pool_kwargs["max_workers"] = int(n_workers)
+        super().__init__(None, n_workers or _mpi_world_workers() or 1, owns=True)
+
+    def _make(self) -> cf.Executor:
+        pool = self._pool_cls(**self._pool_kwargs)
+        return pool
+
+
+def _mpi_world_workers() -> int | None:
+    try:
+        from mpi4py import MPI
+
+        size = MPI.COMM_WORLD.Get_size()
+        return size - 1 if size > 1 else None
+    except Exception:  # pragma: no cover - MPI init problems
+        return None
+
+
+class DaskExecutor(Executor):
+    """A dask ``distributed`` cluster.
+
+    Parameters
+    ----------
+    client : distributed.Client or str, optional
+        An existing client, or a scheduler address (``"tcp://host:8786"``). None starts a
+        local cluster of ``n_workers`` single-threaded worker processes, closed with the executor.
+    n_workers : int, optional
+        Local cluster size (default: available CPUs).
+    """
+
+    name = "dask"
+
+    def __init__(self, client: Any = None, n_workers: int | None = None) -> None:
+        try:
+            import distributed
+        except ImportError as exc:
+            raise MissingDependencyError(
+                f"executor='dask' needs dask.distributed: pip install 'deeprank_like[dask]' ({exc})"
+            ) from exc
+        self._distributed = distributed
+        self._owns = False
+        self._cluster = None
+        if client is None:
+            n = int(n_workers or available_cpus())
+            self._cluster = distributed.LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            client = distributed.Client(self._cluster)
+            self._owns = True
+        elif isinstance(client, str):
+            client = distributed.Client(client)
+            self._owns = True
+        self.client = client
+
+    @property
+    def n_workers(self) -> int:
+        try:
+            threads = self.client.nthreads()
+            return max(1, sum(threads.values()))
+        except Exception:  # pragma: no cover
+            return 1
+
+    def imap_unordered(self, fn, items):
+        d = self._distributed
+        window = max(4 * self.n_workers, 1)
+        index: dict[Any, int] = {}
+        queue = list(range(len(items)))[::-1]
+
+        def submit() -> Any:
+            i = queue.pop()
+            fut = self.client.submit(fn, items[i], pure=False)
+            index[fut.key] = i
+            return fut
+
+        first = [submit() for _ in range(min(window, len(queue)))]
+        ac = d.as_completed(first)
+        for fut in ac:
+            i = index.pop(fut.key)
+            try:
+                result = fut.result()
+            except d.KilledWorker as exc:
+                result = WorkerCrash("KilledWorker", _crash_message(exc))
+            if queue:
+                ac.add(submit())
+            yield i, result
+
+    def close(self) -> None:
+        if self._owns:
+            self.client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+            self._owns = False
+
+
+def get_executor(
+    executor: Any = "processes", cpu_count: int | None = None
+) -> tuple[Executor, bool]:
+    """Turn the ``executor=`` argument of ``process`` into an :class:`Executor`.
+
+    Returns
+    -------
+    executor : Executor
+    owned : bool
+        True if it was created here (and must be closed by the caller).
+    """
+    if executor is None or executor == "processes":
+        return ProcessExecutor(cpu_count), True
+    if isinstance(executor, str):
+        name = executor.strip().lower()
+        if name == "serial":
+            return SerialExecutor(), True
+        if name == "processes":
+            return ProcessExecutor(cpu_count), True
+        if name == "mpi":
+            return MPIExecutor(cpu_count), True
+        if name == "dask":
+            return DaskExecutor(None, cpu_count), True
+        if name.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
+            return DaskExecutor(executor), True
+        raise ValueError(
+            f"unknown executor {executor!r}; use one of {', '.join(EXECUTOR_NAMES)}, a dask "
+            "scheduler address, an Executor, a concurrent.futures executor or a dask Client"
+        )
+    if isinstance(executor, Executor):
+        return executor, False
+    if isinstance(executor, cf.Executor):
+        return FuturesExecutor(executor), False
+    if type(executor).__module__.split(".")[0] == "distributed" and hasattr(executor, "submit"):
+        return DaskExecutor(executor), False
+    raise TypeError(f"executor must be a name or an executor object, got {type(executor).__name__}")

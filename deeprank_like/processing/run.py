@@ -1,0 +1,350 @@
+"""`process()`: featurise a query collection into HDF5, in parallel, failure-tolerant, resumable."""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import re
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from deeprank_like.errors import DeeprankLikeError, StorageError
+from deeprank_like.processing.executors import WorkerCrash, available_cpus, get_executor
+from deeprank_like.processing.summary import ProcessSummary, QueryFailure
+from deeprank_like.processing.worker import run_query, shard_path
+from deeprank_like.storage.files import init_root, open_h5
+from deeprank_like.storage.merge import merge_files
+from deeprank_like.storage.reader import complete_entry_names
+from deeprank_like.storage.schema import COMPRESSIONS
+from deeprank_like.storage.writer import write_failures
+
+__all__ = ["output_paths", "process", "select_shard"]
+
+log = logging.getLogger(__name__)
+
+_SHARD_RE = re.compile(r"\.shard-(\d+)-[^/]*\.hdf5$")
+
+
+def _strip_prefix(prefix: str | os.PathLike) -> str:
+    p = os.fspath(prefix)
+    for suffix in (".hdf5", ".h5", ".hdf"):
+        if p.endswith(suffix):
+            return p[: -len(suffix)]
+    return p
+
+
+def output_paths(prefix: str | os.PathLike) -> tuple[str, list[str]]:
+    """``(<prefix>.hdf5, existing shard files of that prefix, oldest run first)``."""
+    base = _strip_prefix(prefix)
+    shards = glob.glob(glob.escape(base) + ".shard-*.hdf5")
+    shards = [s for s in shards if _SHARD_RE.search(s)]
+    shards.sort(key=lambda s: (int(_SHARD_RE.search(s).group(1)), s))  # type: ignore[union-attr]
+    return base + ".hdf5", shards
+
+
+def select_shard(ids: list[str], shard: tuple[int, int] | None) -> set[str]:
+    """The ids of slice ``i`` of ``n``: every n-th id of the sorted ids, starting at i."""
+    if shard is None:
+        return set(ids)
+    i, n = (int(x) for x in shard)
+    if n < 1 or not 0 <= i < n:
+        raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard!r}")
+    return set(sorted(ids)[i::n])
+
+
+def _queries(collection: Any) -> list[tuple[str, dict[str, Any]]]:
+    from deeprank_like.query import query_from_dict
+
+    items = list(collection.queries if hasattr(collection, "queries") else collection)
+    out = []
+    seen: set[str] = set()
+    for item in items:
+        query = query_from_dict(item) if isinstance(item, dict) else item
+        qid = query.get_query_id()
+        if qid in seen:
+            raise DeeprankLikeError(
+                f"duplicate query id {qid!r}; add the queries to a QueryCollection, which renames duplicates"
+            )
+        seen.add(qid)
+        out.append((qid, query.to_dict()))
+    return out
+
+
+def _module_refs(feature_modules: Any) -> Any:
+    from deeprank_like.features.registry import module_reference, resolve_modules
+
+    if isinstance(feature_modules, str) and feature_modules.strip().lower() == "all":
+        resolve_modules("all")  # fail fast on broken plugins
+        return "all"
+    modules, _ = resolve_modules(feature_modules)
+    return [module_reference(m) for m in modules]
+
+
+def _grid_config(settings: Any, method: Any, count: int, seed: Any) -> dict[str, Any] | None:
+    if int(count) < 0:
+        raise ValueError(f"grid_augmentation_count must be >= 0, got {count}")
+    if settings is None:
+        if method is not None or count:
+            raise ValueError("grid_map_method / grid_augmentation_count need grid_settings")
+        return None
+    from deeprank_like.grid.settings import GridSettings, MapMethod
+
+    if not isinstance(settings, GridSettings):
+        if isinstance(settings, dict):
+            settings = GridSettings(**settings)
+        else:
+            raise TypeError(f"grid_settings must be a GridSettings, got {type(settings).__name__}")
+    method = MapMethod.parse(method if method is not None else MapMethod.GAUSSIAN)
+    return {"settings": settings, "method": method, "augmentations": int(count), "seed": seed}
+
+
+def _completed(out: str, shards: list[str]) -> tuple[set[str], list[str], list[str]]:
+    """(complete entry names, usable existing files, files set aside) of earlier runs."""
+    done: set[str] = set()
+    usable, aside = [], []
+    for path in ([out] if Path(out).exists() else []) + shards:
+        try:
+            with open_h5(path, "r", repair=True) as f:
+                names = complete_entry_names(f)
+        except StorageError as exc:
+            bad = path + ".unreadable"
+            os.replace(path, bad)
+            log.warning("%s; renamed to %s, its queries will be recomputed", exc, bad)
+            aside.append(bad)
+            continue
+        done.update(names)
+        usable.append(path)
+    return done, usable, aside
+
+
+def process(
+    collection: Any,
+    prefix: str | os.PathLike = "processed-queries",
+    feature_modules: Any = None,
+    cpu_count: int | None = None,
+    combine_output: bool = True,
+    grid_settings: Any = None,
+    grid_map_method: Any = None,
+    grid_augmentation_count: int = 0,
+    grid_seed: int | None = 0,
+    *,
+    executor: Any = "processes",
+    on_error: str = "record",
+    resume: bool = False,
+    overwrite: bool = False,
+    shard: tuple[int, int] | None = None,
+    float_dtype: str = "float32",
+    compression: str = "gzip",
+    progress: bool | None = None,
+    verbose: bool = True,
+    log_error_traceback: bool = False,
+) -> ProcessSummary:
+    """Featurise every query and write the graphs (and grids) to HDF5.
+
+    Parameters
+    ----------
+    collection : QueryCollection, or iterable of queries or query dicts
+    prefix : str or PathLike
+        Output path without extension: writes ``<prefix>.hdf5`` (a trailing ``.hdf5`` is
+        ignored). Workers write ``<prefix>.shard-<run>-<host>-<pid>.hdf5`` first.
+    feature_modules : None, "all", name, module, or list
+        As ``Query.build``; None means ``["components", "contact"]``.
+    cpu_count : int, optional
+        Worker processes for the ``"processes"``/``"mpi"``/``"dask"`` executors (default: all
+        available CPUs; more is capped with a warning).
+    combine_output : bool
+        Merge the worker shards into ``<prefix>.hdf5`` (default) or keep the shard files.
+    grid_settings : GridSettings, optional
+        Also map every graph to grids (``grids/000`` …, see deeprank_like.grid).
+    grid_map_method : MapMethod or str, optional
+        Default ``MapMethod.GAUSSIAN``.
+    grid_augmentation_count : int
+        Extra randomly rotated grids per query.
+    grid_seed : int or None
+        Augmentation rotations depend only on ``(grid_seed, query id)``; None: not reproducible.
+    executor : "processes" (default), "serial", "mpi", "dask", a dask scheduler address,
+        an :class:`~deeprank_like.processing.executors.Executor`, a
+        ``concurrent.futures.Executor`` or a dask ``Client``
+        An executor object passed in is not closed, so it can be reused.
+    on_error : {"record", "raise"}
+        ``"record"``: a failing query is recorded (summary and ``/_failures``) and the run
+        goes on. ``"raise"``: re-raise the first exception (debugging; use with
+        ``executor="serial"`` for a full traceback).
+    resume : bool
+        Keep the entries of an interrupted or earlier run with the same prefix and process
+        only the missing queries (earlier failures are retried).
+    overwrite : bool
+        Delete earlier outputs of this prefix first. Without ``resume`` or ``overwrite``,
+        existing outputs are an error.
+    shard : (i, n), optional
+        Process only slice i (0-based) of n: the queries whose rank in the sorted list of
+        query ids is ``i`` modulo ``n``. Deterministic, independent of insertion order.
+    float_dtype : {"float32", "float64"}
+    compression : {"gzip", "lzf", "none"}
+    progress : bool, optional
+        tqdm progress bar; default: only when stderr is a terminal.
+    verbose : bool
+        Print the one-line summary to stderr at the end.
+    log_error_traceback : bool
+        Store the full traceback in failure messages.
+
+    Returns
+    -------
+    ProcessSummary
+        Also behaves like the list of output files.
+    """
+    t0 = time.perf_counter()
+    if on_error not in ("record", "raise"):
+        raise ValueError(f"on_error must be 'record' or 'raise', got {on_error!r}")
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"compression must be one of {sorted(COMPRESSIONS)}, got {compression!r}")
+    if str(float_dtype) not in ("float32", "float64"):
+        raise ValueError(f"float_dtype must be 'float32' or 'float64', got {float_dtype!r}")
+    grid = _grid_config(grid_settings, grid_map_method, grid_augmentation_count, grid_seed)
+    refs = _module_refs(feature_modules)
+    queries = _queries(collection)
+    wanted = select_shard([qid for qid, _ in queries], shard)
+    queries = [(qid, d) for qid, d in queries if qid in wanted]
+
+    base = _strip_prefix(prefix)
+    Path(base).parent.mkdir(parents=True, exist_ok=True)
+    out, shards = output_paths(base)
+    existing = ([out] if Path(out).exists() else []) + shards
+    done: set[str] = set()
+    if existing and not resume:
+        if not overwrite:
+            raise StorageError(
+                f"{existing[0]} exists (output of an earlier run); pass resume=True to finish "
+                "that run, or overwrite=True to replace it"
+            )
+        for path in existing:
+            os.remove(path)
+        existing = []
+    elif existing:
+        done, existing, _ = _completed(out, shards)
+    run_no = 1 + max(
+        [int(_SHARD_RE.search(s).group(1)) for s in shards if _SHARD_RE.search(s)],
+        default=-1,  # type: ignore[union-attr]
+    )
+    from deeprank_like.storage.schema import entry_name
+
+    todo = [(qid, d) for qid, d in queries if entry_name(qid) not in done]
+    skipped = len(queries) - len(todo)
+
+    file_config = {
+        "feature_modules": refs,
+        "float_dtype": str(float_dtype),
+        "compression": compression,
+        "grid": None
+        if grid is None
+        else {
+            "points_counts": list(grid["settings"].points_counts),
+            "sizes": list(grid["settings"].sizes),
+            "method": grid["method"].name,
+            "augmentation_count": grid["augmentations"],
+            "seed": grid["seed"],
+        },
+        "shard": list(shard) if shard else None,
+    }
+    template = f"{base}.shard-{run_no}-{{host}}-{{pid}}.hdf5"
+    config = {
+        "modules": refs,
+        "float_dtype": str(float_dtype),
+        "compression": compression,
+        "grid": grid,
+        "shard_template": template,
+        "on_error": on_error,
+        "traceback": log_error_traceback,
+        "file_config": file_config,
+    }
+    tasks = [{"id": qid, "query": d, "config": config} for qid, d in todo]
+
+    summary = ProcessSummary(total=len(queries), skipped=skipped)
+    failures: list[QueryFailure] = []
+    if tasks:
+        if isinstance(executor, str) or executor is None:  # no idle workers for tiny jobs
+            n = min(int(cpu_count or available_cpus()), len(tasks))
+            if cpu_count is not None and cpu_count > available_cpus():
+                n = int(cpu_count)  # let the executor warn about the cap
+        else:
+            n = cpu_count
+        ex, owned = get_executor(executor, n)
+        summary.executor, summary.workers = ex.name, ex.n_workers
+        bar = _progress_bar(len(tasks), progress)
+        try:
+            for i, result in ex.imap_unordered(run_query, tasks):
+                if isinstance(result, WorkerCrash):
+                    failures.append(
+                        QueryFailure(tasks[i]["id"], "worker", result.exc_type, result.message)
+                    )
+                elif result["ok"]:
+                    summary.processed += 1
+                else:
+                    failures.append(
+                        QueryFailure(
+                            result["query_id"],
+                            result["stage"],
+                            result["exc_type"],
+                            result["message"],
+                        )
+                    )
+                    log.warning(
+                        "query %s failed at %s: %s: %s",
+                        *(result[k] for k in ("query_id", "stage", "exc_type", "message")),
+                    )
+                bar.update(1)
+                bar.set_postfix(failed=len(failures), refresh=False)
+        except BaseException:
+            if on_error == "raise":
+                log.debug("process() stopped: %s", traceback.format_exc())
+            raise
+        finally:
+            bar.close()
+            if owned:
+                ex.close()
+    else:
+        summary.executor, summary.workers = (executor if isinstance(executor, str) else "custom"), 0
+
+    # Failures of this run go to a shard of the parent (so they survive with combine_output=False).
+    if failures:
+        path = shard_path(template)
+        with open_h5(path, "a") as f:
+            if f.attrs.get("created_by") != "process" and int(f.attrs.get("entry_count", 0)) == 0:
+                init_root(f, file_config, created_by="process")
+            write_failures(f, [x.to_dict() for x in failures])
+    _, shards_now = output_paths(base)
+    if combine_output:
+        inputs = [s for s in shards_now]
+        if inputs or not Path(out).exists():
+            if not inputs:
+                with open_h5(out, "w") as f:
+                    init_root(f, file_config, created_by="process")
+            else:
+                merge_files(
+                    inputs,
+                    out,
+                    append=Path(out).exists(),
+                    on_duplicate="skip",
+                    delete_inputs=True,
+                    repair=True,
+                )
+        summary.files, summary.output = [out], out
+    else:
+        summary.files = shards_now
+    summary.failures = failures
+    summary.seconds = time.perf_counter() - t0
+    if verbose:
+        print(summary.line(), file=sys.stderr)
+    log.info("%s", summary.line())
+    return summary
+
+
+def _progress_bar(total: int, progress: bool | None) -> Any:
+    from tqdm.auto import tqdm
+
+    disable = (not sys.stderr.isatty()) if progress is None else not progress
+    return tqdm(total=total, disable=disable, unit="query", desc="featurize", file=sys.stderr)

@@ -1,0 +1,104 @@
+"""What a worker does for one query: load → build → features → (grid) → write.
+
+Runs in worker processes: everything it receives is plain data (the query's ``to_dict()``,
+feature-module references from ``module_reference``, settings), and it writes its entry
+into its own shard file, opened only while writing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from typing import Any
+
+from deeprank_like.errors import FeatureError, PssmError
+from deeprank_like.storage.files import init_root, open_h5
+
+__all__ = ["run_query", "shard_path"]
+
+_module_cache: dict[tuple, Any] = {}
+
+
+def shard_path(template: str) -> str:
+    """The shard file of this process: ``template`` with ``{host}`` and ``{pid}`` filled in."""
+    host = socket.gethostname().split(".")[0].replace("-", "_") or "host"
+    return template.format(host=host, pid=os.getpid())
+
+
+def _modules(refs: Any) -> Any:
+    if refs is None or isinstance(refs, str):
+        return refs
+    key = tuple(refs)
+    if key not in _module_cache:
+        from deeprank_like.features.registry import resolve_reference
+
+        _module_cache[key] = [resolve_reference(r) for r in refs]
+    return _module_cache[key]
+
+
+def run_query(task: dict[str, Any]) -> dict[str, Any]:
+    """Process one query; return a result record (never raises unless ``on_error="raise"``).
+
+    ``task`` keys: ``id``, ``query`` (dict), ``config`` (see :func:`deeprank_like.processing.run.process`).
+    The record has ``query_id``, ``ok``, ``seconds`` and either ``file`` or ``stage``,
+    ``exc_type``, ``message``.
+    """
+    t0 = time.perf_counter()
+    cfg = task["config"]
+    qid = task["id"]
+    state = {"stage": "load"}
+    try:
+        from deeprank_like.query import query_from_dict
+
+        query = query_from_dict(task["query"])
+        structure = query.load_structure()
+        state["stage"] = "build"
+        graph = query.build(_modules(cfg["modules"]), structure=structure)
+        state["stage"] = "write"
+        extra = None
+        grid = cfg.get("grid")
+        if grid:
+
+            def extra(group: Any) -> None:
+                state["stage"] = "grid"
+                from deeprank_like.grid.hdf5 import add_grids
+
+                add_grids(
+                    group,
+                    graph,
+                    grid["settings"],
+                    grid["method"],
+                    augmentations=grid["augmentations"],
+                    seed=grid["seed"],
+                    compression=cfg["compression"] if cfg["compression"] != "none" else None,
+                    compression_opts=4 if cfg["compression"] == "gzip" else None,
+                )
+                state["stage"] = "write"
+
+        from deeprank_like.storage.writer import write_graph
+
+        path = shard_path(cfg["shard_template"])
+        with open_h5(path, "a") as f:
+            if int(f.attrs.get("entry_count", 0)) == 0 and f.attrs.get("created_by") != "process":
+                init_root(f, cfg.get("file_config"), created_by="process")
+            write_graph(f, graph, cfg["float_dtype"], compression=cfg["compression"], extra=extra)
+        return {"query_id": qid, "ok": True, "file": path, "seconds": time.perf_counter() - t0}
+    except Exception as exc:
+        stage = state["stage"]
+        if stage == "build" and isinstance(exc, FeatureError | PssmError):
+            stage = "features"
+        if cfg.get("on_error") == "raise":
+            raise
+        message = str(exc) or type(exc).__name__
+        if cfg.get("traceback"):
+            message += "\n" + "".join(traceback.format_exception(exc))
+        return {
+            "query_id": qid,
+            "ok": False,
+            "stage": stage,
+            "exc_type": type(exc).__name__,
+            "message": message,
+            "seconds": time.perf_counter() - t0,
+        }

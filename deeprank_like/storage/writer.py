@@ -1,0 +1,320 @@
+"""Write graphs (and failure records) into a feature file, one complete entry at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import h5py
+import numpy as np
+
+from deeprank_like.errors import StorageError
+from deeprank_like.storage.files import init_root, json_attr, open_h5, package_version
+from deeprank_like.storage.schema import (
+    FAILURE_DTYPE,
+    FAILURES,
+    MAX_MESSAGE,
+    NODE_ID_H5_DTYPE,
+    SCHEMA_VERSION,
+    TMP,
+    dataset_options,
+    entry_name,
+)
+
+__all__ = ["FLOAT_DTYPES", "remove_failures", "write_failures", "write_graph"]
+
+FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def _float_dtype(float_dtype: Any) -> np.dtype:
+    name = np.dtype(float_dtype).name if not isinstance(float_dtype, str) else float_dtype
+    if name not in FLOAT_DTYPES:
+        raise ValueError(f"float_dtype must be 'float32' or 'float64', got {float_dtype!r}")
+    return np.dtype(FLOAT_DTYPES[name])
+
+
+def _feature_array(value: Any, float_dtype: np.dtype) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype.kind == "f":
+        return np.ascontiguousarray(arr, dtype=float_dtype)
+    if arr.dtype.kind == "b":
+        return np.ascontiguousarray(arr, dtype=np.int8)
+    if arr.dtype.kind in "iu":
+        return np.ascontiguousarray(arr)
+    raise StorageError(f"feature arrays must be numeric, got dtype {arr.dtype}")
+
+
+def _target_array(name: str, value: Any, qid: str) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype.kind in "biu":
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "f":
+        return arr.astype(np.float64)
+    raise StorageError(f"query {qid}: target {name!r} must be numeric, got {value!r}")
+
+
+def _node_ids(graph: Any) -> np.ndarray:
+    src = graph.node_ids
+    out = np.zeros(len(src), dtype=NODE_ID_H5_DTYPE)
+    for field in NODE_ID_H5_DTYPE.names:
+        col = src[field]
+        target = NODE_ID_H5_DTYPE[field]
+        if target.kind == "S":
+            encoded = np.char.encode(np.asarray(col, dtype=str), "utf-8")
+            if encoded.size and np.char.str_len(encoded).max() > target.itemsize:
+                raise StorageError(
+                    f"query {graph.id}: node_ids field {field!r} has values longer than "
+                    f"{target.itemsize} bytes (e.g. {col[np.argmax(np.char.str_len(encoded))]!r})"
+                )
+            out[field] = encoded
+        else:
+            values = np.asarray(col, dtype=np.int64)
+            if values.size and (values.min() < -(2**31) or values.max() >= 2**31):
+                raise StorageError(f"query {graph.id}: residue numbers out of int32 range")
+            out[field] = values
+    return out
+
+
+def _dataset(group: h5py.Group, name: str, array: np.ndarray, compression: str) -> h5py.Dataset:
+    return group.create_dataset(name, data=array, **dataset_options(array, compression))
+
+
+def _update_root(f: h5py.File, specs: Mapping[str, Any], sign: int) -> None:
+    all_specs = json_attr(f, "feature_specs", {}) or {}
+    counts = json_attr(f, "feature_counts", {}) or {}
+    for name, spec in specs.items():
+        counts[name] = int(counts.get(name, 0)) + sign
+        if counts[name] <= 0:
+            counts.pop(name)
+        elif sign > 0:
+            all_specs.setdefault(name, spec)
+    f.attrs["feature_specs"] = json.dumps({k: all_specs[k] for k in sorted(counts)}, sort_keys=True)
+    f.attrs["feature_counts"] = json.dumps(dict(sorted(counts.items())))
+    f.attrs["entry_count"] = int(f.attrs.get("entry_count", 0)) + sign
+
+
+def _entry_specs(graph: Any) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, spec in graph.feature_specs.items():
+        out[name] = spec.to_dict() if hasattr(spec, "to_dict") else dict(spec)
+    # Features or targets without a declared spec (hand-made graphs) get a minimal one.
+    for kind, values in (
+        ("node", graph.node_features),
+        ("edge", graph.edge_features),
+        ("target", graph.targets),
+    ):
+        for name, value in values.items():
+            if name not in out:
+                arr = np.asarray(value)
+                if kind == "target":
+                    width = int(arr.size)
+                else:
+                    width = 1 if arr.ndim <= 1 else int(np.prod(arr.shape[1:]))
+                out[name] = {
+                    "name": name,
+                    "kind": kind,
+                    "width": max(width, 1),
+                    "unit": "-",
+                    "description": "",
+                    "dtype": str(arr.dtype),
+                    "module": "",
+                }
+    return out
+
+
+def write_graph(
+    h5file: h5py.File | str | os.PathLike,
+    graph: Any,
+    float_dtype: Any = "float32",
+    *,
+    compression: str = "gzip",
+    overwrite: bool = False,
+    extra: Callable[[h5py.Group], None] | None = None,
+) -> h5py.Group | str:
+    """Write ``graph`` as one complete entry.
+
+    The entry is built under ``/_tmp/<name>``, marked ``complete=1``, then moved to
+    ``/<name>`` and the file flushed, so readers never see a half-written entry.
+
+    Parameters
+    ----------
+    h5file : h5py.File or path
+        An open, writable feature file, or a path (opened in append mode, created if needed).
+    graph : Graph
+    float_dtype : {"float32", "float64"}
+        Storage dtype of floating-point features and positions.
+    compression : {"gzip", "lzf", "none"}
+    overwrite : bool
+        Replace an existing entry with the same id (default: StorageError).
+    extra : callable, optional
+        ``extra(group)`` is called on the temporary entry group before it is committed (used
+        to add grids); an exception there discards the entry.
+
+    Returns
+    -------
+    h5py.Group
+        The committed entry group; the entry id (str) when ``h5file`` was a path.
+    """
+    if not isinstance(h5file, h5py.Group):
+        with open_h5(h5file, "a") as f:
+            write_graph(
+                f, graph, float_dtype, compression=compression, overwrite=overwrite, extra=extra
+            )
+        return str(graph.id)
+    f = h5file.file
+    if "format" not in f.attrs:
+        if len(f) == 0:
+            init_root(f)
+        else:
+            raise StorageError(
+                f"{f.filename}: not a deeprank_like feature file; cannot write to it"
+            )
+    dtype = _float_dtype(float_dtype)
+    qid = str(graph.id)
+    name = entry_name(qid)
+    if name in f:
+        if not overwrite:
+            raise StorageError(f"{f.filename}: entry {qid!r} already exists")
+        _update_root(f, json_attr(f[name], "feature_specs", {}) or {}, -1)
+        del f[name]
+    tmp = f.require_group(TMP)
+    if name in tmp:
+        del tmp[name]
+    group = tmp.create_group(name)
+    try:
+        specs = _write_entry(group, graph, dtype, compression, qid)
+        if extra is not None:
+            extra(group)
+        group.attrs["complete"] = 1
+        f.move(f"{TMP}/{name}", name)
+    except BaseException:
+        if name in tmp:
+            del tmp[name]
+        raise
+    _update_root(f, specs, +1)
+    f.flush()
+    return f[name]
+
+
+def _write_entry(
+    group: h5py.Group, graph: Any, dtype: np.dtype, compression: str, qid: str
+) -> dict:
+    n, e = graph.num_nodes, graph.num_edges
+    nf = group.create_group("node_features")
+    for key in sorted(graph.node_features):
+        arr = _feature_array(graph.node_features[key], dtype)
+        if arr.shape[:1] != (n,):
+            raise StorageError(
+                f"query {qid}: node feature {key!r} has {arr.shape[:1]} rows, expected {n}"
+            )
+        _dataset(nf, key, arr, compression)
+    ef = group.create_group("edge_features")
+    for key in sorted(graph.edge_features):
+        arr = _feature_array(graph.edge_features[key], dtype)
+        if arr.shape[:1] != (e,):
+            raise StorageError(
+                f"query {qid}: edge feature {key!r} has {arr.shape[:1]} rows, expected {e}"
+            )
+        _dataset(ef, key, arr, compression)
+    edge_index = np.asarray(graph.edge_index).reshape(2, -1)
+    if edge_index.size and (edge_index.min() < 0 or edge_index.max() >= n):
+        raise StorageError(f"query {qid}: edge_index refers to nodes outside 0..{n - 1}")
+    _dataset(group, "edge_index", np.ascontiguousarray(edge_index, dtype=np.int32), compression)
+    _dataset(
+        group,
+        "positions",
+        np.ascontiguousarray(graph.positions, dtype=dtype).reshape(n, 3),
+        compression,
+    )
+    group.create_dataset("center", data=np.asarray(graph.center, dtype=np.float64).reshape(3))
+    _dataset(group, "node_ids", _node_ids(graph), compression)
+    if graph.residue_index is not None:
+        _dataset(
+            group, "residue_index", np.asarray(graph.residue_index, dtype=np.int32), compression
+        )
+    if graph.atom_index is not None:
+        _dataset(group, "atom_index", np.asarray(graph.atom_index, dtype=np.int32), compression)
+    tg = group.create_group("targets")
+    for key in sorted(graph.targets):
+        tg.create_dataset(key, data=_target_array(key, graph.targets[key], qid))
+    specs = _entry_specs(graph)
+    metadata = {k: v for k, v in graph.metadata.items() if k != "query"}
+    query = graph.metadata.get("query", {})
+    a = group.attrs
+    a["id"] = qid
+    a["kind"] = str(query.get("kind", ""))
+    a["resolution"] = str(graph.resolution)
+    a["num_nodes"] = n
+    a["num_edges"] = e
+    a["float_dtype"] = dtype.name
+    a["query"] = json.dumps(query, sort_keys=True, default=str)
+    a["feature_specs"] = json.dumps(specs, sort_keys=True)
+    a["metadata"] = json.dumps(metadata, sort_keys=True, default=_json_default)
+    a["package_version"] = package_version()
+    a["schema_version"] = SCHEMA_VERSION
+    return specs
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def _failure_rows(records: Iterable[Any]) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for r in records:
+        if isinstance(r, Mapping):
+            row = (r["query_id"], r["stage"], r["exc_type"], r["message"])
+        else:
+            row = tuple(r)
+        qid, stage, exc_type, message = (str(x) for x in row)
+        rows.append((qid, stage, exc_type, message[:MAX_MESSAGE]))
+    return rows
+
+
+def read_failure_rows(f: h5py.File) -> list[tuple[str, str, str, str]]:
+    """The failure table of an open file as tuples of str."""
+    if FAILURES not in f:
+        return []
+    data = f[FAILURES][()]
+    out = []
+    for row in data:
+        out.append(tuple(v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in row))
+    return out
+
+
+def _store_failures(f: h5py.File, rows: list[tuple[str, str, str, str]]) -> None:
+    if FAILURES in f:
+        del f[FAILURES]
+    if not rows:
+        return
+    table = np.array(rows, dtype=FAILURE_DTYPE)
+    f.create_dataset(FAILURES, data=table, chunks=True, maxshape=(None,), compression="gzip")
+
+
+def write_failures(f: h5py.File, records: Iterable[Any]) -> None:
+    """Add failure records (dicts or ``(query_id, stage, exc_type, message)`` tuples).
+
+    A new record replaces an older one of the same query id.
+    """
+    new = _failure_rows(records)
+    if not new:
+        return
+    ids = {r[0] for r in new}
+    rows = [r for r in read_failure_rows(f) if r[0] not in ids] + new
+    _store_failures(f, rows)
+    f.flush()
+
+
+def remove_failures(f: h5py.File, query_ids: Iterable[str]) -> None:
+    """Drop the failure records of ``query_ids`` (e.g. once they succeeded)."""
+    ids = set(query_ids)
+    rows = read_failure_rows(f)
+    kept = [r for r in rows if r[0] not in ids]
+    if len(kept) != len(rows):
+        _store_failures(f, kept)
