@@ -194,24 +194,49 @@ def point_weights(
 
     n_pts, n_off = pts.shape[0], offsets.shape[0]
     strides = np.array([shape[1] * shape[2], shape[2], 1], dtype=np.int64)
+    # The kernels are separable: per axis a, the stencil uses offsets lo_a..hi_a. Compute
+    # per-axis factors on those (p, L_a) and combine them on the stencil by gathering, which
+    # avoids (p, S, 3) temporaries and an exp per stencil entry.
+    lo = offsets.min(axis=0)
+    hi = offsets.max(axis=0)
+    axis_offsets = [np.arange(lo[a], hi[a] + 1) for a in range(3)]
+    gather = [offsets[:, a] - lo[a] for a in range(3)]  # (S,) index into axis_offsets[a]
+    # points farther than the kernel reach from the box contribute nothing: skip them
+    reach = (hi + 1) * h  # >= radius (Gaussians) or one spacing (trilinear)
+    upper = origin + (shape - 1) * h
+    near = np.nonzero(((pts > origin - reach) & (pts < upper + reach)).all(axis=1))[0]
     rows, cols, vals = [], [], []
     step = max(1, _CHUNK_ENTRIES // max(n_off, 1))
-    for start in range(0, n_pts, step):
-        u = (pts[start : start + step] - origin) / h  # grid coordinates, (p, 3)
+    for start in range(0, near.size, step):
+        chunk = near[start : start + step]
+        u = (pts[chunk] - origin) / h  # grid coordinates, (p, 3)
         base = np.floor(u).astype(np.int64)
         frac = u - base
-        idx = base[:, None, :] + offsets[None, :, :]  # (p, S, 3) lattice indices
-        delta = offsets[None, :, :] - frac[:, None, :]  # (p, S, 3) in spacings
-        if radius is None:
-            w = np.prod(np.clip(1.0 - np.abs(delta), 0.0, None), axis=2)
-        else:
-            d2 = ((delta * h) ** 2).sum(axis=2)
-            w = np.where(d2 <= radius * radius, np.exp(-0.5 * d2 / (sigma * sigma)), 0.0)
+        w = None
+        d2 = None
+        inside = None
+        col = None
+        for a in range(3):
+            delta = axis_offsets[a][None, :] - frac[:, a : a + 1]  # (p, L_a) in spacings
+            idx = base[:, a : a + 1] + axis_offsets[a][None, :]
+            if radius is None:
+                fa = np.clip(1.0 - np.abs(delta), 0.0, None)
+            else:
+                da2 = (delta * h[a]) ** 2
+                fa = np.exp(-0.5 * da2 / (sigma * sigma))
+                d2 = da2[:, gather[a]] if d2 is None else d2 + da2[:, gather[a]]
+            ia = (idx >= 0) & (idx < shape[a])
+            ca = idx * strides[a]
+            w = fa[:, gather[a]] if w is None else w * fa[:, gather[a]]
+            inside = ia[:, gather[a]] if inside is None else inside & ia[:, gather[a]]
+            col = ca[:, gather[a]] if col is None else col + ca[:, gather[a]]
+        if radius is not None:
+            w[d2 > radius * radius] = 0.0
             w /= w.sum(axis=1, keepdims=True)  # lattice sum; > 0 by kernel_radius
-        inside = ((idx >= 0) & (idx < shape)).all(axis=2) & (w > 0)
+        inside &= w > 0
         p_idx, s_idx = np.nonzero(inside)
-        rows.append(p_idx + start)
-        cols.append(idx[p_idx, s_idx] @ strides)
+        rows.append(chunk[p_idx])
+        cols.append(col[p_idx, s_idx])
         vals.append(w[p_idx, s_idx])
     if rows:
         r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)

@@ -318,3 +318,29 @@ def test_real_graph_channels(ppi_graph):
     res_type = np.stack([grid.channels[f"res_type_{i:03d}"] for i in range(20)])
     assert 0 < res_type.sum() <= ppi_graph.num_nodes + 1e-3
     assert np.count_nonzero(grid.data) < 0.5 * grid.data.size  # truncated: compressible
+
+
+@pytest.mark.parametrize(
+    ("method", "sigma", "radius"),
+    [("GAUSSIAN", 1.0, 4.0), ("FAST_GAUSSIAN", 1.7, 5.1), ("NEAREST", 1.0, None)],
+)
+def test_weights_match_brute_force_definition(method, sigma, radius):
+    # Points inside, near the faces and outside the box; brute force over a large lattice.
+    rng = np.random.default_rng(8)
+    settings = GridSettings((12, 10, 9), (12.0, 10.0, 9.0))
+    center = np.array([0.5, -0.2, 0.1])
+    points = center + rng.uniform(-9, 9, size=(60, 3))
+    w = point_weights(points, settings, center, method, sigma).toarray()
+    gp = _grid_points(settings, center).reshape(-1, 3)
+    x0 = np.array([ax[0] for ax in settings.axes(center)])
+    k = np.arange(-30, 31)
+    lattice = np.stack(np.meshgrid(k, k, k, indexing="ij"), axis=-1).reshape(-1, 3) + x0
+    for i, p in enumerate(points):
+        if radius is None:
+            expected = np.prod(np.clip(1 - np.abs(gp - p), 0, None), axis=1)
+        else:
+            dl = ((lattice - p) ** 2).sum(1)
+            z = np.exp(-dl / (2 * sigma**2))[dl <= radius**2].sum()
+            d2 = ((gp - p) ** 2).sum(1)
+            expected = np.where(d2 <= radius**2, np.exp(-d2 / (2 * sigma**2)), 0.0) / z
+        np.testing.assert_allclose(w[i], expected, rtol=1e-12, atol=1e-15)
