@@ -14,9 +14,10 @@ Kernel weights (``d``: distance from the point to a grid point, ``h``: spacing):
 
 * ``GAUSSIAN``: ``exp(-d²/2σ²)`` for ``d <= truncate·σ`` (default 4σ, where the kernel is
   exp(-8) = 3.4e-4 of its peak), normalised by its sum over the unclipped lattice. For σ >= h
-  this equals ``h_x h_y h_z (2πσ²)^(-3/2) exp(-d²/2σ²) / (1 - tail)`` to ~1e-8 relative
-  (Poisson summation), i.e. the value density times the voxel volume, with ``tail`` the mass of
-  a 3D Gaussian beyond the truncation radius (1.1e-3 at 4σ).
+  this equals ``h_x h_y h_z (2πσ²)^(-3/2) exp(-d²/2σ²) / (1 - tail)`` (Poisson summation; to
+  ~1e-5 relative at 4σ, where the sharp truncation edge limits it, and ~1e-8 at 5.77σ), i.e.
+  the value density times the voxel volume, with ``tail`` the mass of a 3D Gaussian beyond the
+  truncation radius (1.1e-3 at 4σ).
 * ``FAST_GAUSSIAN``: the same kernel truncated at 3σ by default, normalised the same way.
 * ``NEAREST``: trilinear weights on the 8 corners of the cell holding the point.
 * ``EXP_DEEPRANK2``: ``exp(-d)``, d in Å, on every grid point, not normalised.
