@@ -93,11 +93,7 @@ def _grid_config(settings: Any, method: Any, count: int, seed: Any) -> dict[str,
         return None
     from deeprank_like.grid.settings import GridSettings, MapMethod
 
-    if not isinstance(settings, GridSettings):
-        if isinstance(settings, dict):
-            settings = GridSettings(**settings)
-        else:
-            raise TypeError(f"grid_settings must be a GridSettings, got {type(settings).__name__}")
+    settings = GridSettings.coerce(settings)
     method = MapMethod.parse(method if method is not None else MapMethod.GAUSSIAN)
     return {"settings": settings, "method": method, "augmentations": int(count), "seed": seed}
 
@@ -214,6 +210,9 @@ def process(
     Path(base).parent.mkdir(parents=True, exist_ok=True)
     out, shards = output_paths(base)
     existing = ([out] if Path(out).exists() else []) + shards
+    if resume or overwrite:  # merge temporaries of a run killed while merging
+        for stale in glob.glob(glob.escape(out) + ".tmp-*"):
+            os.remove(stale)
     done: set[str] = set()
     if existing and not resume:
         if not overwrite:
