@@ -330,6 +330,7 @@ def process(
                     on_duplicate="skip",
                     delete_inputs=True,
                     repair=True,
+                    created_by="process",
                 )
         summary.files, summary.output = [out], out
     else:

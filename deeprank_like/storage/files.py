@@ -47,7 +47,7 @@ def _open_raw(path: str, mode: str, repair: bool) -> h5py.File:
                 "or a writer was killed (if no process is writing it, open it with repair=True, "
                 "`deeprank-like inspect --repair`, or run `h5clear -s`)"
             ) from exc
-        if "lock" in text.lower():
+        if "unable to lock file" in text.lower():
             raise StorageError(
                 f"{path}: cannot lock the file ({text}); another process has it open, or the "
                 "file system does not support locking (set HDF5_USE_FILE_LOCKING=FALSE)"

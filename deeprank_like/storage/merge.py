@@ -46,6 +46,7 @@ def merge_files(
     on_duplicate: str = "error",
     delete_inputs: bool = False,
     repair: bool = False,
+    created_by: str = "merge",
 ) -> MergeResult:
     """Copy the complete entries of ``inputs`` into ``out``.
 
@@ -68,6 +69,8 @@ def merge_files(
         Remove the input files after a successful merge.
     repair : bool
         Clear the "open for write" flag of inputs left by killed writers.
+    created_by : str
+        Value of the root attribute ``created_by`` of the result.
 
     Returns
     -------
@@ -138,7 +141,7 @@ def merge_files(
             )
             dst.attrs["feature_counts"] = json.dumps(dict(sorted(counts.items())))
             dst.attrs["entry_count"] = len(origin)
-            dst.attrs["created_by"] = "merge"
+            dst.attrs["created_by"] = created_by
             dst.attrs["package_version"] = package_version()
             result.entries = len(origin)
             result.failures = len(latest)

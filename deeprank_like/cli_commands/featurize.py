@@ -1,0 +1,302 @@
+"""``deeprank-like featurize``: structures → graphs (and grids) in HDF5."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import Any
+
+from deeprank_like.cli import add_command, fail
+
+STRUCTURE_SUFFIXES = (
+    ".pdb",
+    ".ent",
+    ".cif",
+    ".mmcif",
+    ".pdb.gz",
+    ".ent.gz",
+    ".cif.gz",
+    ".mmcif.gz",
+)
+CONFIG_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
+
+EXAMPLE = """\
+deeprank-like featurize --ppi A,B --resolution residue -o features.hdf5 complexes/*.pdb
+deeprank-like featurize --srv A:25:GLY:ALA -o variants.hdf5 101M.pdb
+deeprank-like featurize run.toml --cpu-count 8          # config file (see docs/processing.md)
+deeprank-like featurize run.toml --shard 3/10 -o part-3.hdf5   # slice 3 of 10 (0-based)"""
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = add_command(
+        subparsers,
+        "featurize",
+        help="build graphs (and grids) from structures and write them to HDF5",
+        description="""\
+            Build one graph per query and write all of them to one HDF5 file (layout: docs/hdf5.md).
+            Queries come from a config file (TOML/YAML/JSON, see docs/processing.md) or from
+            --ppi/--srv applied to every structure given. A query that fails is recorded in the
+            file's failure table and the run goes on.
+
+            Exit status: 0 every query written; 1 some queries failed; 2 usage or fatal error.""",
+        example=EXAMPLE,
+        func=run,
+    )
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="FILE",
+        help="structure files or folders (.pdb/.cif, optionally .gz), or one config file",
+    )
+    p.add_argument("-c", "--config", help="config file (.toml/.yaml/.json)")
+    p.add_argument(
+        "-o", "--output", help="output HDF5 file (default with --ppi/--srv: features.hdf5)"
+    )
+    q = p.add_argument_group("queries (without a config file)")
+    q.add_argument(
+        "--ppi",
+        action="append",
+        metavar="CHAINS",
+        default=[],
+        help="interface between chains, e.g. A,B or H+L,A (groups joined by +); repeatable",
+    )
+    q.add_argument(
+        "--srv",
+        action="append",
+        metavar="C:NUM[ICODE]:WT:VAR",
+        default=[],
+        help="single-residue variant, e.g. A:25:GLY:ALA or A:52A:G:A; repeatable",
+    )
+    q.add_argument(
+        "--resolution",
+        choices=["residue", "atom"],
+        default=None,
+        help="graph nodes (default residue)",
+    )
+    q.add_argument(
+        "--radius", type=float, help="influence radius in Å (default 10 residue / 4.5 atom)"
+    )
+    q.add_argument("--edge-length", type=float, help="maximum edge length in Å (default as radius)")
+    q.add_argument(
+        "--modules",
+        default=None,
+        help="feature modules, comma-separated, or 'all' (default components,contact)",
+    )
+    r = p.add_argument_group("processing")
+    r.add_argument("--cpu-count", type=int, help="worker processes (default: all available CPUs)")
+    r.add_argument(
+        "--executor",
+        choices=["processes", "serial", "mpi", "dask"],
+        default=None,
+        help="where queries run (default processes)",
+    )
+    r.add_argument(
+        "--dask-address",
+        help="scheduler address of a running dask cluster (implies --executor dask)",
+    )
+    r.add_argument(
+        "--shard", metavar="I/N", help="process only slice I (0-based) of N of the sorted query ids"
+    )
+    r.add_argument(
+        "--resume",
+        action="store_true",
+        default=None,
+        help="finish an interrupted run with the same output",
+    )
+    r.add_argument("--overwrite", action="store_true", default=None, help="replace existing output")
+    r.add_argument("--no-combine", action="store_true", help="keep one shard file per worker")
+    r.add_argument(
+        "--float64", action="store_true", help="store features as float64 (default float32)"
+    )
+    r.add_argument(
+        "--compression", choices=["gzip", "lzf", "none"], default=None, help="default gzip"
+    )
+    r.add_argument(
+        "--on-error",
+        choices=["record", "raise"],
+        default=None,
+        help="record failures and go on (default) or stop at the first one",
+    )
+    r.add_argument(
+        "--traceback", action="store_true", help="store full tracebacks in failure messages"
+    )
+    r.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: when stderr is a terminal)",
+    )
+    g = p.add_argument_group("grids (optional)")
+    g.add_argument(
+        "--grid", metavar="NX,NY,NZ", help="also map each graph to a grid of this many points"
+    )
+    g.add_argument(
+        "--grid-size", metavar="SX,SY,SZ", help="grid box edge lengths in Å (required with --grid)"
+    )
+    g.add_argument(
+        "--grid-method",
+        default=None,
+        help="gaussian (default), fast_gaussian, nearest, exp_deeprank2",
+    )
+    g.add_argument(
+        "--grid-augment", type=int, default=None, help="extra randomly rotated grids per query"
+    )
+    g.add_argument("--grid-seed", type=int, default=None, help="seed of the rotations (default 0)")
+    return p
+
+
+def _triple(text: str, what: str, cast: Any) -> list:
+    parts = text.replace("x", ",").split(",")
+    if len(parts) != 3:
+        fail(f"{what} needs three comma-separated values, got {text!r}")
+    try:
+        return [cast(v) for v in parts]
+    except ValueError:
+        fail(f"{what}: cannot read {text!r} as three numbers")
+    return []
+
+
+def _shard(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not m or not int(m.group(1)) < int(m.group(2)):
+        fail(f"--shard must look like I/N with 0 <= I < N (e.g. 0/4), got {text!r}")
+    return int(m.group(1)), int(m.group(2))  # type: ignore[union-attr]
+
+
+def _structures(inputs: list[str]) -> list[str]:
+    out: list[str] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(
+                str(p) for p in path.iterdir() if p.name.lower().endswith(STRUCTURE_SUFFIXES)
+            )
+            if not found:
+                fail(f"{item}: folder holds no structure files ({', '.join(STRUCTURE_SUFFIXES)})")
+            out += found
+        elif path.is_file():
+            out.append(str(path))
+        else:
+            fail(f"{item}: no such file or folder")
+    return out
+
+
+def _parse_ppi(text: str) -> list:
+    sides = [s.strip() for s in text.split(",") if s.strip()]
+    if len(sides) < 2:
+        fail(f"--ppi needs at least two chains or chain groups, e.g. A,B or H+L,A; got {text!r}")
+    return [side.split("+") if "+" in side else side for side in sides]
+
+
+def _parse_srv(text: str) -> dict[str, Any]:
+    m = re.fullmatch(r"\s*([^:\s]+):(-?\d+)([A-Za-z]?):([A-Za-z]+):([A-Za-z]+)\s*", text)
+    if not m:
+        fail(
+            f"--srv must look like CHAIN:NUMBER[ICODE]:WILDTYPE:VARIANT (e.g. A:25:GLY:ALA), got {text!r}"
+        )
+    chain, num, icode, wt, var = m.groups()  # type: ignore[union-attr]
+    return {
+        "chain_ids": chain,
+        "variant_residue_number": int(num),
+        "insertion_code": icode or None,
+        "wildtype_amino_acid": wt,
+        "variant_amino_acid": var,
+    }
+
+
+def _modules(text: str | None) -> Any:
+    if text is None:
+        return None
+    if text.strip().lower() == "all":
+        return "all"
+    return [m.strip() for m in text.split(",") if m.strip()]
+
+
+def _common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    kw: dict[str, Any] = {
+        "cpu_count": args.cpu_count,
+        "executor": args.executor,
+        "resume": args.resume,
+        "overwrite": args.overwrite,
+        "on_error": args.on_error,
+        "compression": args.compression,
+        "progress": args.progress,
+    }
+    if args.dask_address:
+        kw["executor"] = args.dask_address
+    if args.shard:
+        kw["shard"] = _shard(args.shard)
+    if args.no_combine:
+        kw["combine_output"] = False
+    if args.float64:
+        kw["float_dtype"] = "float64"
+    if args.traceback:
+        kw["log_error_traceback"] = True
+    if args.modules is not None:
+        kw["feature_modules"] = _modules(args.modules)
+    if args.grid or args.grid_size:
+        if not (args.grid and args.grid_size):
+            fail("--grid and --grid-size go together (points per axis and box size in Å)")
+        kw["grid_settings"] = {
+            "points_counts": _triple(args.grid, "--grid", int),
+            "sizes": _triple(args.grid_size, "--grid-size", float),
+        }
+    if args.grid_method is not None:
+        kw["grid_map_method"] = args.grid_method
+    if args.grid_augment is not None:
+        kw["grid_augmentation_count"] = args.grid_augment
+    if args.grid_seed is not None:
+        kw["grid_seed"] = args.grid_seed
+    if args.output:
+        kw["prefix"] = args.output
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def run(args: argparse.Namespace) -> int:
+    from deeprank_like.processing.config import run_config
+    from deeprank_like.processing.run import process
+
+    config = args.config
+    inputs = list(args.inputs)
+    if config is None and len(inputs) == 1 and inputs[0].lower().endswith(CONFIG_SUFFIXES):
+        config = inputs.pop()
+    kwargs = _common_kwargs(args)
+    if config is not None:
+        if inputs or args.ppi or args.srv:
+            fail("give either a config file or structures with --ppi/--srv, not both")
+        for flag, value in (
+            ("--resolution", args.resolution),
+            ("--radius", args.radius),
+            ("--edge-length", args.edge_length),
+        ):
+            if value is not None:
+                fail(f"{flag} belongs in the config file when one is used")
+        summary = run_config(config, **kwargs)
+    else:
+        if not (args.ppi or args.srv):
+            fail("give a config file, or --ppi and/or --srv with structure files")
+        if not inputs:
+            fail("no structure files given")
+        from deeprank_like.query import (
+            ProteinProteinInterfaceQuery,
+            QueryCollection,
+            SingleResidueVariantQuery,
+        )
+
+        common = {
+            "resolution": args.resolution or "residue",
+            "influence_radius": args.radius,
+            "max_edge_length": args.edge_length,
+        }
+        ppis = [_parse_ppi(t) for t in args.ppi]
+        srvs = [_parse_srv(t) for t in args.srv]
+        qc = QueryCollection()
+        for path in _structures(inputs):
+            for chains in ppis:
+                qc.add(ProteinProteinInterfaceQuery(pdb_path=path, chain_ids=chains, **common))
+            for variant in srvs:
+                qc.add(SingleResidueVariantQuery(pdb_path=path, **variant, **common))
+        kwargs.setdefault("prefix", "features.hdf5")
+        summary = process(qc, **kwargs)
+    return 1 if summary.failures else 0

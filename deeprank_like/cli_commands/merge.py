@@ -1,0 +1,57 @@
+"""``deeprank-like merge``: combine feature files (e.g. shards of a cluster run)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from deeprank_like.cli import add_command
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = add_command(
+        subparsers,
+        "merge",
+        help="merge feature files (shards) into one",
+        description="""\
+            Copy the complete entries of every input into OUTPUT (compressed data is copied as
+            is), union the failure tables (dropping failures of queries that have an entry),
+            and recompute the file summary. OUTPUT is written to a temporary file and renamed,
+            so it is never left half-written.""",
+        example="""\
+            deeprank-like merge -o features.hdf5 parts/part-*.hdf5
+            deeprank-like merge --append --skip-duplicates -o features.hdf5 late-part.hdf5""",
+        func=run,
+    )
+    p.add_argument("inputs", nargs="+", metavar="FILE", help="feature files to merge")
+    p.add_argument("-o", "--output", required=True, help="merged HDF5 file")
+    p.add_argument(
+        "--skip-duplicates",
+        action="store_true",
+        help="keep the first of entries with the same id (default: error)",
+    )
+    p.add_argument("--append", action="store_true", help="add to an existing OUTPUT")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
+    p.add_argument("--delete-inputs", action="store_true", help="remove the inputs after merging")
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="clear the 'open for write' flag of inputs left by killed writers",
+    )
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from deeprank_like.storage import merge_files
+
+    result = merge_files(
+        args.inputs,
+        args.output,
+        overwrite=args.overwrite,
+        append=args.append,
+        on_duplicate="skip" if args.skip_duplicates else "error",
+        delete_inputs=args.delete_inputs,
+        repair=args.repair,
+    )
+    print(result)
+    return 0
