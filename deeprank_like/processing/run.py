@@ -265,12 +265,9 @@ def process(
     summary = ProcessSummary(total=len(queries), skipped=skipped)
     failures: list[QueryFailure] = []
     if tasks:
-        if isinstance(executor, str) or executor is None:  # no idle workers for tiny jobs
-            n = min(int(cpu_count or available_cpus()), len(tasks))
-            if cpu_count is not None and cpu_count > available_cpus():
-                n = int(cpu_count)  # let the executor warn about the cap
-        else:
-            n = cpu_count
+        n = cpu_count
+        if executor in (None, "processes") and cpu_count is None:
+            n = min(available_cpus(), len(tasks))  # no idle processes for tiny jobs
         ex, owned = get_executor(executor, n)
         summary.executor, summary.workers = ex.name, ex.n_workers
         bar = _progress_bar(len(tasks), progress)
