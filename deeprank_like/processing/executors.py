@@ -8,8 +8,9 @@ yields ``(index, result)`` pairs as they complete::
             ...
 
 An exception raised by ``fn`` propagates out of :meth:`Executor.imap_unordered`. If a worker
-process dies (killed, out of memory, segfault), the affected items come back as
-:class:`WorkerCrash` results instead, and the pool is restarted for the rest.
+process dies (killed, out of memory, segfault), the pool is restarted, the items that were in
+flight are retried one at a time, and the item that kills its worker alone comes back as a
+:class:`WorkerCrash` result.
 
 Optional back-ends import their dependency lazily and raise :class:`MissingDependencyError`
 naming the ``pip install`` command when it is absent.
@@ -159,8 +160,20 @@ class FuturesExecutor(Executor):
 
     def imap_unordered(self, fn, items):
         window = self._window or max(2 * self.n_workers, 1)
-        pending: dict[cf.Future, int] = {}
         queue = list(range(len(items)))[::-1]
+        suspects: list[int] = []
+        # Main pass; items in flight when a worker dies become suspects.
+        yield from self._run(fn, items, queue, window, suspects)
+        # Suspects run one at a time in a fresh pool: only the culprit fails.
+        while suspects:
+            i = suspects.pop(0)
+            again: list[int] = []
+            yield from self._run(fn, items, [i], 1, again)
+            if again:  # it crashed alone: it is the culprit
+                yield i, WorkerCrash("BrokenProcessPool", _crash_message(None))
+
+    def _run(self, fn, items, queue, window, suspects):
+        pending: dict[cf.Future, int] = {}
         while queue or pending:
             while queue and len(pending) < window:
                 i = queue.pop()
@@ -171,19 +184,18 @@ class FuturesExecutor(Executor):
                 i = pending.pop(fut)
                 try:
                     result = fut.result()
-                except cf.BrokenExecutor as exc:
+                except cf.BrokenExecutor:
                     broken = True
-                    yield i, WorkerCrash(type(exc).__name__, _crash_message(exc))
+                    suspects.append(i)
                     continue
                 yield i, result
             if broken:
-                # Every in-flight item of a broken pool fails; report them and restart.
-                for i in list(pending.values()):
-                    yield i, WorkerCrash("BrokenProcessPool", _crash_message(None))
+                suspects.extend(pending.values())
                 pending.clear()
-                if not self._restart():
-                    for i in reversed(queue):
+                if not self._restart():  # not our pool: everything left fails
+                    for i in suspects + queue[::-1]:
                         yield i, WorkerCrash("BrokenProcessPool", "the executor is broken")
+                    suspects.clear()
                     queue.clear()
 
     def close(self) -> None:

@@ -99,10 +99,10 @@ def test_worker_crash_is_recorded_and_the_pool_restarts(tmp_path):
         cpu_count=1,
         verbose=False,
     )
-    crashed = [f for f in summary.failures if f.stage == "worker"]
-    assert any(f.query_id.endswith(":crash1") for f in crashed)
-    # everything not lost with the dead worker was written
-    assert summary.processed + summary.failed == 4 and summary.processed >= 2
+    # only the culprit fails: queries in flight with it are retried one at a time
+    (crashed,) = summary.failures
+    assert crashed.stage == "worker" and crashed.query_id.endswith(":crash1")
+    assert summary.processed == 3
 
 
 def test_shards_partition_and_merge(serial_reference, tmp_path):
