@@ -39,6 +39,12 @@ BUILTIN_MODULES: dict[str, str] = {
     "components": "deeprank_like.features.components:Components",
     "contact": "deeprank_like.features.contact:Contact",
     "betagm": "deeprank_like.enm.target:BetaGM",
+    "surfacearea": "deeprank_like.features.surfacearea:SurfaceArea",
+    "secondary_structure": "deeprank_like.features.secondary_structure:SecondaryStructure",
+    "exposure": "deeprank_like.features.exposure:Exposure",
+    "conservation": "deeprank_like.features.conservation:Conservation",
+    "irc": "deeprank_like.features.irc:InterfaceContacts",
+    "docking": "deeprank_like.targets.docking:DockingScores",
 }
 
 #: Modules used when none are named.

@@ -1,0 +1,158 @@
+"""`surfacearea`: SASA and BSA against freesasa run directly on the files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import freesasa
+import gemmi
+import numpy as np
+import pytest
+
+from deeprank_like import ProteinProteinInterfaceQuery, SingleResidueVariantQuery
+from deeprank_like.features.surfacearea import atom_sasa, sasa_atom_mask
+from deeprank_like.structure import load_structure
+from deeprank_like.testing import random_rotation, transformed_structure
+
+DATA = Path(__file__).parents[1] / "data"
+C8P = str(DATA / "pdb" / "3C8P.pdb")
+M101 = str(DATA / "pdb" / "101M.pdb")
+AK4 = str(DATA / "pdb" / "1ak4.pdb")
+
+freesasa.setVerbosity(freesasa.silent)
+
+
+def _freesasa_atoms(path: str) -> dict[tuple[str, int, str], float]:
+    """Per-atom areas of ``freesasa.Structure(path)`` keyed by (chain, residue number, atom)."""
+    fs = freesasa.Structure(path)
+    result = freesasa.calc(fs)
+    return {
+        (fs.chainLabel(i), int(fs.residueNumber(i)), fs.atomName(i).strip()): result.atomArea(i)
+        for i in range(fs.nAtoms())
+    }
+
+
+def _chain_only(path: str, chain: str, out: Path) -> str:
+    st = gemmi.read_structure(path)
+    st.remove_waters()
+    st.remove_ligands_and_waters()
+    for name in [ch.name for ch in st[0]]:
+        if name != chain:
+            st[0].remove_chain(name)
+    st.write_pdb(str(out))
+    return str(out)
+
+
+def _ppi(path=C8P, resolution="residue", **kw):
+    return ProteinProteinInterfaceQuery(
+        pdb_path=path, chain_ids=["A", "B"], resolution=resolution, **kw
+    )
+
+
+@pytest.mark.parametrize("path", [C8P, M101, AK4])
+def test_whole_model_sasa_equals_freesasa_on_the_file(path):
+    s = load_structure(path)
+    ref = _freesasa_atoms(path)
+    atoms = np.flatnonzero(sasa_atom_mask(s))
+    assert len(ref) == atoms.size
+    ours = atom_sasa(s, atoms)
+    expected = [ref[(s.chain_ids[a], int(s.res_numbers[a]), s.atom_names[a])] for a in atoms]
+    np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_atom_and_residue_nodes_match_freesasa():
+    ref = _freesasa_atoms(C8P)
+    g_atom = _ppi(resolution="atom").build(["surfacearea"])
+    ids = g_atom.node_ids
+    expected = [
+        ref[(c, int(n), a)] for c, n, a in zip(ids["chain"], ids["residue_number"], ids["atom_name"], strict=True)
+    ]  # fmt: skip
+    np.testing.assert_allclose(g_atom.node_features["sasa"], expected, rtol=1e-9)
+
+    g_res = _ppi().build(["surfacearea"])
+    per_res: dict[tuple[str, int], float] = {}
+    for (c, n, _), area in ref.items():
+        per_res[(c, n)] = per_res.get((c, n), 0.0) + area
+    expected = [per_res[(c, int(n))] for c, n in zip(g_res.node_ids["chain"], g_res.node_ids["residue_number"], strict=True)]  # fmt: skip
+    np.testing.assert_allclose(g_res.node_features["sasa"], expected, rtol=1e-9)
+    assert g_res.feature_specs["sasa"].unit == "Å²"
+
+
+def test_bsa_is_separated_minus_complex_area(tmp_path):
+    complex_ref = _freesasa_atoms(C8P)
+    alone = {}
+    for chain in "AB":
+        alone.update(_freesasa_atoms(_chain_only(C8P, chain, tmp_path / f"{chain}.pdb")))
+    g = _ppi(resolution="atom").build(["surfacearea"])
+    ids = g.node_ids
+    keys = [(c, int(n), a) for c, n, a in zip(ids["chain"], ids["residue_number"], ids["atom_name"], strict=True)]  # fmt: skip
+    expected = np.array([alone[k] - complex_ref[k] for k in keys])
+    np.testing.assert_allclose(g.node_features["bsa"], expected, atol=1e-6)
+    assert g.node_features["bsa"].sum() > 100.0  # an interface buries area
+    assert (g.node_features["bsa"] >= -1e-6).all()
+
+    g_res = _ppi().build(["surfacearea"])
+    assert g_res.node_features["bsa"].max() > 10.0
+
+
+def test_bsa_does_not_depend_on_the_graph_extent():
+    # residue bsa is the sum of its atoms' bsa, computed with full chains (not graph atoms)
+    g_res = _ppi(influence_radius=6.0).build(["surfacearea"])
+    g_res_wide = _ppi(influence_radius=12.0).build(["surfacearea"])
+    common = np.intersect1d(g_res.residue_index, g_res_wide.residue_index)
+    a = g_res.node_features["bsa"][np.searchsorted(g_res.residue_index, common)]
+    b = g_res_wide.node_features["bsa"][np.searchsorted(g_res_wide.residue_index, common)]
+    np.testing.assert_allclose(a, b)  # independent of the graph's extent (DeepRank2's is not)
+
+
+def test_srv_bsa_zero_for_single_chain_and_sasa_values():
+    q = SingleResidueVariantQuery(
+        pdb_path=M101, chain_ids="A", variant_residue_number=108,
+        wildtype_amino_acid="S", variant_amino_acid="A",
+    )  # fmt: skip
+    g = q.build(["surfacearea"])
+    assert np.all(g.node_features["bsa"] == 0.0)
+    ids = g.node_ids
+    sasa = dict(zip(ids["residue_number"].tolist(), g.node_features["sasa"], strict=True))
+    assert sasa[105] > 25.0  # surface residue (DeepRank2 test)
+    assert sasa[72] < 25.0  # buried residue (DeepRank2 test)
+
+
+def test_hydrogen_nodes_get_zero():
+    q = ProteinProteinInterfaceQuery(
+        pdb_path=str(DATA / "pdb" / "1ATN_1w.pdb"), chain_ids=["A", "B"], resolution="atom",
+        include_hydrogens=True, influence_radius=3.0,
+    )  # fmt: skip
+    g = q.build(["surfacearea"])
+    is_h = np.char.startswith(g.node_ids["atom_name"], "H")
+    assert is_h.any() and (~is_h).any()
+    assert np.all(g.node_features["sasa"][is_h] == 0.0)
+    assert g.node_features["sasa"][~is_h].max() > 0.0
+
+
+def test_user_file_untouched(tmp_path):
+    path = tmp_path / "3C8P.pdb"
+    shutil.copy(C8P, path)
+    before = path.read_bytes()
+    mtime = os.stat(path).st_mtime_ns
+    _ppi(str(path)).build(["surfacearea"])
+    assert path.read_bytes() == before
+    assert os.stat(path).st_mtime_ns == mtime
+    assert sorted(os.listdir(tmp_path)) == ["3C8P.pdb"]
+
+
+@pytest.mark.parametrize("resolution", ["residue", "atom"])
+def test_rotation_invariance(resolution):
+    # Lee–Richards slices along z, so areas move by about 1 Å² per atom with the orientation
+    q = _ppi(resolution=resolution)
+    s = load_structure(C8P)
+    moved = transformed_structure(s, random_rotation(7), [3.0, -2.0, 1.0])
+    g1 = q.build(["surfacearea"], structure=s)
+    g2 = q.build(["surfacearea"], structure=moved)
+    np.testing.assert_array_equal(g1.node_ids, g2.node_ids)
+    for name in ("sasa", "bsa"):
+        a, b = g1.node_features[name], g2.node_features[name]
+        np.testing.assert_allclose(a, b, rtol=0.03, atol=2.0)
+        assert abs(a.sum() - b.sum()) <= 0.01 * abs(a).sum()
