@@ -28,23 +28,33 @@ from deeprank_like.features.registry import resolve_modules  # noqa: E402
 PDB = Path(__file__).resolve().parents[1] / "tests" / "data" / "pdb"
 PSSM = Path(__file__).resolve().parents[1] / "tests" / "data" / "pssm"
 
-# (file, chain, residue number, wild type) for variant queries on the same two complexes
-SRV_SITES = [("1ATN_1w.pdb", "A", 0), ("1ATN_1w.pdb", "B", 0), ("3C8P.pdb", "A", 0), ("3C8P.pdb", "B", 0)]
+# (file, chain) for variant queries (middle residue of the chain) on the same two complexes
+SRV_SITES = [("1ATN_1w.pdb", "A"), ("1ATN_1w.pdb", "B"), ("3C8P.pdb", "A"), ("3C8P.pdb", "B")]
+
+
+def _pssms(name: str, chains: list[str]) -> dict[str, str]:
+    stem = name.split("_")[0].split(".")[0]
+    return {c: str(PSSM / f"{stem}.{c}.pdb.pssm") for c in chains}
 
 
 def _ppi(name: str, resolution: str) -> ProteinProteinInterfaceQuery:
     return ProteinProteinInterfaceQuery(
-        pdb_path=str(PDB / name), chain_ids=["A", "B"], resolution=resolution
-    )
+        pdb_path=str(PDB / name), chain_ids=["A", "B"], resolution=resolution,
+        pssm_paths=_pssms(name, ["A", "B"]),
+    )  # fmt: skip
 
 
 def _srv_queries(resolution: str) -> list[SingleResidueVariantQuery]:
     from deeprank_like.structure import load_structure
 
     out = []
-    for name, chain, _ in SRV_SITES:
+    for name, chain in SRV_SITES:
         s = load_structure(PDB / name)
-        residues = [i for i in range(s.num_residues) if s.residue_chain_ids[i] == chain and s.residue_aa[i] >= 0]
+        residues = [
+            i
+            for i in range(s.num_residues)
+            if s.residue_chain_ids[i] == chain and s.residue_aa[i] >= 0
+        ]
         res = residues[len(residues) // 2]
         out.append(
             SingleResidueVariantQuery(
@@ -52,7 +62,7 @@ def _srv_queries(resolution: str) -> list[SingleResidueVariantQuery]:
                 variant_residue_number=int(s.residue_numbers[res]),
                 insertion_code=str(s.residue_icodes[res]),
                 wildtype_amino_acid=str(s.residue_names[res]), variant_amino_acid="ALA",
-                resolution=resolution,
+                resolution=resolution, pssm_paths=_pssms(name, ["A", "B"]),
             )
         )  # fmt: skip
     return out

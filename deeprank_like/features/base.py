@@ -7,6 +7,8 @@ A feature module is an object with
   where it applies;
 * ``specs(context) -> tuple[FeatureSpec, ...]``: the outputs it will produce for this context;
 * ``compute(context) -> dict[str, ndarray]``: one array per declared output;
+* optionally ``target_module = True`` for modules that only produce targets: they are left out
+  of ``feature_modules="all"`` and must be named;
 * optionally ``unavailable_reason(context) -> str | None``: why it cannot run for this query
   (e.g. no PSSM files). ``feature_modules="all"`` skips such modules; naming them explicitly
   makes the reason an error.
@@ -176,6 +178,8 @@ class FeatureModule(ABC):
     """
 
     name: str = ""
+    #: Target-only modules (e.g. ``docking``, ``betagm``) are not part of ``"all"``: name them.
+    target_module: bool = False
     resolutions: tuple[str, ...] = ("residue", "atom")
     query_kinds: tuple[str, ...] = ("ppi", "srv")
     description: str = ""

@@ -134,7 +134,8 @@ def resolve_modules(
     Parameters
     ----------
     modules : None, "all", a name, a module object, or a list of those
-        None means :data:`DEFAULT_MODULES`; ``"all"`` means every available module.
+        None means :data:`DEFAULT_MODULES`; ``"all"`` means every available feature module
+        (target-only modules such as ``docking`` and ``betagm`` must be named).
 
     Returns
     -------
@@ -147,7 +148,9 @@ def resolve_modules(
         names: list[Any] = list(DEFAULT_MODULES)
         lenient = False
     elif isinstance(modules, str) and modules.strip().lower() == "all":
-        names = available_modules()
+        names = [
+            m for m in available_modules() if not getattr(resolve_module(m), "target_module", False)
+        ]
         lenient = True
     elif isinstance(modules, str | ModuleType) or not isinstance(modules, list | tuple):
         names = [modules]

@@ -190,6 +190,7 @@ class DockingScores(FeatureModule):
     """Docking-quality targets of a PPI query against ``query.reference_path``."""
 
     name = "docking"
+    target_module = True
     description = "docking-quality targets (needs query.reference_path)"
     query_kinds = ("ppi",)
 
