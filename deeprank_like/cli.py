@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 import textwrap
@@ -140,6 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         status = args.func(args)
+    except BrokenPipeError:  # e.g. `deeprank-like inspect big.hdf5 | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except CLIError as exc:
         sys.stderr.write(f"{PROG} {args.command}: error: {_one_line(exc)}\n")
         return 2

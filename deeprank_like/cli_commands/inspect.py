@@ -162,7 +162,9 @@ def _print_entry(ff: Any, qid: str, as_json: bool) -> None:
         if isinstance(obj, h5py.Dataset):
             arrays[name] = {
                 "shape": list(obj.shape),
-                "dtype": str(obj.dtype),
+                "dtype": "compound(" + ",".join(obj.dtype.names) + ")"
+                if obj.dtype.names
+                else str(obj.dtype),
                 "compression": obj.compression,
             }
 

@@ -8,7 +8,6 @@ import os
 import re
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -222,7 +221,7 @@ def process(
             )
         for path in existing:
             os.remove(path)
-        existing = []
+        existing, shards = [], []
     elif existing:
         done, existing, _ = _completed(out, shards)
     run_no = 1 + max(
@@ -233,6 +232,8 @@ def process(
 
     todo = [(qid, d) for qid, d in queries if entry_name(qid) not in done]
     skipped = len(queries) - len(todo)
+    if not queries:
+        log.warning("no queries to process%s", f" in shard {shard}" if shard else "")
 
     file_config = {
         "feature_modules": refs,
@@ -294,10 +295,6 @@ def process(
                     )
                 bar.update(1)
                 bar.set_postfix(failed=len(failures), refresh=False)
-        except BaseException:
-            if on_error == "raise":
-                log.debug("process() stopped: %s", traceback.format_exc())
-            raise
         finally:
             bar.close()
             if owned:
@@ -314,7 +311,7 @@ def process(
             write_failures(f, [x.to_dict() for x in failures])
     _, shards_now = output_paths(base)
     if combine_output:
-        inputs = [s for s in shards_now]
+        inputs = list(shards_now)
         if inputs or not Path(out).exists():
             if not inputs:
                 with open_h5(out, "w") as f:
