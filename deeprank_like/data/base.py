@@ -1,0 +1,476 @@
+"""Common machinery of :class:`GraphDataset` and :class:`GridDataset`.
+
+A dataset is an index of items over one or more feature files plus a *data config*: selected
+features, target, task, classes, transforms and standardisation. A training dataset fits the
+standardisation on its own items (lazily, on first need); a validation/test/inference dataset
+inherits the whole config through ``train_source`` (the training dataset, or a checkpoint path).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch_geometric.data import Dataset
+
+from deeprank_like.data.hdf5_index import FileCache, check_feature_file, list_complete_entries
+from deeprank_like.data.transforms import (
+    RunningStats,
+    Standardizer,
+    apply_transform,
+    transform_to_json,
+    validate_transform,
+)
+from deeprank_like.errors import StorageError, TrainingError
+
+__all__ = ["HDF5Dataset", "infer_task", "load_data_config"]
+
+log = logging.getLogger(__name__)
+
+#: Targets whose task is known (DeepRank2 conventions).
+REGRESSION_TARGETS = {"irmsd", "lrmsd", "fnat", "dockq", "dockq_score"}
+CLASSIFICATION_TARGETS = {"binary": [0, 1], "capri_class": [1, 2, 3, 4]}
+TASKS = ("regress", "classif")
+
+
+def infer_task(target: str | None, task: str | None) -> str | None:
+    """Task of ``target``: explicit ``task``, or known from the target name."""
+    if task is not None:
+        if task not in TASKS:
+            raise TrainingError(f"task must be one of {TASKS}, got {task!r}")
+        return task
+    if target is None:
+        return None
+    if target in REGRESSION_TARGETS:
+        return "regress"
+    if target in CLASSIFICATION_TARGETS:
+        return "classif"
+    raise TrainingError(
+        f"cannot infer the task of target {target!r}: pass task='regress' or task='classif'"
+    )
+
+
+def load_data_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The dataset config stored in a checkpoint (see :mod:`deeprank_like.training.checkpoint`)."""
+    from deeprank_like.training.checkpoint import read_metadata
+
+    meta = read_metadata(path)
+    if "data" not in meta:
+        raise TrainingError(f"{os.fspath(path)}: checkpoint holds no dataset config")
+    return meta["data"]
+
+
+def _as_paths(hdf5_path: Any) -> list[str]:
+    if isinstance(hdf5_path, str | os.PathLike):
+        paths = [os.fspath(hdf5_path)]
+    else:
+        paths = [os.fspath(p) for p in hdf5_path]
+    if not paths:
+        raise StorageError("no HDF5 file given")
+    for p in paths:
+        if not os.path.isfile(p):
+            raise StorageError(f"{p}: no such file")
+    return paths
+
+
+class HDF5Dataset(Dataset):
+    """Base class; see :class:`~deeprank_like.data.GraphDataset` for the parameters."""
+
+    kind: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        hdf5_path: str | os.PathLike | Sequence[str | os.PathLike],
+        *,
+        subset: Iterable[str] | None = None,
+        train_source: Any = None,
+        target: str | None = None,
+        task: str | None = None,
+        classes: Sequence[Any] | None = None,
+        transforms: Mapping[str, Any] | None = None,
+        standardize: bool | Sequence[str] | None = None,
+        in_memory: bool = False,
+        transform: Callable | None = None,
+    ) -> None:
+        super().__init__(root=None, transform=transform, log=False)
+        self.files = _as_paths(hdf5_path)
+        self._handles = FileCache(self.files)
+        self.in_memory = bool(in_memory)
+        self._cache: dict[tuple, Any] = {}
+        self._targets_cache: dict[tuple, Any] = {}
+        self._stats: Standardizer | None = None
+        self._source_dataset: HDF5Dataset | None = None
+        self._source_config: dict[str, Any] | None = None
+        self._callables = dict(transforms or {})
+
+        entries = self._list_entries(subset)
+        user = {
+            "target": target,
+            "task": task,
+            "classes": None if classes is None else list(classes),
+            "transforms": None if transforms is None else dict(transforms),
+            "standardize": standardize,
+        }
+        if train_source is not None:
+            config = self._resolve_source(train_source)
+            self._warn_overrides(user, config)
+            self.target = config["target"]
+            self.task = config["task"]
+            self.classes = config["classes"]
+            self.transforms = self._load_transforms(config.get("transforms") or {})
+            self.standardize = list(config.get("standardize") or [])
+            self.target_width = int(config.get("target_width") or 1)
+            self._setup_features(entries, config)
+        else:
+            self.target = target
+            self.task = infer_task(target, task)
+            if self.task == "classif":
+                self.classes = list(classes) if classes is not None else None
+            else:
+                if classes is not None:
+                    raise TrainingError("classes are only meaningful with task='classif'")
+                self.classes = None
+            self._setup_features(entries, None)
+            self.transforms = {
+                name: validate_transform(spec, name) for name, spec in (transforms or {}).items()
+            }
+            unknown = sorted(set(self.transforms) - set(self.feature_names()))
+            if unknown:
+                raise TrainingError(
+                    f"transforms given for unselected/unknown feature(s) {unknown}; "
+                    f"selected: {self.feature_names()}"
+                )
+            self.standardize = self._resolve_standardize(standardize)
+        self._entry_ids = {(fi, name): eid for fi, name, eid in entries}
+        self._items = self._build_items(entries)
+        if not self._items:
+            raise StorageError(f"no entries to read in {self.files}")
+        if train_source is None:
+            self.target_width = self._first_target_width()
+        if self.task == "classif" and self.classes is None:
+            self.classes = self._infer_classes()
+
+    # ---- config ---------------------------------------------------------------------------
+    def _resolve_source(self, source: Any) -> dict[str, Any]:
+        if isinstance(source, HDF5Dataset):
+            if type(source) is not type(self):
+                raise TrainingError(
+                    f"train_source is a {type(source).__name__}, expected a {type(self).__name__}"
+                )
+            self._source_dataset = source
+            return source.data_config(include_stats=False)
+        if isinstance(source, str | os.PathLike):
+            config = load_data_config(source)
+            if config.get("dataset") != self.kind:
+                raise TrainingError(
+                    f"{os.fspath(source)} was trained on a {config.get('dataset')} dataset, "
+                    f"not a {self.kind} dataset"
+                )
+            self._source_config = config
+            return config
+        if isinstance(source, Mapping):
+            self._source_config = dict(source)
+            return self._source_config
+        raise TrainingError(
+            f"train_source must be a {type(self).__name__}, a checkpoint path or a data config, "
+            f"got {type(source).__name__}"
+        )
+
+    def _warn_overrides(self, user: dict[str, Any], config: dict[str, Any]) -> None:
+        for key, value in user.items():
+            if value is None:
+                continue
+            inherited = config.get(key)
+            if key == "transforms":
+                value = {k: transform_to_json(validate_transform(v, k)) for k, v in value.items()}
+            if key == "standardize" and isinstance(value, bool):
+                continue
+            if value != inherited:
+                warnings.warn(
+                    f"{key}={value!r} ignored: inherited {inherited!r} from train_source",
+                    stacklevel=3,
+                )
+
+    def _load_transforms(self, specs: Mapping[str, Any]) -> dict[str, Any]:
+        out = {}
+        for name, spec in specs.items():
+            if isinstance(spec, Mapping) and "callable" in spec:
+                given = self._callables.get(name)
+                if not callable(given):
+                    raise TrainingError(
+                        f"the training set transformed feature {name!r} with the Python callable "
+                        f"{spec['callable']}; pass it again: transforms={{{name!r}: <callable>}}"
+                    )
+                out[name] = given
+            else:
+                out[name] = validate_transform(spec, name)
+        return out
+
+    def _resolve_standardize(self, standardize: bool | Sequence[str] | None) -> list[str]:
+        names = self.feature_names()
+        if standardize is None or standardize is False:
+            return []
+        if standardize is True:
+            return list(names)
+        chosen = list(standardize)
+        unknown = [n for n in chosen if n not in names]
+        if unknown:
+            raise TrainingError(
+                f"cannot standardise unselected/unknown feature(s) {unknown}; selected: {names}"
+            )
+        return chosen
+
+    def data_config(self, include_stats: bool = True) -> dict[str, Any]:
+        """Everything a dataset needs to read new files as this one does (JSON-serialisable).
+
+        ``include_stats`` fits the standardisation first if needed.
+        """
+        config: dict[str, Any] = {
+            "dataset": self.kind,
+            "target": self.target,
+            "task": self.task,
+            "classes": self.classes,
+            "transforms": {k: transform_to_json(v) for k, v in self.transforms.items()},
+            "standardize": list(self.standardize),
+            "target_width": self.target_width,
+        }
+        config.update(self._feature_config())
+        if include_stats:
+            stats = self.standardizer
+            config["standardization"] = None if stats is None else stats.to_dict()
+        return config
+
+    @property
+    def standardizer(self) -> Standardizer | None:
+        """Fitted standardisation (own for a training set, inherited otherwise), or None."""
+        if self._source_dataset is not None:
+            return self._source_dataset.standardizer
+        if self._source_config is not None:
+            data = self._source_config.get("standardization")
+            if data and self._stats is None:
+                self._stats = Standardizer.from_dict(data)
+            return self._stats
+        if not self.standardize:
+            return None
+        if self._stats is None:
+            self._stats = self._fit_standardizer()
+        return self._stats
+
+    @property
+    def is_training_source(self) -> bool:
+        """True if this dataset fits its own standardisation (no ``train_source``)."""
+        return self._source_dataset is None and self._source_config is None
+
+    @property
+    def train_source(self) -> Any:
+        """The dataset or checkpoint config this dataset inherits from (None for a training set)."""
+        return self._source_dataset if self._source_dataset is not None else self._source_config
+
+    def _fit_standardizer(self) -> Standardizer:
+        running: dict[str, RunningStats] = {}
+        for i in range(len(self._items)):
+            for name, values in self._stat_columns(self._load(i)).items():
+                if name in self.standardize:
+                    if name not in running:
+                        running[name] = RunningStats(values.shape[1] if values.ndim > 1 else 1)
+                    running[name].update(values)
+        return Standardizer.from_running(running)
+
+    # ---- targets ----------------------------------------------------------------------------
+    @property
+    def class_to_index(self) -> dict[float, int]:
+        """Class value → output index."""
+        return {float(c): i for i, c in enumerate(self.classes or [])}
+
+    def _infer_classes(self) -> list[Any]:
+        if self.target in CLASSIFICATION_TARGETS:
+            return list(CLASSIFICATION_TARGETS[self.target])
+        values = [v for v in self.target_values() if v is not None and np.isfinite(v)]
+        classes = sorted(set(float(v) for v in values))
+        return [int(c) if float(c).is_integer() else c for c in classes]
+
+    def _first_target_width(self) -> int:
+        if self.target is None or self.task != "regress":
+            return 1
+        for i in range(len(self._items)):
+            value = self._target_of(i)
+            if value is not None:
+                return int(np.size(value))
+        return 1
+
+    def _read_target(self, group: Any) -> Any:
+        if self.target is None:
+            return None
+        tg = group.get("targets")
+        if tg is None or self.target not in tg:
+            return None
+        value = tg[self.target][()]
+        return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
+
+    def _target_of(self, idx: int) -> Any:
+        key = self._items[idx]
+        entry_key = key[:2]
+        if entry_key not in self._targets_cache:
+            group = self._handles.get(key[0])[key[1]]
+            self._targets_cache[entry_key] = self._read_target(group)
+        return self._targets_cache[entry_key]
+
+    def target_values(self) -> list[Any]:
+        """The raw target of every item (None where missing), read once and cached."""
+        return [self._target_of(i) for i in range(len(self._items))]
+
+    def class_counts(self) -> np.ndarray:
+        """Items per class (classification), in ``classes`` order."""
+        counts = np.zeros(len(self.classes or []), dtype=np.int64)
+        index = self.class_to_index
+        for v in self.target_values():
+            if v is not None and float(v) in index:
+                counts[index[float(v)]] += 1
+        return counts
+
+    def _target_tensor(self, value: Any, entry: str) -> torch.Tensor | None:
+        if self.target is None:
+            return None
+        if value is None:
+            if self.is_training_source:
+                raise StorageError(
+                    f"entry {entry!r} has no target {self.target!r} (required in a training set)"
+                )
+            if self.task == "classif":
+                return torch.tensor([-1], dtype=torch.long)
+            return torch.full((1, self.target_width), float("nan"))
+        if self.task == "classif":
+            index = self.class_to_index.get(float(value))
+            if index is None:
+                raise StorageError(
+                    f"entry {entry!r}: target {self.target}={value} is not one of the classes "
+                    f"{self.classes}"
+                )
+            return torch.tensor([index], dtype=torch.long)
+        arr = np.atleast_1d(np.asarray(value, dtype=np.float32))
+        return torch.from_numpy(arr.reshape(1, -1).copy())
+
+    # ---- items ------------------------------------------------------------------------------
+    def _list_entries(self, subset: Iterable[str] | None) -> list[tuple[int, str, str]]:
+        """(file index, group name, entry id) of complete entries, files in order."""
+        from deeprank_like.storage import entry_id
+
+        wanted = None if subset is None else set(subset)
+        out = []
+        for fi, path in enumerate(self.files):
+            f = self._handles.get(fi)
+            check_feature_file(f, path)
+            for name in list_complete_entries(f):
+                eid = f[name].attrs.get("id", entry_id(name))
+                eid = eid.decode() if isinstance(eid, bytes) else str(eid)
+                if wanted is None or eid in wanted or name in wanted:
+                    out.append((fi, name, eid))
+        if wanted is not None:
+            found = {e for _, _, e in out} | {n for _, n, _ in out}
+            missing = sorted(wanted - found)
+            if missing:
+                raise StorageError(
+                    f"{len(missing)} subset entries not found in {self.files}: {missing[:5]}"
+                )
+        # handles opened here belong to this process; workers reopen their own
+        self._handles.close()
+        return out
+
+    def len(self) -> int:
+        return len(self._items)
+
+    def item_info(self, idx: int) -> dict[str, Any]:
+        """``{"file", "entry", ...}`` of item ``idx``."""
+        key = self._items[idx]
+        return {"file": self.files[key[0]], "entry": self._entry_ids[key[:2]]}
+
+    def entry_ids(self) -> list[str]:
+        """Entry id of every item (repeated for augmented grids)."""
+        return [self._entry_ids[k[:2]] for k in self._items]
+
+    def _load(self, idx: int) -> dict[str, Any]:
+        key = self._items[idx]
+        if self.in_memory:
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+        f = self._handles.get(key[0])
+        raw = self._read_item(f, key)
+        if self.in_memory:
+            self._cache[key] = raw
+        return raw
+
+    def preload(self) -> None:
+        """Read every item into memory now (``in_memory=True`` datasets; no-op otherwise)."""
+        if self.in_memory:
+            for i in range(len(self._items)):
+                self._load(i)
+
+    def prepare(self) -> None:
+        """Fit/resolve the standardisation and preload; the Trainer calls this before loaders."""
+        _ = self.standardizer
+        self.preload()
+
+    def subset(self, indices: Sequence[int], train_source: Any = None) -> HDF5Dataset:
+        """A dataset of the items ``indices`` sharing files and memory cache.
+
+        A subset of a training set fits its own standardisation; pass ``train_source`` to
+        inherit it instead (validation/test splits).
+        """
+        import copy
+
+        out = copy.copy(self)
+        out._items = [self._items[int(i)] for i in indices]
+        out._indices = None
+        if self.is_training_source:
+            out._stats = None
+        if train_source is not None:
+            if not isinstance(train_source, HDF5Dataset):
+                raise TrainingError("subset(train_source=...) takes a dataset")
+            out._source_dataset = train_source
+            out._stats = None
+        return out
+
+    def _apply_transforms(self, name: str, values: np.ndarray) -> np.ndarray:
+        spec = self.transforms.get(name)
+        return values if spec is None else apply_transform(spec, values, name)
+
+    def close(self) -> None:
+        """Close this process's file handles."""
+        self._handles.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({len(self)} items, files={len(self.files)}, "
+            f"target={self.target!r}, task={self.task!r})"
+        )
+
+    # ---- to be provided by subclasses --------------------------------------------------------
+    def _setup_features(self, entries: list[tuple[int, str, str]], config: dict | None) -> None:
+        raise NotImplementedError
+
+    def _build_items(self, entries: list[tuple[int, str, str]]) -> list[tuple]:
+        raise NotImplementedError
+
+    def feature_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def _feature_config(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _read_item(self, f: Any, key: tuple) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _stat_columns(self, raw: dict[str, Any]) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+
+def config_json(config: Mapping[str, Any]) -> str:
+    """Compact JSON of a data config."""
+    return json.dumps(config, sort_keys=True)

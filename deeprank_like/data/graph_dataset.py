@@ -1,0 +1,391 @@
+"""`GraphDataset`: graphs from feature files as PyG ``Data`` objects.
+
+Each item is one entry: ``x`` (N, F) float32 (the selected node features, in the given order,
+multi-column features expanded), ``edge_index`` (2, 2E) int64 (both directions, sorted by
+destination node then source), ``edge_attr`` (2E, Fe) float32, ``pos`` (N, 3), ``y`` (see
+below) and ``entry_id`` (str).
+
+``y``: regression → float32 (1, k) (k = 1 for scalar targets, so a batch has (B, k));
+classification → int64 (1,) class index into ``classes``. Entries without the target get NaN /
+-1 (allowed only in datasets with a ``train_source``: validation, test, inference).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch_geometric.data import Data
+
+from deeprank_like.data.base import HDF5Dataset
+from deeprank_like.data.hdf5_index import has_link, open_group, read_array, width_of
+from deeprank_like.errors import StorageError
+
+__all__ = ["GraphDataset", "column_names"]
+
+
+def column_names(name: str, width: int) -> list[str]:
+    """Column labels of a feature: ``name`` or ``name_000``, ``name_001``… (as grid channels)."""
+    return [name] if width == 1 else [f"{name}_{i:03d}" for i in range(width)]
+
+
+def _select(kind: str, requested: Any, available: dict[str, int], path: str) -> list[str]:
+    if requested is None or requested == "all":
+        return sorted(available)
+    if isinstance(requested, str):
+        requested = [requested]
+    names = list(requested)
+    missing = [n for n in names if n not in available]
+    if missing:
+        raise StorageError(
+            f"{path}: unknown {kind} feature(s) {missing}; available {kind} features: "
+            f"{sorted(available)}"
+        )
+    if len(set(names)) != len(names):
+        raise StorageError(f"{kind} features listed twice: {names}")
+    return names
+
+
+class GraphDataset(HDF5Dataset):
+    """Graphs of one or more HDF5 feature files.
+
+    Parameters
+    ----------
+    hdf5_path : path or list of paths
+        Feature files (docs/hdf5.md).
+    subset : list of str, optional
+        Entry ids (or group names) to use; default all complete entries.
+    train_source : GraphDataset, checkpoint path or data config, optional
+        Inherit features, target, task, classes, transforms and the fitted standardisation
+        (validation, test and inference sets). The arguments below are then ignored (with a
+        warning when they differ).
+    node_features, edge_features : "all", list of str, or [] / None
+        Features by exact name, in the order given (``"all"``: every feature of the first
+        entry of the first file, sorted). Unknown names raise StorageError listing the
+        available ones.
+    target : str, optional
+        Name under ``targets/``; None for unlabelled data.
+    task : {"regress", "classif"}, optional
+        Inferred for known targets (irmsd, lrmsd, fnat, dockq → regress; binary,
+        capri_class → classif).
+    classes : list, optional
+        Class values (classification); default [0, 1] for ``binary``, else the sorted distinct
+        target values of this dataset.
+    transforms : dict of str to transform
+        Per-feature transform applied before standardisation: ``"log"``, ``"log1p"``,
+        ``"sqrt"``, ``"abs"``, ``"signed_log1p"``, ``{"name": "clip", "min": a, "max": b}`` or
+        a callable (see :mod:`deeprank_like.data.transforms`).
+    standardize : bool or list of str
+        Standardise all (True) or the named features with exact per-column means and
+        population standard deviations of this (training) dataset; std 0 → column left as is.
+    in_memory : bool
+        Keep every read (transformed, unstandardised) entry in memory after its first read;
+        ``prepare()``/``preload()`` reads them all at once.
+    transform : callable, optional
+        PyG ``transform(data) -> data`` applied on access.
+    """
+
+    kind = "graph"
+
+    def __init__(
+        self,
+        hdf5_path: str | os.PathLike | Sequence[str | os.PathLike],
+        *,
+        subset: Iterable[str] | None = None,
+        train_source: Any = None,
+        node_features: str | Sequence[str] | None = "all",
+        edge_features: str | Sequence[str] | None = "all",
+        target: str | None = None,
+        task: str | None = None,
+        classes: Sequence[Any] | None = None,
+        transforms: Mapping[str, Any] | None = None,
+        standardize: bool | Sequence[str] | None = None,
+        in_memory: bool = False,
+        transform: Callable | None = None,
+    ) -> None:
+        self._requested = (node_features, edge_features)
+        super().__init__(
+            hdf5_path,
+            subset=subset,
+            train_source=train_source,
+            target=target,
+            task=task,
+            classes=classes,
+            transforms=transforms,
+            standardize=standardize,
+            in_memory=in_memory,
+            transform=transform,
+        )
+        self._shift_cache: tuple | None = None
+
+    # ---- features ---------------------------------------------------------------------------
+    def _available(self, fi: int, name: str) -> tuple[dict[str, int], dict[str, int]]:
+        group = self._handles.get(fi)[name]
+        node = {k: width_of(v.shape) for k, v in group["node_features"].items()}
+        edge = {k: width_of(v.shape) for k, v in group["edge_features"].items()}
+        return node, edge
+
+    def _setup_features(self, entries: list[tuple[int, str, str]], config: dict | None) -> None:
+        if not entries:
+            raise StorageError(f"no complete entries in {self.files}")
+        firsts: dict[int, str] = {}
+        for fi, name, _ in entries:
+            firsts.setdefault(fi, name)
+        if config is not None:
+            self.node_features = list(config["node_features"])
+            self.edge_features = list(config["edge_features"])
+            self.node_widths = {k: int(v) for k, v in config["node_widths"].items()}
+            self.edge_widths = {k: int(v) for k, v in config["edge_widths"].items()}
+        else:
+            fi0, name0 = entries[0][0], entries[0][1]
+            node, edge = self._available(fi0, name0)
+            req_node, req_edge = self._requested
+            path = self.files[fi0]
+            self.node_features = _select("node", req_node if req_node is not None else [], node, path)
+            self.edge_features = _select("edge", req_edge if req_edge is not None else [], edge, path)
+            if not self.node_features:
+                raise StorageError("select at least one node feature")
+            self.node_widths = {n: node[n] for n in self.node_features}
+            self.edge_widths = {n: edge[n] for n in self.edge_features}
+        for fi, name in firsts.items():
+            node, edge = self._available(fi, name)
+            for kind, wanted, have in (
+                ("node", self.node_widths, node),
+                ("edge", self.edge_widths, edge),
+            ):
+                missing = [n for n in wanted if n not in have]
+                if missing:
+                    raise StorageError(
+                        f"{self.files[fi]}: unknown {kind} feature(s) {missing}; available "
+                        f"{kind} features: {sorted(have)}"
+                    )
+                bad = {n: (w, have[n]) for n, w in wanted.items() if have[n] != w}
+                if bad:
+                    raise StorageError(
+                        f"{self.files[fi]}: {kind} feature widths differ from the training "
+                        f"data (expected, found): {bad}"
+                    )
+
+    def _build_items(self, entries: list[tuple[int, str, str]]) -> list[tuple]:
+        return [(fi, name) for fi, name, _ in entries]
+
+    def feature_names(self) -> list[str]:
+        """Selected node and edge feature names."""
+        return list(self.node_features) + [n for n in self.edge_features if n not in self.node_features]
+
+    def _feature_config(self) -> dict[str, Any]:
+        return {
+            "node_features": list(self.node_features),
+            "edge_features": list(self.edge_features),
+            "node_widths": dict(self.node_widths),
+            "edge_widths": dict(self.edge_widths),
+        }
+
+    @property
+    def num_node_features(self) -> int:
+        """Columns of ``x``."""
+        return sum(self.node_widths.values())
+
+    @property
+    def num_edge_features(self) -> int:
+        """Columns of ``edge_attr``."""
+        return sum(self.edge_widths.values())
+
+    @property
+    def node_columns(self) -> list[str]:
+        """Labels of the ``x`` columns."""
+        return [c for n in self.node_features for c in column_names(n, self.node_widths[n])]
+
+    @property
+    def edge_columns(self) -> list[str]:
+        """Labels of the ``edge_attr`` columns."""
+        return [c for n in self.edge_features for c in column_names(n, self.edge_widths[n])]
+
+    # ---- reading ------------------------------------------------------------------------------
+    def _matrix(self, group: Any, names: list[str], widths: dict[str, int], rows: int, entry: str, kind: str) -> np.ndarray:
+        out = np.empty((rows, sum(widths[n] for n in names)), dtype=np.float32)
+        col = 0
+        for name in names:
+            try:
+                values = read_array(group, name)
+            except KeyError:
+                raise StorageError(f"entry {entry!r} has no {kind} feature {name!r}") from None
+            values = np.asarray(values, dtype=np.float64).reshape(rows, -1)
+            if values.shape[1] != widths[name]:
+                raise StorageError(
+                    f"entry {entry!r}: {kind} feature {name!r} has {values.shape[1]} columns, "
+                    f"expected {widths[name]}"
+                )
+            if name in self.transforms:
+                values = self._apply_transforms(name, values)
+            out[:, col : col + widths[name]] = values
+            col += widths[name]
+        return out
+
+    def _read_item(self, f: Any, key: tuple) -> dict[str, Any]:
+        fi, name = key
+        group = open_group(f, name)
+        entry = self._entry_ids[key]
+        ei = read_array(group, "edge_index").astype(np.int64, copy=False)
+        num_edges = ei.shape[1] if ei.ndim == 2 else 0
+        ei = ei.reshape(2, num_edges)
+        pos = read_array(group, "positions").astype(np.float32, copy=False)
+        num_nodes = pos.shape[0]
+        x = self._matrix(
+            open_group(group, "node_features"), self.node_features, self.node_widths, num_nodes, entry, "node"
+        )
+        if self.edge_features:
+            ea = self._matrix(
+                open_group(group, "edge_features"), self.edge_features, self.edge_widths, num_edges, entry, "edge"
+            )
+        else:
+            ea = np.zeros((num_edges, 0), dtype=np.float32)
+        # both directions, sorted by (destination, source): cache-friendly aggregation; kept
+        # compact (one direction + int32 permutation) and expanded in get()
+        both_dst = np.concatenate([ei[1], ei[0]])
+        both_src = np.concatenate([ei[0], ei[1]])
+        order = np.lexsort((both_src, both_dst)).astype(np.int32)
+        target = self._read_target_ll(group)
+        self._targets_cache.setdefault(key, target)
+        return {
+            "x": x,
+            "edge_index": ei.astype(np.int32),
+            "edge_attr": ea,
+            "order": order,
+            "pos": pos,
+            "target": target,
+            "entry": entry,
+        }
+
+    def _read_target_ll(self, group: Any) -> Any:
+        if self.target is None or not has_link(group, "targets"):
+            return None
+        targets = open_group(group, "targets")
+        if not has_link(targets, self.target):
+            return None
+        value = read_array(targets, self.target)
+        return float(value) if value.ndim == 0 else value.astype(np.float64)
+
+    def _stat_columns(self, raw: dict[str, Any]) -> dict[str, np.ndarray]:
+        out = {}
+        col = 0
+        for name in self.node_features:
+            out[name] = raw["x"][:, col : col + self.node_widths[name]]
+            col += self.node_widths[name]
+        col = 0
+        for name in self.edge_features:
+            # one row per (undirected) edge: both directions would count each edge twice
+            values = raw["edge_attr"][:, col : col + self.edge_widths[name]]
+            out[name] = np.vstack([out[name], values]) if name in out else values
+            col += self.edge_widths[name]
+        return out
+
+    def _scales(self) -> tuple:
+        stats = self.standardizer
+        if stats is None:
+            return None, None, None, None
+        if self._shift_cache is not None and self._shift_cache[0] is stats:
+            return self._shift_cache[1:]
+
+        def vectors(names: list[str], widths: dict[str, int]):
+            shift, div = [], []
+            for n in names:
+                if n in stats:
+                    s, d = stats.scale(n)
+                    shift.append(np.broadcast_to(s, widths[n]))
+                    div.append(np.broadcast_to(d, widths[n]))
+                else:
+                    shift.append(np.zeros(widths[n]))
+                    div.append(np.ones(widths[n]))
+            if not names:
+                return None, None
+            return (
+                torch.from_numpy(np.concatenate(shift).astype(np.float32)),
+                torch.from_numpy(np.concatenate(div).astype(np.float32)),
+            )
+
+        xs, xd = vectors(self.node_features, self.node_widths)
+        es, ed = vectors(self.edge_features, self.edge_widths)
+        self._shift_cache = (stats, xs, xd, es, ed)
+        return xs, xd, es, ed
+
+    def get(self, idx: int) -> Data:
+        """Item ``idx`` as a PyG ``Data``."""
+        raw = self._load(idx)
+        x = torch.from_numpy(raw["x"])
+        ei, order = raw["edge_index"], raw["order"]
+        edge_index = torch.from_numpy(
+            np.stack([np.concatenate([ei[0], ei[1]])[order], np.concatenate([ei[1], ei[0]])[order]]).astype(np.int64)
+        )
+        edge_attr = torch.from_numpy(np.concatenate([raw["edge_attr"], raw["edge_attr"]])[order])
+        xs, xd, es, ed = self._scales()
+        if xs is not None:
+            x = (x - xs) / xd
+            if es is not None:
+                edge_attr = (edge_attr - es) / ed
+        data = Data(
+            x=x,
+            edge_index=edge_index,
+            edge_attr=edge_attr,
+            pos=torch.from_numpy(raw["pos"]),
+            entry_id=raw["entry"],
+        )
+        y = self._target_tensor(raw["target"], raw["entry"])
+        if y is not None:
+            data.y = y
+        return data
+
+    # ---- tables ----------------------------------------------------------------------------------
+    def to_pandas(self, level: str = "entry", transformed: bool = False) -> pd.DataFrame:
+        """Features and targets of every file as a table.
+
+        Parameters
+        ----------
+        level : {"entry", "node", "edge"}
+            One row per entry (file, entry, target, num_nodes, num_edges), per node (plus the
+            node feature columns) or per one-direction edge (plus the edge feature columns).
+        transformed : bool
+            Apply the transforms and standardisation (as the network sees the values).
+        """
+        if level not in ("entry", "node", "edge"):
+            raise ValueError(f"level must be 'entry', 'node' or 'edge', got {level!r}")
+        frames = []
+        for i in range(len(self._items)):
+            key = self._items[i]
+            raw = self._load(i) if transformed else self._read_raw(key)
+            target = raw["target"]
+            head = {"file": self.files[key[0]], "entry": raw["entry"]}
+            if self.target is not None:
+                head[self.target] = target if target is None or np.ndim(target) == 0 else list(target)
+            if level == "entry":
+                head["num_nodes"] = raw["x"].shape[0]
+                head["num_edges"] = raw["edge_attr"].shape[0]
+                frames.append(pd.DataFrame([head]))
+                continue
+            if level == "node":
+                values, columns = raw["x"], self.node_columns
+                if transformed:
+                    values = self.get(i).x.numpy()
+            else:
+                values, columns = raw["edge_attr"], self.edge_columns
+                if transformed:
+                    xs, xd, es, ed = self._scales()
+                    if es is not None:
+                        values = (values - es.numpy()) / ed.numpy()
+            frame = pd.DataFrame(values, columns=columns)
+            for k, v in reversed(head.items()):
+                frame.insert(0, k, [v] * len(frame))
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+    def _read_raw(self, key: tuple) -> dict[str, Any]:
+        saved = self.transforms
+        self.transforms = {}
+        try:
+            return self._read_item(self._handles.get(key[0]), key)
+        finally:
+            self.transforms = saved

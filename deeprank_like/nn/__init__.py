@@ -1,0 +1,32 @@
+"""Networks: GNNs for graphs, 3D CNNs for grids, and the name → class registry.
+
+>>> from deeprank_like.nn import build_model
+>>> model = build_model("gine", {"num_node_features": 30, "num_edge_features": 5})
+"""
+
+from deeprank_like.nn.cnn import CNN3D, CnnClassification, CnnRegression
+from deeprank_like.nn.gnn import GCNNet, GINENet
+from deeprank_like.nn.registry import (
+    available_models,
+    build_model,
+    get_model_class,
+    model_config,
+    model_name,
+    record_config,
+    register_model,
+)
+
+__all__ = [
+    "CNN3D",
+    "CnnClassification",
+    "CnnRegression",
+    "GCNNet",
+    "GINENet",
+    "available_models",
+    "build_model",
+    "get_model_class",
+    "model_config",
+    "model_name",
+    "record_config",
+    "register_model",
+]

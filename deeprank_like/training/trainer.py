@@ -1,0 +1,747 @@
+"""`Trainer`: fit, validate, test and predict with a GNN or 3D CNN.
+
+>>> trainer = Trainer(GINENet(ds.num_node_features, ds.num_edge_features), train, val, test,
+...                   lr=1e-3, seed=0, output_dir="run1")
+>>> history = trainer.train(epochs=20, batch_size=32, early_stopping_patience=5)
+>>> trainer.test()
+>>> Trainer.from_checkpoint("run1/model.pt").predict(["new.hdf5"]).to_csv("pred.csv")
+
+The Trainer only orchestrates: datasets come from :mod:`deeprank_like.data`, networks from
+:mod:`deeprank_like.nn`, losses/metrics/checkpoints/exports from this package. Outputs in
+``output_dir`` (rank 0 only): ``metrics.csv`` (one row per epoch and phase), ``model.pt``
+(checkpoint), ``predictions_<phase>.csv``, and with ``plots=True`` ``loss.png`` and
+``predictions_<phase>.png``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset as TorchDataset
+from torch_geometric.data import Batch
+from torch_geometric.loader import DataLoader
+
+from deeprank_like.errors import TrainingError
+from deeprank_like.nn.registry import build_model, model_config, model_name
+from deeprank_like.training.checkpoint import load_checkpoint, save_checkpoint
+from deeprank_like.training.distributed import (
+    DistContext,
+    GlobalBatchSampler,
+    all_gather_objects,
+    all_reduce_sum,
+    current_context,
+)
+from deeprank_like.training.exporters import MetricsCSV, plot_loss_curves, plot_predictions
+from deeprank_like.training.losses import BCEWithLogitsLoss, Loss, make_loss
+from deeprank_like.training.metrics import compute_metrics
+
+__all__ = ["Trainer", "build_model_for", "resolve_device"]
+
+log = logging.getLogger(__name__)
+
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+SCHEDULERS = ("plateau", "cosine", "step", "exponential")
+
+
+def resolve_device(device: str | torch.device, ctx: DistContext | None = None) -> torch.device:
+    """``"auto"`` → CUDA if available (``cuda:LOCAL_RANK`` under DDP), else CPU."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise TrainingError("device='cuda' requested but CUDA is not available")
+        index = ctx.local_rank if ctx is not None and ctx.enabled else torch.cuda.current_device()
+        return torch.device("cuda", index)
+    return torch.device(device)
+
+
+def build_model_for(
+    name: str,
+    dataset: Any,
+    task: str | None = None,
+    loss: Any = None,
+    **kwargs: Any,
+) -> nn.Module:
+    """Build a registered network sized for ``dataset`` (feature widths, grid, task).
+
+    ``output_size`` defaults to the target width (regression), the number of classes
+    (cross-entropy) or 1 (``loss="bce_with_logits"``).
+    """
+    task = task or getattr(dataset, "task", None)
+    config = dict(kwargs)
+    if "output_size" not in config:
+        if task == "classif":
+            config["output_size"] = 1 if loss == "bce_with_logits" else len(dataset.classes)
+        else:
+            config["output_size"] = int(getattr(dataset, "target_width", 1) or 1)
+    if getattr(dataset, "kind", "") == "grid":
+        config.setdefault("num_channels", dataset.num_channels)
+        config.setdefault("grid_shape", list(dataset.grid_shape))
+    else:
+        config.setdefault("num_node_features", dataset.num_node_features)
+        config.setdefault("num_edge_features", dataset.num_edge_features)
+    return build_model(name, config)
+
+
+class _Tagged(TorchDataset):
+    """Items of a dataset tagged with ``sample_id`` and ``sample_weight`` (0: DDP padding)."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, float]) -> Any:
+        index, weight = key
+        data = copy.copy(self.dataset[index])
+        data.sample_id = torch.tensor([index], dtype=torch.long)
+        data.sample_weight = torch.tensor([weight], dtype=torch.float32)
+        return data
+
+
+def _widths(batch: Any) -> str:
+    x = getattr(batch, "x", None)
+    if x is None:
+        return "no x"
+    if x.dim() == 5:
+        return f"{x.size(1)} grid channels of shape {tuple(x.shape[2:])}"
+    ea = getattr(batch, "edge_attr", None)
+    edge = ea.size(1) if ea is not None and ea.dim() == 2 else 0
+    return f"{x.size(1)} node-feature columns and {edge} edge-feature columns"
+
+
+def _expects(model: nn.Module) -> str:
+    if hasattr(model, "num_channels"):
+        return (
+            f"{model.num_channels} channels of shape {tuple(getattr(model, 'grid_shape', ()))}"
+        )
+    parts = []
+    if hasattr(model, "num_node_features"):
+        parts.append(f"{model.num_node_features} node-feature columns")
+    if hasattr(model, "num_edge_features"):
+        parts.append(f"{model.num_edge_features} edge-feature columns")
+    return " and ".join(parts) if parts else "(unknown input widths)"
+
+
+class Trainer:
+    """Train a network on a dataset, validate, test, checkpoint and predict.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A network whose constructor kwargs are recorded (all of :mod:`deeprank_like.nn`).
+    dataset_train, dataset_val, dataset_test : datasets, optional
+        :class:`~deeprank_like.data.GraphDataset` / :class:`~deeprank_like.data.GridDataset`
+        (validation/test sets must inherit from the training set: ``train_source``), or any
+        sequence of PyG ``Data`` with ``y`` (then pass ``task``/``classes``).
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or optimizer class
+    lr, weight_decay : float
+    optimizer_kwargs : dict, optional
+        Extra optimizer arguments (e.g. ``momentum``).
+    loss : None, "mse", "mae", "huber", "mape", "cross_entropy", "bce_with_logits", or callable
+        None: MSE (regression) / cross-entropy (classification).
+    class_weights : bool or sequence of float
+        True: inverse class frequencies of the training set; or explicit weights per class.
+    scheduler : None, "plateau", "cosine", "step", "exponential" or callable(optimizer)
+    scheduler_kwargs : dict, optional
+        Passed to the scheduler (defaults: cosine ``T_max=epochs``, step ``step_size=10``,
+        exponential ``gamma=0.95``).
+    task, classes : optional
+        Needed only for datasets that do not carry them.
+    seed : int
+        Seeds the model's randomness (dropout) and the batch order; a run is reproducible.
+    device : {"auto", "cpu", "cuda"} or torch.device
+    output_dir : path
+    plots : bool
+        Draw loss curves and prediction plots (needs matplotlib: the ``plot`` extra).
+    distributed : {"auto", False}
+        "auto": use DDP when a process group is initialised (see
+        :func:`~deeprank_like.training.distributed.init_distributed`).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        dataset_train: Any = None,
+        dataset_val: Any = None,
+        dataset_test: Any = None,
+        *,
+        optimizer: str | type[torch.optim.Optimizer] = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        loss: Any = None,
+        class_weights: bool | Sequence[float] = False,
+        scheduler: Any = None,
+        scheduler_kwargs: dict[str, Any] | None = None,
+        task: str | None = None,
+        classes: Sequence[Any] | None = None,
+        seed: int = 0,
+        device: str | torch.device = "auto",
+        output_dir: str | os.PathLike = "output",
+        plots: bool = False,
+        distributed: str | bool = "auto",
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TrainingError(
+                f"model must be an nn.Module instance (e.g. GINENet(...) or "
+                f"build_model_for('gine', dataset)), got {model!r}"
+            )
+        self.ctx = current_context() if distributed == "auto" else DistContext()
+        self.device = resolve_device(device, self.ctx)
+        self.model = model.to(self.device)
+        self.dataset_train = dataset_train
+        self.dataset_val = dataset_val
+        self.dataset_test = dataset_test
+        reference = next(
+            (d for d in (dataset_train, dataset_test, dataset_val) if d is not None), None
+        )
+        self.task = getattr(reference, "task", None) or task
+        self.classes = getattr(reference, "classes", None) or (list(classes) if classes else None)
+        if task is not None and self.task != task:
+            raise TrainingError(f"task={task!r} differs from the dataset's task {self.task!r}")
+        if self.task not in (None, "regress", "classif"):
+            raise TrainingError(f"task must be 'regress' or 'classif', got {self.task!r}")
+        if self.task == "classif" and not self.classes:
+            raise TrainingError("classification needs classes (from the dataset or classes=)")
+        self.loss_fn: Loss | None = make_loss(loss, self.task) if self.task else None
+        self._loss_spec = loss if isinstance(loss, str) or loss is None else getattr(self.loss_fn, "name", "custom")
+        self._class_weights_arg = class_weights
+        self.class_weights: Tensor | None = None
+        self.seed = int(seed)
+        self.output_dir = Path(output_dir)
+        self.plots = bool(plots)
+        self.lr = float(lr)
+        self.weight_decay = float(weight_decay)
+        self._optimizer_arg = optimizer
+        self.optimizer = self._make_optimizer(optimizer, lr, weight_decay, optimizer_kwargs or {})
+        self._scheduler_arg = scheduler
+        self._scheduler_kwargs = dict(scheduler_kwargs or {})
+        self.scheduler: Any = None
+        self.history = MetricsCSV(self.output_dir / "metrics.csv")
+        self.epoch = 0
+        self.best_epoch: int | None = None
+        self.best_loss = math.inf
+        self._checkpoint_meta: dict[str, Any] | None = None
+        self._ddp: nn.Module | None = None
+        for name, ds in (("dataset_val", dataset_val), ("dataset_test", dataset_test)):
+            if ds is not None and dataset_train is not None:
+                self._check_inherits(ds, name)
+
+    # ---- construction helpers -----------------------------------------------------------------
+    def _make_optimizer(self, optimizer: Any, lr: float, weight_decay: float, kwargs: dict) -> torch.optim.Optimizer:
+        if isinstance(optimizer, str):
+            if optimizer.lower() not in OPTIMIZERS:
+                raise TrainingError(f"unknown optimizer {optimizer!r}; available: {sorted(OPTIMIZERS)}")
+            cls = OPTIMIZERS[optimizer.lower()]
+        elif isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
+            cls = optimizer
+        else:
+            raise TrainingError(f"optimizer must be a name or an Optimizer class, got {optimizer!r}")
+        return cls(self.model.parameters(), lr=lr, weight_decay=weight_decay, **kwargs)
+
+    def _make_scheduler(self, epochs: int) -> Any:
+        spec, kw = self._scheduler_arg, dict(self._scheduler_kwargs)
+        if spec is None:
+            return None
+        if callable(spec) and not isinstance(spec, str):
+            return spec(self.optimizer)
+        sched = torch.optim.lr_scheduler
+        if spec == "plateau":
+            return sched.ReduceLROnPlateau(self.optimizer, **kw)
+        if spec == "cosine":
+            kw.setdefault("T_max", max(1, epochs))
+            return sched.CosineAnnealingLR(self.optimizer, **kw)
+        if spec == "step":
+            kw.setdefault("step_size", 10)
+            return sched.StepLR(self.optimizer, **kw)
+        if spec == "exponential":
+            kw.setdefault("gamma", 0.95)
+            return sched.ExponentialLR(self.optimizer, **kw)
+        raise TrainingError(f"unknown scheduler {spec!r}; available: {list(SCHEDULERS)} or a callable")
+
+    def _check_inherits(self, ds: Any, name: str) -> None:
+        from deeprank_like.data.base import HDF5Dataset
+
+        train = self.dataset_train
+        if not (isinstance(train, HDF5Dataset) and isinstance(ds, HDF5Dataset)):
+            return
+        mine = train.data_config(include_stats=False)
+        theirs = ds.data_config(include_stats=False)
+        diff = sorted(k for k in mine if mine.get(k) != theirs.get(k))
+        if diff:
+            raise TrainingError(
+                f"{name} reads the data differently from dataset_train ({diff}); create it with "
+                f"train_source=dataset_train"
+            )
+        if train.standardizer is not None and ds.standardizer is not train.standardizer:
+            if ds.standardizer is None or ds.standardizer.to_dict() != train.standardizer.to_dict():
+                raise TrainingError(
+                    f"{name} does not use the training set's standardisation; create it with "
+                    f"train_source=dataset_train"
+                )
+
+    # ---- data plumbing --------------------------------------------------------------------------
+    def _loader(self, dataset: Any, batch_size: int, shuffle: bool, num_workers: int) -> tuple[DataLoader, GlobalBatchSampler]:
+        if hasattr(dataset, "prepare"):
+            dataset.prepare()
+            if num_workers > 0 and hasattr(dataset, "close"):
+                dataset.close()  # workers open their own handles
+        sampler = GlobalBatchSampler(len(dataset), batch_size, shuffle, self.seed, self.ctx)
+        loader = DataLoader(
+            _Tagged(dataset),
+            batch_sampler=sampler,
+            num_workers=num_workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=num_workers > 0,
+        )
+        return loader, sampler
+
+    def _forward(self, module: nn.Module, batch: Any) -> Tensor:
+        out = module(batch)
+        if out.dim() == 1:
+            out = out.unsqueeze(1)
+        return out
+
+    def _target(self, batch: Any) -> Tensor | None:
+        y = getattr(batch, "y", None)
+        if y is None:
+            return None
+        if self.task == "classif":
+            return y.reshape(-1).long()
+        return y.reshape(y.size(0), -1).float()
+
+    def _labelled(self, target: Tensor) -> Tensor:
+        if self.task == "classif":
+            return target >= 0
+        return torch.isfinite(target).all(dim=1)
+
+    def _batch_loss(self, out: Tensor, target: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
+        """Sum of per-sample loss values and of their weights over the real, labelled samples."""
+        keep = (weight > 0) & self._labelled(target)
+        if bool(keep.all()):
+            values, weights = self.loss_fn(out, target, self.class_weights)
+        elif bool(keep.any()):
+            values, weights = self.loss_fn(out[keep], target[keep], self.class_weights)
+        else:
+            zero = (out * 0).sum()
+            return zero, zero.detach()
+        return values.sum(), weights.sum().detach()
+
+    def _postprocess(self, out: Tensor) -> np.ndarray:
+        """Regression outputs, or class probabilities (B, C)."""
+        out = out.detach().float()
+        if self.task != "classif":
+            return out.cpu().numpy()
+        if out.size(1) == 1 or isinstance(self.loss_fn, BCEWithLogitsLoss):
+            p1 = torch.sigmoid(out[:, :1])
+            return torch.cat([1 - p1, p1], dim=1).cpu().numpy()
+        return torch.softmax(out, dim=1).cpu().numpy()
+
+    # ---- checks ---------------------------------------------------------------------------------
+    def preflight(self, dataset: Any, batch_size: int = 2) -> None:
+        """Run one small batch through the model; TrainingError on any mismatch, naming widths."""
+        n = min(len(dataset), max(1, batch_size))
+        batch = Batch.from_data_list([dataset[i] for i in range(n)]).to(self.device)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                out = self._forward(self.model, batch)
+        except (RuntimeError, IndexError, ValueError, TypeError) as exc:
+            raise TrainingError(
+                f"the first batch does not fit {type(self.model).__name__}: the data has "
+                f"{_widths(batch)}, the network expects {_expects(self.model)} ({exc})"
+            ) from exc
+        finally:
+            self.model.train(was_training)
+        if out.dim() != 2 or out.size(0) != n:
+            raise TrainingError(
+                f"{type(self.model).__name__} returned shape {tuple(out.shape)} for a batch of "
+                f"{n}; expected ({n}, output_size)"
+            )
+        target = self._target(batch)
+        if self.loss_fn is not None and target is not None:
+            width = target.size(1) if target.dim() == 2 else 1
+            self.loss_fn.check_output(out.size(1), len(self.classes or []), width)
+            try:
+                self.loss_fn(out, target, self.class_weights)
+            except (RuntimeError, IndexError, ValueError) as exc:
+                raise TrainingError(f"loss {self.loss_fn!r} fails on the first batch: {exc}") from exc
+
+    def _compute_class_weights(self) -> Tensor | None:
+        arg = self._class_weights_arg
+        if arg is False or arg is None or self.task != "classif":
+            return None
+        n_classes = len(self.classes)
+        if arg is True:
+            ds = self.dataset_train
+            if hasattr(ds, "class_counts"):
+                counts = np.asarray(ds.class_counts(), dtype=np.float64)
+            else:
+                counts = np.zeros(n_classes)
+                for i in range(len(ds)):
+                    c = int(ds[i].y.reshape(-1)[0])
+                    if c >= 0:
+                        counts[c] += 1
+            if (counts == 0).any():
+                missing = [self.classes[i] for i in np.flatnonzero(counts == 0)]
+                raise TrainingError(f"class_weights=True but classes {missing} have no training item")
+            inv = 1.0 / counts
+            weights = inv / inv.sum()
+        else:
+            weights = np.asarray(list(arg), dtype=np.float64)
+            if weights.shape != (n_classes,):
+                raise TrainingError(f"class_weights needs {n_classes} values, got {list(arg)}")
+        return torch.tensor(weights, dtype=torch.float32, device=self.device)
+
+    # ---- epochs -----------------------------------------------------------------------------------
+    def _run(self, loader: DataLoader, train: bool) -> dict[str, Any]:
+        module = self._ddp if (train and self._ddp is not None) else self.model
+        module.train(train)
+        sum_loss = torch.zeros((), dtype=torch.float64, device=self.device)
+        sum_w = torch.zeros((), dtype=torch.float64, device=self.device)
+        ids, weights, outputs, targets, raw = [], [], [], [], []
+        world = float(self.ctx.world_size)
+        start = time.perf_counter()
+        for batch in loader:
+            batch = batch.to(self.device, non_blocking=True)
+            weight = batch.sample_weight.reshape(-1)
+            target = self._target(batch)
+            with torch.set_grad_enabled(train):
+                out = self._forward(module, batch)
+                if target is not None and self.loss_fn is not None:
+                    loss_sum, w_sum = self._batch_loss(out, target, weight)
+                else:
+                    loss_sum = w_sum = None
+                if train:
+                    if loss_sum is None:
+                        raise TrainingError("the training set has no target")
+                    global_w = all_reduce_sum(w_sum.clone().reshape(1), self.ctx)[0]
+                    step_loss = loss_sum * (world / global_w) if global_w > 0 else loss_sum * 0
+                    self.optimizer.zero_grad(set_to_none=True)
+                    step_loss.backward()
+                    self.optimizer.step()
+            if loss_sum is not None:
+                sum_loss += loss_sum.detach().double()
+                sum_w += w_sum.double()
+            ids.append(batch.sample_id.reshape(-1).cpu().numpy())
+            weights.append(weight.cpu().numpy())
+            outputs.append(self._postprocess(out))
+            raw.append(out.detach().float().cpu().numpy())
+            if target is not None:
+                targets.append(target.cpu().numpy())
+        elapsed = time.perf_counter() - start
+        totals = all_reduce_sum(torch.stack([sum_loss, sum_w]), self.ctx).cpu().numpy()
+        gathered = all_gather_objects(
+            (
+                np.concatenate(ids),
+                np.concatenate(weights),
+                np.concatenate(outputs),
+                np.concatenate(raw),
+                np.concatenate(targets) if targets else None,
+            ),
+            self.ctx,
+        )
+        g_ids = np.concatenate([g[0] for g in gathered])
+        keep = np.concatenate([g[1] for g in gathered]) > 0
+        order = np.argsort(g_ids[keep], kind="stable")
+        result: dict[str, Any] = {
+            "ids": g_ids[keep][order],
+            "outputs": np.concatenate([g[2] for g in gathered])[keep][order],
+            "raw": np.concatenate([g[3] for g in gathered])[keep][order],
+            "targets": None,
+            "loss": float(totals[0] / totals[1]) if totals[1] > 0 else float("nan"),
+            "time_s": elapsed,
+        }
+        if gathered[0][4] is not None:
+            result["targets"] = np.concatenate([g[4] for g in gathered])[keep][order]
+        if result["targets"] is not None and self.task is not None:
+            result["metrics"] = compute_metrics(self.task, result["outputs"], result["targets"])
+        else:
+            result["metrics"] = {}
+        return result
+
+    def _log_row(self, epoch: int, phase: str, res: dict[str, Any], n_items: int) -> dict[str, Any]:
+        row = {"epoch": epoch, "phase": phase, "loss": res["loss"], **res["metrics"]}
+        row["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        row["time_s"] = res["time_s"]
+        row["items_per_s"] = n_items / res["time_s"] if res["time_s"] > 0 else float("nan")
+        if self.ctx.is_main:
+            self.history.add(row)
+        return row
+
+    # ---- public API -----------------------------------------------------------------------------------
+    def train(
+        self,
+        epochs: int,
+        batch_size: int = 32,
+        *,
+        early_stopping_patience: int | None = None,
+        min_delta: float = 0.0,
+        best_model: bool = True,
+        num_workers: int = 0,
+        shuffle: bool = True,
+        eval_batch_size: int | None = None,
+        checkpoint: str | None = "model.pt",
+    ) -> pd.DataFrame:
+        """Train for up to ``epochs`` epochs; returns the metrics table.
+
+        Parameters
+        ----------
+        epochs : int
+        batch_size : int
+            Global batch size (split over DDP ranks).
+        early_stopping_patience : int, optional
+            Stop after this many epochs without an improvement of the monitored loss
+            (validation if there is a validation set, else training) by more than ``min_delta``.
+        best_model : bool
+            Keep (and checkpoint) the weights of the epoch with the lowest monitored loss;
+            False keeps the last epoch's.
+        num_workers : int
+            DataLoader worker processes (each opens the HDF5 files itself).
+        checkpoint : str or None
+            File name in ``output_dir`` for the checkpoint (None: do not write one).
+        """
+        if self.dataset_train is None:
+            raise TrainingError("no training dataset")
+        if self.loss_fn is None:
+            raise TrainingError("the training set has no target/task")
+        torch.manual_seed(self.seed)
+        self.class_weights = self._compute_class_weights()
+        train_loader, train_sampler = self._loader(self.dataset_train, batch_size, shuffle, num_workers)
+        eval_bs = eval_batch_size or batch_size
+        val_loader = None
+        if self.dataset_val is not None:
+            val_loader, _ = self._loader(self.dataset_val, eval_bs, False, num_workers)
+        self.preflight(self.dataset_train, min(batch_size, 4))
+        if self.ctx.enabled and self._ddp is None:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self._ddp = DistributedDataParallel(self.model, device_ids=ids)
+        self.scheduler = self._make_scheduler(epochs)
+        best_state = None
+        stale = 0
+        last_rows: dict[str, Any] = {}
+        for _ in range(int(epochs)):
+            self.epoch += 1
+            train_sampler.set_epoch(self.epoch)
+            res = self._run(train_loader, train=True)
+            last_rows["train"] = self._log_row(self.epoch, "train", res, len(self.dataset_train))
+            monitor = res["loss"]
+            if val_loader is not None:
+                vres = self._run(val_loader, train=False)
+                last_rows["val"] = self._log_row(self.epoch, "val", vres, len(self.dataset_val))
+                monitor = vres["loss"]
+            if self.scheduler is not None:
+                if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    self.scheduler.step(monitor)
+                else:
+                    self.scheduler.step()
+            if not math.isfinite(monitor):
+                log.warning("epoch %d: loss is %s", self.epoch, monitor)
+            if monitor < self.best_loss - min_delta:
+                self.best_loss = monitor
+                self.best_epoch = self.epoch
+                stale = 0
+                if best_model:
+                    best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                    if checkpoint:
+                        self.save(self.output_dir / checkpoint, metrics=last_rows)
+            else:
+                stale += 1
+            if early_stopping_patience is not None and stale >= early_stopping_patience:
+                log.info("early stopping at epoch %d (best %s)", self.epoch, self.best_epoch)
+                break
+        if best_model and best_state is not None:
+            self.model.load_state_dict(best_state)
+        elif checkpoint:
+            self.best_epoch = self.epoch
+            self.save(self.output_dir / checkpoint, metrics=last_rows)
+        if self.plots and self.ctx.is_main:
+            plot_loss_curves(self.history.frame(), self.output_dir / "loss.png")
+        return self.history.frame()
+
+    def test(self, batch_size: int = 32, num_workers: int = 0) -> dict[str, float]:
+        """Evaluate ``dataset_test``: metrics (logged as phase "test") and ``predictions_test.csv``."""
+        if self.dataset_test is None:
+            raise TrainingError("no test dataset")
+        loader, _ = self._loader(self.dataset_test, batch_size, False, num_workers)
+        self.preflight(self.dataset_test, 2)
+        res = self._run(loader, train=False)
+        self._log_row(self.epoch, "test", res, len(self.dataset_test))
+        frame = self._frame(self.dataset_test, res)
+        if self.ctx.is_main:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            frame.to_csv(self.output_dir / "predictions_test.csv", index=False)
+            if self.plots:
+                plot_predictions(frame, self.task, self.output_dir / "predictions_test.png", "test")
+        return {"loss": res["loss"], **res["metrics"]}
+
+    def predict(self, data: Any, batch_size: int = 64, num_workers: int = 0) -> pd.DataFrame:
+        """Predictions for a dataset, or for HDF5 file path(s) read as the training data.
+
+        Returns a DataFrame: ``entry`` (and ``file``, ``grid_number`` for HDF5 datasets),
+        ``target`` (NaN if absent), then ``output`` (regression; ``output_i`` for vector
+        targets) or ``predicted_class``, ``probability_<class>`` and ``output_<i>`` logits.
+        """
+        dataset = self._as_dataset(data)
+        loader, _ = self._loader(dataset, batch_size, False, num_workers)
+        self.preflight(dataset, 2)
+        res = self._run(loader, train=False)
+        return self._frame(dataset, res)
+
+    def _as_dataset(self, data: Any) -> Any:
+        if isinstance(data, str | os.PathLike) or (
+            isinstance(data, Sequence) and data and all(isinstance(p, str | os.PathLike) for p in data)
+        ):
+            from deeprank_like.data import GraphDataset, GridDataset
+
+            source: Any = None
+            if self.dataset_train is not None and hasattr(self.dataset_train, "data_config"):
+                source = self.dataset_train
+            elif self._checkpoint_meta is not None:
+                source = self._checkpoint_meta["data"]
+            if source is None:
+                raise TrainingError("predicting from files needs a training dataset or a checkpoint")
+            kind = source.kind if hasattr(source, "kind") else source["dataset"]
+            cls = GridDataset if kind == "grid" else GraphDataset
+            return cls(data, train_source=source)
+        return data
+
+    def _frame(self, dataset: Any, res: dict[str, Any]) -> pd.DataFrame:
+        ids = res["ids"]
+        cols: dict[str, Any] = {}
+        if hasattr(dataset, "item_info"):
+            infos = [dataset.item_info(int(i)) for i in ids]
+            cols["entry"] = [d["entry"] for d in infos]
+            cols["file"] = [d["file"] for d in infos]
+            if infos and "grid_number" in infos[0]:
+                cols["grid_number"] = [d["grid_number"] for d in infos]
+        else:
+            cols["entry"] = [str(getattr(dataset[int(i)], "entry_id", int(i))) for i in ids]
+        targets = res["targets"]
+        outputs = res["outputs"]
+        if self.task == "classif":
+            classes = list(self.classes)
+            if targets is not None:
+                t = targets.reshape(-1).astype(int)
+                cols["target"] = [classes[c] if c >= 0 else np.nan for c in t]
+                cols["target_index"] = t
+            else:
+                cols["target"] = np.nan
+            pred = outputs.argmax(axis=1)
+            cols["predicted_class"] = [classes[c] for c in pred]
+            for c, value in enumerate(classes):
+                cols[f"probability_{value}"] = outputs[:, c]
+            for j in range(res["raw"].shape[1]):
+                cols[f"output_{j}"] = res["raw"][:, j]
+        else:
+            width = outputs.shape[1] if outputs.ndim == 2 else 1
+            out2 = outputs.reshape(len(ids), width)
+            t2 = targets.reshape(len(ids), -1) if targets is not None else None
+            if width == 1:
+                cols["target"] = t2[:, 0] if t2 is not None else np.nan
+                cols["output"] = out2[:, 0]
+            else:
+                for j in range(width):
+                    cols[f"target_{j}"] = t2[:, j] if t2 is not None else np.nan
+                    cols[f"output_{j}"] = out2[:, j]
+        return pd.DataFrame(cols)
+
+    # ---- checkpoints ----------------------------------------------------------------------------------
+    def metadata(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Checkpoint metadata (JSON-serialisable)."""
+        data = None
+        if self.dataset_train is not None and hasattr(self.dataset_train, "data_config"):
+            data = self.dataset_train.data_config()
+        elif self._checkpoint_meta is not None:
+            data = self._checkpoint_meta.get("data")
+        else:
+            data = {"dataset": None, "task": self.task, "classes": self.classes}
+        return {
+            "model": {
+                "name": model_name(self.model),
+                "class": f"{type(self.model).__module__}:{type(self.model).__qualname__}",
+                "config": model_config(self.model),
+            },
+            "data": data,
+            "task": self.task,
+            "classes": self.classes,
+            "loss": {
+                "name": self.loss_fn.name if self.loss_fn is not None else None,
+                "class_weights": None if self.class_weights is None else self.class_weights.cpu().tolist(),
+            },
+            "training": {
+                "epoch": self.epoch,
+                "best_epoch": self.best_epoch,
+                "seed": self.seed,
+                "optimizer": self._optimizer_arg if isinstance(self._optimizer_arg, str) else self._optimizer_arg.__name__,
+                "lr": self.lr,
+                "weight_decay": self.weight_decay,
+                "scheduler": self._scheduler_arg if isinstance(self._scheduler_arg, str | type(None)) else "callable",
+                "world_size": self.ctx.world_size,
+            },
+            "metrics": metrics or {},
+        }
+
+    def save(self, path: str | os.PathLike, metrics: dict[str, Any] | None = None) -> Path | None:
+        """Write a checkpoint of the current model (rank 0 only; other ranks return None)."""
+        if not self.ctx.is_main:
+            return None
+        return save_checkpoint(path, self.model, self.metadata(metrics), self.optimizer.state_dict())
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | os.PathLike,
+        *,
+        device: str | torch.device = "auto",
+        output_dir: str | os.PathLike = "output",
+        **kwargs: Any,
+    ) -> Trainer:
+        """A Trainer holding the checkpoint's network (for ``predict``/``test``, or fine-tuning)."""
+        payload = load_checkpoint(path)
+        meta = payload["metadata"]
+        model = build_model(meta["model"]["name"], meta["model"]["config"])
+        model.load_state_dict(payload["state_dict"])
+        loss = kwargs.pop("loss", meta.get("loss", {}).get("name"))
+        trainer = cls(
+            model,
+            kwargs.pop("dataset_train", None),
+            kwargs.pop("dataset_val", None),
+            kwargs.pop("dataset_test", None),
+            task=meta.get("task"),
+            classes=meta.get("classes"),
+            loss=loss,
+            device=device,
+            output_dir=output_dir,
+            **kwargs,
+        )
+        trainer._checkpoint_meta = meta
+        trainer.epoch = int(meta.get("training", {}).get("epoch", 0) or 0)
+        return trainer
+
+    def close(self) -> None:
+        """Drop the DDP wrapper (call before destroying the process group)."""
+        self._ddp = None
