@@ -44,7 +44,10 @@ def build_graphs(data_dir: Path) -> list:
     """The 6 distinct benchmark graphs."""
     from deeprank_like import ProteinProteinInterfaceQuery
 
-    pssm = {"A": str(data_dir / "pssm" / "1ATN.A.pdb.pssm"), "B": str(data_dir / "pssm" / "1ATN.B.pdb.pssm")}
+    pssm = {
+        "A": str(data_dir / "pssm" / "1ATN.A.pdb.pssm"),
+        "B": str(data_dir / "pssm" / "1ATN.B.pdb.pssm"),
+    }
     graphs = []
     for model in ("1ATN_1w", "1ATN_2w"):
         for radius in (8.0, 9.0, 10.0):
@@ -85,7 +88,9 @@ def ginet_parameters(num_node_features: int, num_edge_features: int, output_size
     return 2 * branch + (64 * 128 + 128) + (128 * output_size + output_size)
 
 
-def train_rate(path: Path, in_memory: bool, epochs: int, batch_size: int, out: Path) -> tuple[float, int]:
+def train_rate(
+    path: Path, in_memory: bool, epochs: int, batch_size: int, out: Path
+) -> tuple[float, int]:
     from deeprank_like.data import GraphDataset
     from deeprank_like.training import Trainer, build_model_for
 
@@ -97,8 +102,11 @@ def train_rate(path: Path, in_memory: bool, epochs: int, batch_size: int, out: P
     rows = history[history.phase == "train"]
     rates = rows["items_per_s"].to_numpy()[1:]
     losses = rows["loss"].to_numpy()
-    print(f"#   in_memory={in_memory}: per-epoch graphs/s {np.round(rows['items_per_s'].to_numpy(), 1).tolist()}, "
-          f"loss {np.round(losses, 2).tolist()}", file=sys.stderr)
+    print(
+        f"#   in_memory={in_memory}: per-epoch graphs/s {np.round(rows['items_per_s'].to_numpy(), 1).tolist()}, "
+        f"loss {np.round(losses, 2).tolist()}",
+        file=sys.stderr,
+    )
     return statistics.median(rates), sum(p.numel() for p in model.parameters())
 
 

@@ -39,8 +39,12 @@ def run(args: argparse.Namespace) -> int:
     from deeprank_like.training.trainer import Trainer
 
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer.from_checkpoint(args.model, device=args.device, output_dir=tmp, distributed=False)
-        frame = trainer.predict(args.files, batch_size=args.batch_size, num_workers=args.num_workers)
+        trainer = Trainer.from_checkpoint(
+            args.model, device=args.device, output_dir=tmp, distributed=False
+        )
+        frame = trainer.predict(
+            args.files, batch_size=args.batch_size, num_workers=args.num_workers
+        )
     frame.to_csv(args.output, index=False)
     print(f"{len(frame)} predictions written to {args.output}")
     return 0

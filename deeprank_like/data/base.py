@@ -284,6 +284,11 @@ class HDF5Dataset(Dataset):
 
     # ---- targets ----------------------------------------------------------------------------
     @property
+    def num_classes(self) -> int:
+        """Number of classes (0 for regression); PyG's default would read every item."""
+        return len(self.classes or [])
+
+    @property
     def class_to_index(self) -> dict[float, int]:
         """Class value → output index."""
         return {float(c): i for i, c in enumerate(self.classes or [])}

@@ -145,8 +145,12 @@ class GraphDataset(HDF5Dataset):
             node, edge = self._available(fi0, name0)
             req_node, req_edge = self._requested
             path = self.files[fi0]
-            self.node_features = _select("node", req_node if req_node is not None else [], node, path)
-            self.edge_features = _select("edge", req_edge if req_edge is not None else [], edge, path)
+            self.node_features = _select(
+                "node", req_node if req_node is not None else [], node, path
+            )
+            self.edge_features = _select(
+                "edge", req_edge if req_edge is not None else [], edge, path
+            )
             if not self.node_features:
                 raise StorageError("select at least one node feature")
             self.node_widths = {n: node[n] for n in self.node_features}
@@ -175,7 +179,9 @@ class GraphDataset(HDF5Dataset):
 
     def feature_names(self) -> list[str]:
         """Selected node and edge feature names."""
-        return list(self.node_features) + [n for n in self.edge_features if n not in self.node_features]
+        return list(self.node_features) + [
+            n for n in self.edge_features if n not in self.node_features
+        ]
 
     def _feature_config(self) -> dict[str, Any]:
         return {
@@ -206,7 +212,9 @@ class GraphDataset(HDF5Dataset):
         return [c for n in self.edge_features for c in column_names(n, self.edge_widths[n])]
 
     # ---- reading ------------------------------------------------------------------------------
-    def _matrix(self, group: Any, names: list[str], widths: dict[str, int], rows: int, entry: str, kind: str) -> np.ndarray:
+    def _matrix(
+        self, group: Any, names: list[str], widths: dict[str, int], rows: int, entry: str, kind: str
+    ) -> np.ndarray:
         out = np.empty((rows, sum(widths[n] for n in names)), dtype=np.float32)
         col = 0
         for name in names:
@@ -227,7 +235,7 @@ class GraphDataset(HDF5Dataset):
         return out
 
     def _read_item(self, f: Any, key: tuple) -> dict[str, Any]:
-        fi, name = key
+        name = key[1]
         group = open_group(f, name)
         entry = self._entry_ids[key]
         ei = read_array(group, "edge_index").astype(np.int64, copy=False)
@@ -236,11 +244,21 @@ class GraphDataset(HDF5Dataset):
         pos = read_array(group, "positions").astype(np.float32, copy=False)
         num_nodes = pos.shape[0]
         x = self._matrix(
-            open_group(group, "node_features"), self.node_features, self.node_widths, num_nodes, entry, "node"
+            open_group(group, "node_features"),
+            self.node_features,
+            self.node_widths,
+            num_nodes,
+            entry,
+            "node",
         )
         if self.edge_features:
             ea = self._matrix(
-                open_group(group, "edge_features"), self.edge_features, self.edge_widths, num_edges, entry, "edge"
+                open_group(group, "edge_features"),
+                self.edge_features,
+                self.edge_widths,
+                num_edges,
+                entry,
+                "edge",
             )
         else:
             ea = np.zeros((num_edges, 0), dtype=np.float32)
@@ -319,7 +337,9 @@ class GraphDataset(HDF5Dataset):
         x = torch.from_numpy(raw["x"])
         ei, order = raw["edge_index"], raw["order"]
         edge_index = torch.from_numpy(
-            np.stack([np.concatenate([ei[0], ei[1]])[order], np.concatenate([ei[1], ei[0]])[order]]).astype(np.int64)
+            np.stack(
+                [np.concatenate([ei[0], ei[1]])[order], np.concatenate([ei[1], ei[0]])[order]]
+            ).astype(np.int64)
         )
         edge_attr = torch.from_numpy(np.concatenate([raw["edge_attr"], raw["edge_attr"]])[order])
         xs, xd, es, ed = self._scales()
@@ -360,7 +380,9 @@ class GraphDataset(HDF5Dataset):
             target = raw["target"]
             head = {"file": self.files[key[0]], "entry": raw["entry"]}
             if self.target is not None:
-                head[self.target] = target if target is None or np.ndim(target) == 0 else list(target)
+                head[self.target] = (
+                    target if target is None or np.ndim(target) == 0 else list(target)
+                )
             if level == "entry":
                 head["num_nodes"] = raw["x"].shape[0]
                 head["num_edges"] = raw["edge_attr"].shape[0]
@@ -373,7 +395,7 @@ class GraphDataset(HDF5Dataset):
             else:
                 values, columns = raw["edge_attr"], self.edge_columns
                 if transformed:
-                    xs, xd, es, ed = self._scales()
+                    _, _, es, ed = self._scales()
                     if es is not None:
                         values = (values - es.numpy()) / ed.numpy()
             frame = pd.DataFrame(values, columns=columns)

@@ -164,7 +164,9 @@ class GridDataset(HDF5Dataset):
             requested = [requested]
         channels: list[str] = []
         for name in requested:
-            found = [c for c in stored if c == name or (_CHANNEL.match(c) and base_feature(c) == name)]
+            found = [
+                c for c in stored if c == name or (_CHANNEL.match(c) and base_feature(c) == name)
+            ]
             if not found:
                 raise StorageError(
                     f"{path}: unknown grid feature {name!r}; available features: "
@@ -202,10 +204,6 @@ class GridDataset(HDF5Dataset):
     def num_channels(self) -> int:
         """C."""
         return len(self.channels)
-
-    @property
-    def num_classes(self) -> int:  # PyG's version reads every item
-        return len(self.classes or [])
 
     def item_info(self, idx: int) -> dict[str, Any]:
         """``{"file", "entry", "grid_number"}`` of item ``idx``."""
@@ -302,7 +300,11 @@ class GridDataset(HDF5Dataset):
         for i in range(len(self._items)):
             key = self._items[i]
             raw = self._load(i)
-            row: dict[str, Any] = {"file": self.files[key[0]], "entry": raw["entry"], "grid_number": key[2]}
+            row: dict[str, Any] = {
+                "file": self.files[key[0]],
+                "entry": raw["entry"],
+                "grid_number": key[2],
+            }
             if self.target is not None:
                 t = raw["target"]
                 row[self.target] = t if t is None or np.ndim(t) == 0 else list(t)

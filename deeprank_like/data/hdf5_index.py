@@ -7,6 +7,7 @@ pickling (``spawn``) drops them. Layout: docs/hdf5.md (schema version 1).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -18,8 +19,8 @@ from deeprank_like.errors import StorageError
 __all__ = [
     "FileCache",
     "check_feature_file",
-    "list_complete_entries",
     "has_link",
+    "list_complete_entries",
     "open_group",
     "read_array",
     "width_of",
@@ -117,10 +118,8 @@ class FileCache:
         if pid != self._pid:
             # handles inherited from another process: close our copies, never read through them
             for f in self._files.values():
-                try:
+                with contextlib.suppress(Exception):  # an inherited handle may be invalid
                     f.close()
-                except Exception:  # noqa: BLE001 - an inherited handle may already be invalid
-                    pass
             self._files = {}
             self._pid = pid
         f = self._files.get(index)

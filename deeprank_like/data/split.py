@@ -52,13 +52,17 @@ def group_keys(dataset: Any, group_by: Any = None) -> list[str]:
         return entries
     if callable(group_by):
         return [str(group_by(e)) for e in entries]
-    raise TrainingError(f"group_by must be None, 'entry', a callable or a sequence, got {group_by!r}")
+    raise TrainingError(
+        f"group_by must be None, 'entry', a callable or a sequence, got {group_by!r}"
+    )
 
 
 def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
     f = np.asarray(list(fractions), dtype=np.float64)
     if f.ndim != 1 or len(f) < 2 or (f < 0).any() or abs(f.sum() - 1.0) > 1e-6:
-        raise TrainingError(f"fractions must be ≥ 0 and sum to 1 (2 or 3 values), got {list(fractions)}")
+        raise TrainingError(
+            f"fractions must be ≥ 0 and sum to 1 (2 or 3 values), got {list(fractions)}"
+        )
     return f
 
 
@@ -68,9 +72,7 @@ def _ordered_groups(keys: list[str], seed: int) -> list[str]:
     return [unique[i] for i in order]
 
 
-def split_indices(
-    keys: list[str], fractions: Sequence[float], seed: int = 0
-) -> list[np.ndarray]:
+def split_indices(keys: list[str], fractions: Sequence[float], seed: int = 0) -> list[np.ndarray]:
     """Item indices of each split, for items with group ``keys``.
 
     Groups are taken in seeded order and filled into the splits until each reaches its share

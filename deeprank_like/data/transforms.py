@@ -35,7 +35,7 @@ NAMED_TRANSFORMS: dict[str, Callable[..., np.ndarray]] = {
     "sqrt": np.sqrt,
     "abs": np.abs,
     "signed_log1p": lambda x: np.sign(x) * np.log1p(np.abs(x)),
-    "clip": lambda x, min=None, max=None: np.clip(x, min, max),  # noqa: A002
+    "clip": lambda x, min=None, max=None: np.clip(x, min, max),
 }
 
 
@@ -49,7 +49,9 @@ def validate_transform(spec: Any, feature: str = "?") -> Any:
         params = {k: v for k, v in spec.items() if k != "name"}
         if spec["name"] == "clip":
             if set(params) - {"min", "max"}:
-                raise TrainingError(f"transform 'clip' of {feature!r} takes only min/max, got {params}")
+                raise TrainingError(
+                    f"transform 'clip' of {feature!r} takes only min/max, got {params}"
+                )
         elif params:
             raise TrainingError(f"transform {spec['name']!r} of {feature!r} takes no parameters")
         return dict(spec)
@@ -62,7 +64,9 @@ def validate_transform(spec: Any, feature: str = "?") -> Any:
 def transform_to_json(spec: Any) -> Any:
     """JSON form of a validated spec (callables become ``{"callable": "module:qualname"}``)."""
     if callable(spec):
-        return {"callable": f"{getattr(spec, '__module__', '?')}:{getattr(spec, '__qualname__', repr(spec))}"}
+        return {
+            "callable": f"{getattr(spec, '__module__', '?')}:{getattr(spec, '__qualname__', repr(spec))}"
+        }
     return spec
 
 
@@ -76,7 +80,9 @@ def apply_transform(spec: Any, values: np.ndarray, feature: str = "?") -> np.nda
                 params = {k: v for k, v in spec.items() if k != "name"}
                 out = NAMED_TRANSFORMS[spec["name"]](values, **params)
     except FloatingPointError as exc:
-        raise TrainingError(f"transform {transform_to_json(spec)} of feature {feature!r} failed: {exc}") from exc
+        raise TrainingError(
+            f"transform {transform_to_json(spec)} of feature {feature!r} failed: {exc}"
+        ) from exc
     out = np.asarray(out, dtype=np.float64)
     if out.shape != values.shape:
         raise TrainingError(
@@ -184,4 +190,6 @@ class Standardizer:
     @classmethod
     def from_dict(cls, data: Mapping[str, Mapping[str, list[float]]]) -> Standardizer:
         """Inverse of :meth:`to_dict`."""
-        return cls({name: (np.asarray(d["mean"]), np.asarray(d["std"])) for name, d in data.items()})
+        return cls(
+            {name: (np.asarray(d["mean"]), np.asarray(d["std"])) for name, d in data.items()}
+        )

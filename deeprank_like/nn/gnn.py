@@ -17,6 +17,8 @@ cache-friendly when edges are sorted by destination node, as the datasets delive
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv, GINConv, GINEConv, global_max_pool, global_mean_pool
@@ -156,7 +158,7 @@ class GCNNet(nn.Module):
         self.num_edge_features = int(num_edge_features)
         self.output_size = int(output_size)
         sizes = [self.num_node_features] + [int(hidden_size)] * int(num_layers)
-        self.convs = nn.ModuleList(GCNConv(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        self.convs = nn.ModuleList(GCNConv(a, b) for a, b in itertools.pairwise(sizes))
         self.head = _head(sizes[-1], int(head_hidden_size), self.output_size, dropout)
 
     def forward(self, data) -> Tensor:

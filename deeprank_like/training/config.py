@@ -50,7 +50,14 @@ from typing import Any
 
 from deeprank_like.errors import TrainingError
 
-__all__ = ["DataConfig", "NetworkConfig", "RunConfig", "TrainingConfig", "load_config", "run_training"]
+__all__ = [
+    "DataConfig",
+    "NetworkConfig",
+    "RunConfig",
+    "TrainingConfig",
+    "load_config",
+    "run_training",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,7 +157,9 @@ def load_config(path: str | os.PathLike) -> RunConfig:
     raw = _read(path)
     unknown = sorted(set(raw) - {"data", "network", "training", "output_dir"})
     if unknown:
-        raise TrainingError(f"unknown top-level key(s) {unknown}; known: data, network, training, output_dir")
+        raise TrainingError(
+            f"unknown top-level key(s) {unknown}; known: data, network, training, output_dir"
+        )
     base = path.resolve().parent
 
     def absolute(p: Any) -> str:
@@ -214,9 +223,13 @@ def build_datasets(cfg: DataConfig) -> tuple[Any, Any, Any]:
         train = full
         kw = {"augment": cfg.augment} if cfg.kind == "grid" else {}
         val = cls(cfg.val, train_source=train, in_memory=cfg.in_memory, **kw) if cfg.val else None
-        test = cls(cfg.test, train_source=train, in_memory=cfg.in_memory, **kw) if cfg.test else None
+        test = (
+            cls(cfg.test, train_source=train, in_memory=cfg.in_memory, **kw) if cfg.test else None
+        )
     elif cfg.split:
-        parts = split_dataset(full, cfg.split, seed=cfg.split_seed, group_by=_group_by(cfg.group_by))
+        parts = split_dataset(
+            full, cfg.split, seed=cfg.split_seed, group_by=_group_by(cfg.group_by)
+        )
         train, val = parts[0], parts[1]
         test = parts[2] if len(parts) > 2 else None
     else:
@@ -268,7 +281,11 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
         "best_epoch": trainer.best_epoch,
         "best_loss": trainer.best_loss,
         "checkpoint": str(Path(cfg.output_dir) / "model.pt"),
-        "items": {"train": len(train), "val": len(val) if val is not None else 0, "test": len(test) if test is not None else 0},
+        "items": {
+            "train": len(train),
+            "val": len(val) if val is not None else 0,
+            "test": len(test) if test is not None else 0,
+        },
     }
     if test is not None:
         summary["test"] = trainer.test(t.batch_size, t.num_workers)

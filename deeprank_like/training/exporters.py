@@ -131,7 +131,9 @@ def plot_roc(predictions: pd.DataFrame, path: str | os.PathLike, title: str = ""
     return Path(path)
 
 
-def plot_predictions(predictions: pd.DataFrame, task: str, path: str | os.PathLike, title: str = "") -> Path | None:
+def plot_predictions(
+    predictions: pd.DataFrame, task: str, path: str | os.PathLike, title: str = ""
+) -> Path | None:
     """Scatter (regression) or ROC (binary classification); None for multi-class."""
     if task == "regress":
         return plot_scatter(predictions, path, title)

@@ -36,7 +36,9 @@ class Loss:
     name: str = ""
     task: str | None = None
 
-    def __call__(self, output: Tensor, target: Tensor, class_weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def __call__(
+        self, output: Tensor, target: Tensor, class_weights: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
 
     def check_output(self, output_size: int, num_classes: int | None, target_width: int) -> None:

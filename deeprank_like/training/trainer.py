@@ -131,9 +131,7 @@ def _widths(batch: Any) -> str:
 
 def _expects(model: nn.Module) -> str:
     if hasattr(model, "num_channels"):
-        return (
-            f"{model.num_channels} channels of shape {tuple(getattr(model, 'grid_shape', ()))}"
-        )
+        return f"{model.num_channels} channels of shape {tuple(getattr(model, 'grid_shape', ()))}"
     parts = []
     if hasattr(model, "num_node_features"):
         parts.append(f"{model.num_node_features} node-feature columns")
@@ -224,7 +222,11 @@ class Trainer:
         if self.task == "classif" and not self.classes:
             raise TrainingError("classification needs classes (from the dataset or classes=)")
         self.loss_fn: Loss | None = make_loss(loss, self.task) if self.task else None
-        self._loss_spec = loss if isinstance(loss, str) or loss is None else getattr(self.loss_fn, "name", "custom")
+        self._loss_spec = (
+            loss
+            if isinstance(loss, str) or loss is None
+            else getattr(self.loss_fn, "name", "custom")
+        )
         self._class_weights_arg = class_weights
         self.class_weights: Tensor | None = None
         self.seed = int(seed)
@@ -248,15 +250,21 @@ class Trainer:
                 self._check_inherits(ds, name)
 
     # ---- construction helpers -----------------------------------------------------------------
-    def _make_optimizer(self, optimizer: Any, lr: float, weight_decay: float, kwargs: dict) -> torch.optim.Optimizer:
+    def _make_optimizer(
+        self, optimizer: Any, lr: float, weight_decay: float, kwargs: dict
+    ) -> torch.optim.Optimizer:
         if isinstance(optimizer, str):
             if optimizer.lower() not in OPTIMIZERS:
-                raise TrainingError(f"unknown optimizer {optimizer!r}; available: {sorted(OPTIMIZERS)}")
+                raise TrainingError(
+                    f"unknown optimizer {optimizer!r}; available: {sorted(OPTIMIZERS)}"
+                )
             cls = OPTIMIZERS[optimizer.lower()]
         elif isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
             cls = optimizer
         else:
-            raise TrainingError(f"optimizer must be a name or an Optimizer class, got {optimizer!r}")
+            raise TrainingError(
+                f"optimizer must be a name or an Optimizer class, got {optimizer!r}"
+            )
         return cls(self.model.parameters(), lr=lr, weight_decay=weight_decay, **kwargs)
 
     def _make_scheduler(self, epochs: int) -> Any:
@@ -277,7 +285,9 @@ class Trainer:
         if spec == "exponential":
             kw.setdefault("gamma", 0.95)
             return sched.ExponentialLR(self.optimizer, **kw)
-        raise TrainingError(f"unknown scheduler {spec!r}; available: {list(SCHEDULERS)} or a callable")
+        raise TrainingError(
+            f"unknown scheduler {spec!r}; available: {list(SCHEDULERS)} or a callable"
+        )
 
     def _check_inherits(self, ds: Any, name: str) -> None:
         from deeprank_like.data.base import HDF5Dataset
@@ -293,15 +303,21 @@ class Trainer:
                 f"{name} reads the data differently from dataset_train ({diff}); create it with "
                 f"train_source=dataset_train"
             )
-        if train.standardizer is not None and ds.standardizer is not train.standardizer:
-            if ds.standardizer is None or ds.standardizer.to_dict() != train.standardizer.to_dict():
-                raise TrainingError(
-                    f"{name} does not use the training set's standardisation; create it with "
-                    f"train_source=dataset_train"
-                )
+        mine_stats, theirs_stats = train.standardizer, ds.standardizer
+        if (
+            mine_stats is not None
+            and theirs_stats is not mine_stats
+            and (theirs_stats is None or theirs_stats.to_dict() != mine_stats.to_dict())
+        ):
+            raise TrainingError(
+                f"{name} does not use the training set's standardisation; create it with "
+                f"train_source=dataset_train"
+            )
 
     # ---- data plumbing --------------------------------------------------------------------------
-    def _loader(self, dataset: Any, batch_size: int, shuffle: bool, num_workers: int) -> tuple[DataLoader, GlobalBatchSampler]:
+    def _loader(
+        self, dataset: Any, batch_size: int, shuffle: bool, num_workers: int
+    ) -> tuple[DataLoader, GlobalBatchSampler]:
         if hasattr(dataset, "prepare"):
             dataset.prepare()
             if num_workers > 0 and hasattr(dataset, "close"):
@@ -384,9 +400,11 @@ class Trainer:
             width = target.size(1) if target.dim() == 2 else 1
             self.loss_fn.check_output(out.size(1), len(self.classes or []), width)
             try:
-                self.loss_fn(out, target, self.class_weights)
+                self._batch_loss(out, target, torch.ones(n, device=out.device))
             except (RuntimeError, IndexError, ValueError) as exc:
-                raise TrainingError(f"loss {self.loss_fn!r} fails on the first batch: {exc}") from exc
+                raise TrainingError(
+                    f"loss {self.loss_fn!r} fails on the first batch: {exc}"
+                ) from exc
 
     def _compute_class_weights(self) -> Tensor | None:
         arg = self._class_weights_arg
@@ -405,7 +423,9 @@ class Trainer:
                         counts[c] += 1
             if (counts == 0).any():
                 missing = [self.classes[i] for i in np.flatnonzero(counts == 0)]
-                raise TrainingError(f"class_weights=True but classes {missing} have no training item")
+                raise TrainingError(
+                    f"class_weights=True but classes {missing} have no training item"
+                )
             inv = 1.0 / counts
             weights = inv / inv.sum()
         else:
@@ -528,7 +548,9 @@ class Trainer:
             raise TrainingError("the training set has no target/task")
         torch.manual_seed(self.seed)
         self.class_weights = self._compute_class_weights()
-        train_loader, train_sampler = self._loader(self.dataset_train, batch_size, shuffle, num_workers)
+        train_loader, train_sampler = self._loader(
+            self.dataset_train, batch_size, shuffle, num_workers
+        )
         eval_bs = eval_batch_size or batch_size
         val_loader = None
         if self.dataset_val is not None:
@@ -613,7 +635,9 @@ class Trainer:
 
     def _as_dataset(self, data: Any) -> Any:
         if isinstance(data, str | os.PathLike) or (
-            isinstance(data, Sequence) and data and all(isinstance(p, str | os.PathLike) for p in data)
+            isinstance(data, Sequence)
+            and data
+            and all(isinstance(p, str | os.PathLike) for p in data)
         ):
             from deeprank_like.data import GraphDataset, GridDataset
 
@@ -623,7 +647,9 @@ class Trainer:
             elif self._checkpoint_meta is not None:
                 source = self._checkpoint_meta["data"]
             if source is None:
-                raise TrainingError("predicting from files needs a training dataset or a checkpoint")
+                raise TrainingError(
+                    "predicting from files needs a training dataset or a checkpoint"
+                )
             kind = source.kind if hasattr(source, "kind") else source["dataset"]
             cls = GridDataset if kind == "grid" else GraphDataset
             return cls(data, train_source=source)
@@ -690,16 +716,22 @@ class Trainer:
             "classes": self.classes,
             "loss": {
                 "name": self.loss_fn.name if self.loss_fn is not None else None,
-                "class_weights": None if self.class_weights is None else self.class_weights.cpu().tolist(),
+                "class_weights": None
+                if self.class_weights is None
+                else self.class_weights.cpu().tolist(),
             },
             "training": {
                 "epoch": self.epoch,
                 "best_epoch": self.best_epoch,
                 "seed": self.seed,
-                "optimizer": self._optimizer_arg if isinstance(self._optimizer_arg, str) else self._optimizer_arg.__name__,
+                "optimizer": self._optimizer_arg
+                if isinstance(self._optimizer_arg, str)
+                else self._optimizer_arg.__name__,
                 "lr": self.lr,
                 "weight_decay": self.weight_decay,
-                "scheduler": self._scheduler_arg if isinstance(self._scheduler_arg, str | type(None)) else "callable",
+                "scheduler": self._scheduler_arg
+                if isinstance(self._scheduler_arg, str | type(None))
+                else "callable",
                 "world_size": self.ctx.world_size,
             },
             "metrics": metrics or {},
@@ -709,7 +741,9 @@ class Trainer:
         """Write a checkpoint of the current model (rank 0 only; other ranks return None)."""
         if not self.ctx.is_main:
             return None
-        return save_checkpoint(path, self.model, self.metadata(metrics), self.optimizer.state_dict())
+        return save_checkpoint(
+            path, self.model, self.metadata(metrics), self.optimizer.state_dict()
+        )
 
     @classmethod
     def from_checkpoint(

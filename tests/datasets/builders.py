@@ -57,6 +57,14 @@ def graphs() -> tuple:
     return tuple(out)
 
 
+def _add_grids(group, graph) -> None:
+    from deeprank_like.grid.hdf5 import add_grids
+    from deeprank_like.grid.settings import GridSettings
+
+    settings = GridSettings(points_counts=(8, 8, 8), sizes=(16.0, 16.0, 16.0))
+    add_grids(group, graph, settings, augmentations=2, seed=0)
+
+
 def _write(path: Path, items: list, grids: bool = False) -> Path:
     import h5py
 
@@ -64,16 +72,7 @@ def _write(path: Path, items: list, grids: bool = False) -> Path:
 
     with h5py.File(path, "w") as f:
         for g in items:
-            extra = None
-            if grids:
-                from deeprank_like.grid.hdf5 import add_grids
-                from deeprank_like.grid.settings import GridSettings
-
-                settings = GridSettings(points_counts=(8, 8, 8), sizes=(16.0, 16.0, 16.0))
-                extra = functools.partial(
-                    lambda grp, graph: add_grids(grp, graph, settings, augmentations=2, seed=0),
-                    graph=g,
-                )
+            extra = functools.partial(_add_grids, graph=g) if grids else None
             write_graph(f, g, extra=extra)
     return path
 

@@ -13,14 +13,18 @@ from torch_geometric.loader import DataLoader
 from deeprank_like.data import GraphDataset, column_names
 from deeprank_like.errors import StorageError, TrainingError
 
-from . import builders
+
+@pytest.fixture
+def graphs(builders):
+    return builders.graphs()
 
 
-def _graph(entry_id):
-    return next(g for g in builders.graphs() if g.id == entry_id)
+@pytest.fixture
+def _graph(graphs):
+    return lambda entry_id: next(g for g in graphs if g.id == entry_id)
 
 
-def test_item_matches_stored_graph(graph_file):
+def test_item_matches_stored_graph(graph_file, _graph):
     ds = GraphDataset(graph_file, target="irmsd")
     assert len(ds) == 9
     assert ds.task == "regress"
@@ -45,8 +49,10 @@ def test_item_matches_stored_graph(graph_file):
     assert data.y.item() == pytest.approx(g.targets["irmsd"])
 
 
-def test_feature_selection_order_and_widths(graph_file):
-    ds = GraphDataset(graph_file, node_features=["res_charge", "res_type"], edge_features=["distance"])
+def test_feature_selection_order_and_widths(graph_file, _graph):
+    ds = GraphDataset(
+        graph_file, node_features=["res_charge", "res_type"], edge_features=["distance"]
+    )
     assert ds.node_features == ["res_charge", "res_type"]
     assert ds.num_node_features == 21 and ds.num_edge_features == 1
     assert ds.node_columns == ["res_charge", *column_names("res_type", 20)]
@@ -57,20 +63,22 @@ def test_feature_selection_order_and_widths(graph_file):
     assert "y" not in data  # no target requested
 
 
-def test_all_features_sorted(graph_file):
+def test_all_features_sorted(graph_file, graphs):
     ds = GraphDataset(graph_file)
-    assert ds.node_features == sorted(builders.graphs()[0].node_features)
-    assert ds.edge_features == sorted(builders.graphs()[0].edge_features)
+    assert ds.node_features == sorted(graphs[0].node_features)
+    assert ds.edge_features == sorted(graphs[0].edge_features)
 
 
 def test_bad_feature_name_lists_available(graph_file):
-    with pytest.raises(StorageError, match=r"unknown node feature\(s\) \['res_charj'\].*res_charge"):
+    with pytest.raises(
+        StorageError, match=r"unknown node feature\(s\) \['res_charj'\].*res_charge"
+    ):
         GraphDataset(graph_file, node_features=["res_charj"])
     with pytest.raises(StorageError, match=r"available edge features: \['covalent', 'distance'"):
         GraphDataset(graph_file, edge_features=["nope"])
 
 
-def test_classification_targets(graph_file):
+def test_classification_targets(graph_file, _graph):
     ds = GraphDataset(graph_file, target="binary")
     assert ds.task == "classif" and ds.classes == [0, 1]
     labels = [int(ds[i].y) for i in range(len(ds))]
@@ -86,7 +94,7 @@ def test_classification_targets(graph_file):
         [bad[i] for i in range(len(bad))]
 
 
-def test_standardisation_exact_per_column(graph_file):
+def test_standardisation_exact_per_column(graph_file, graphs):
     ds = GraphDataset(graph_file, standardize=True)
     nodes = ds.to_pandas("node")
     stats = ds.standardizer
@@ -103,7 +111,7 @@ def test_standardisation_exact_per_column(graph_file):
     np.testing.assert_allclose(mean[0], edges["distance"].to_numpy(np.float64).mean(), rtol=1e-12)
 
     # applied: standardised columns have mean 0 / std 1; constant columns stay as they are
-    small = GraphDataset(graph_file, subset=[g.id for g in builders.graphs()[6:]], standardize=True)
+    small = GraphDataset(graph_file, subset=[g.id for g in graphs[6:]], standardize=True)
     x = np.vstack([small[i].x.numpy() for i in range(len(small))]).astype(np.float64)
     raw = small.to_pandas("node")[small.node_columns].to_numpy(np.float64)
     const = raw.std(axis=0) == 0
@@ -113,7 +121,7 @@ def test_standardisation_exact_per_column(graph_file):
     np.testing.assert_allclose(x[:, ~const].std(axis=0), 1, atol=1e-4)
 
 
-def test_standardize_subset_and_transform(graph_file):
+def test_standardize_subset_and_transform(graph_file, _graph):
     ds = GraphDataset(
         graph_file,
         node_features=["res_mass", "res_charge"],
@@ -133,7 +141,7 @@ def test_standardize_subset_and_transform(graph_file):
         GraphDataset(graph_file, node_features=["res_mass"], standardize=["res_charge"])
 
 
-def test_train_source_inherits_everything(graph_file, graph_files_split):
+def test_train_source_inherits_everything(graph_files_split, _graph):
     train = GraphDataset(
         graph_files_split[0],
         node_features=["res_mass", "res_type"],
@@ -154,21 +162,24 @@ def test_train_source_inherits_everything(graph_file, graph_files_split):
         data.x[:, 0].numpy(), (np.sqrt(g.node_features["res_mass"]) - mean[0]) / std[0], rtol=1e-5
     )
     # a dataset fitted on other data has other statistics
-    own = GraphDataset(graph_files_split[1], node_features=["res_mass"], transforms={"res_mass": "sqrt"}, standardize=True)
+    own = GraphDataset(
+        graph_files_split[1],
+        node_features=["res_mass"],
+        transforms={"res_mass": "sqrt"},
+        standardize=True,
+    )
     assert own.standardizer.stats["res_mass"][0][0] != pytest.approx(mean[0])
 
 
-def test_multiple_files_subset_and_to_pandas(graph_file, graph_files_split):
+def test_multiple_files_subset_and_to_pandas(graph_file, graph_files_split, graphs, _graph):
     both = GraphDataset(list(graph_files_split), target="irmsd")
     assert len(both) == 9
     table = both.to_pandas()
     assert set(table["file"]) == {str(p) for p in graph_files_split}
-    assert sorted(table["entry"]) == sorted(g.id for g in builders.graphs())
-    np.testing.assert_allclose(
-        table["irmsd"], [_graph(e).targets["irmsd"] for e in table["entry"]]
-    )
+    assert sorted(table["entry"]) == sorted(g.id for g in graphs)
+    np.testing.assert_allclose(table["irmsd"], [_graph(e).targets["irmsd"] for e in table["entry"]])
     nodes = both.to_pandas("node")
-    assert len(nodes) == sum(g.num_nodes for g in builders.graphs())
+    assert len(nodes) == sum(g.num_nodes for g in graphs)
     ids = ["residue-ppi:A-B:3C8P_r8", "residue-ppi:A-B:1ATN_2w_r10"]
     sub = GraphDataset(graph_file, subset=ids)
     assert sorted(sub.entry_ids()) == sorted(ids)

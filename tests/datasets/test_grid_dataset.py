@@ -32,13 +32,22 @@ def test_feature_expansion_and_errors(grid_file):
     full = GridDataset(grid_file)
     sel = [full.channels.index(c) for c in ds.channels]
     assert torch.equal(ds[4].x, full[4].x[sel])
-    with pytest.raises(StorageError, match=r"unknown grid feature 'res_typ'.*available features: \[.*'res_type'"):
+    with pytest.raises(
+        StorageError, match=r"unknown grid feature 'res_typ'.*available features: \[.*'res_type'"
+    ):
         GridDataset(grid_file, features=["res_typ"])
 
 
 def test_channel_standardisation_and_inheritance(grid_file):
-    train = GridDataset(grid_file, features=["res_charge", "distance"], standardize=True, target="irmsd")
-    raw = np.stack([GridDataset(grid_file, features=["res_charge", "distance"])[i].x.numpy() for i in range(len(train))])
+    train = GridDataset(
+        grid_file, features=["res_charge", "distance"], standardize=True, target="irmsd"
+    )
+    raw = np.stack(
+        [
+            GridDataset(grid_file, features=["res_charge", "distance"])[i].x.numpy()
+            for i in range(len(train))
+        ]
+    )
     stats = train.standardizer
     for c, channel in enumerate(train.channels):
         values = raw[:, c].astype(np.float64)

@@ -51,7 +51,9 @@ def test_split_dataset_grouped_and_inheriting(graph_file):
     assert train.is_training_source and not val.is_training_source
     # the training split's statistics use its own items only
     nodes = train.to_pandas("node")
-    np.testing.assert_allclose(train.standardizer.stats["res_mass"][0][0], nodes["res_mass"].to_numpy(np.float64).mean())
+    np.testing.assert_allclose(
+        train.standardizer.stats["res_mass"][0][0], nodes["res_mass"].to_numpy(np.float64).mean()
+    )
     again = split_dataset(ds, (0.34, 0.33, 0.33), seed=1, group_by=complex_of)
     assert [p.entry_ids() for p in again] == [p.entry_ids() for p in (train, val, test)]
 

@@ -47,7 +47,9 @@ def test_standardizer_json_round_trip_is_exact():
 
 def test_named_transforms():
     x = np.array([-2.0, 0.0, 3.0])
-    np.testing.assert_allclose(apply_transform(validate_transform("signed_log1p"), x), np.sign(x) * np.log1p(np.abs(x)))
+    np.testing.assert_allclose(
+        apply_transform(validate_transform("signed_log1p"), x), np.sign(x) * np.log1p(np.abs(x))
+    )
     clip = validate_transform({"name": "clip", "min": -1, "max": 1})
     np.testing.assert_allclose(apply_transform(clip, x), [-1, 0, 1])
     with pytest.raises(TrainingError, match="failed"):
