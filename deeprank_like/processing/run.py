@@ -261,6 +261,8 @@ def process(
         "traceback": log_error_traceback,
         "file_config": file_config,
     }
+    # Largest structures first: fewer idle workers at the end of a run (LPT scheduling).
+    todo.sort(key=lambda item: -_file_size(item[1].get("pdb_path")))
     tasks = [{"id": qid, "query": d, "config": config} for qid, d in todo]
 
     summary = ProcessSummary(total=len(queries), skipped=skipped)
@@ -335,6 +337,13 @@ def process(
         print(summary.line(), file=sys.stderr)
     log.info("%s", summary.line())
     return summary
+
+
+def _file_size(path: Any) -> int:
+    try:
+        return os.path.getsize(path) if path else 0
+    except OSError:
+        return 0
 
 
 def _progress_bar(total: int, progress: bool | None) -> Any:
