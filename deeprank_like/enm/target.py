@@ -8,7 +8,7 @@ are modelled), never on the graph's nodes.
 
 Which chains form the network (``chains``)
 ------------------------------------------
-``"structure"`` (default, also what ``feature_modules="betagm"`` and ``"all"`` give)
+``"structure"`` (default, what ``feature_modules=["betagm"]`` gives)
     Every chain of the structure that has Cα atoms (amino-acid chains, in file order), modelled as
     **one** network: residues of different chains are never "bonded" (no k_bonded spring across
     chains) and every chain end is a terminus without a Cβ; chains interact through the ordinary
@@ -28,21 +28,30 @@ sides, no bonded spring across the gap) instead of failing. Everything else is t
 (R_c = 7.5 Å, k = 2/1/1/0.5, exact Jacobian, λ₇..λ₁₆). Pass ``config=`` to change any of it (the
 experiment's windows use ``chain_breaks="raise"`` and skip windows with gaps instead).
 
+Not part of ``"all"``
+--------------------
+``target_module = True``: ``feature_modules="all"`` leaves the module out (it is a target, and it
+costs more than most features); name it (``"betagm"``) or pass a configured instance.
+
 When it cannot run (``unavailable_reason``)
 -------------------------------------------
 The eigenvalues are computed in :meth:`BetaGM.unavailable_reason` (and cached), so that a structure
 whose network is not rigid (zero-mode count ≠ 6: "floppy"), that is too small, or has a residue
-without Cα, yields a *reason* instead of a crash: ``feature_modules="all"`` then skips the target
-for that query (debug log), while naming ``"betagm"`` explicitly turns the reason into a
-:class:`~deeprank_like.errors.FeatureError` naming the query. Structures with more than
-``max_residues`` Cα (default 5000) are refused the same way, to bound the cost of ``"all"``.
+without Cα, yields a *reason* naming the cause: a lenient caller skips the target for that query,
+while the usual explicit use turns the reason into a :class:`~deeprank_like.errors.FeatureError`
+naming the query (batch processing records it as that query's failure). Structures with more than
+``max_residues`` Cα (default 5000) are refused the same way.
 
-Cost (measured on 1 core, see ``docs/betagm_experiment.md``): about 8 ms for a 150-residue chain,
-35–50 ms for a 500–600-residue complex (shift-invert ``eigsh``), 0.3 s for 2,250 residues.
-That is slower than the 20 ms goal for a 600-residue complex and comparable to building the graph
-itself (20–30 ms), so the module keeps a small per-process LRU cache keyed by the exact Cα input
-(coordinates, glycine mask, chain labels) and the config: the many queries of one structure (SRV
-variants, PPI decoys of one file) pay once.
+Cost (measured on 1 core): about 8 ms for a 150-residue chain, 35–50 ms for a 500–600-residue
+complex (shift-invert ``eigsh``; 4HHB, 574 residues: 49 ms), 0.3 s for 2,250 residues. That is
+slower than building the residue graph itself (20–30 ms), so the module keeps a small per-process
+LRU cache keyed by the exact Cα input (coordinates, glycine mask, chain labels) and the config: the
+many queries of one structure (SRV variants, PPI decoys sharing a file) pay once.
+
+Worker processes: the registry sends a module to worker processes by its name
+(``module_reference``), so a *configured* instance (``chains=``, ``config=``) arrives in a worker
+as the default one; use the serial backend for configured instances until the registry can ship
+constructor arguments (see ``docs/betagm_experiment.md``).
 """
 
 from __future__ import annotations
@@ -108,6 +117,8 @@ class BetaGM(FeatureModule):
     """
 
     name = "betagm"
+    #: A target-only module: not part of ``feature_modules="all"``; name it to compute it.
+    target_module = True
     resolutions = ("residue", "atom")
     query_kinds = ("ppi", "srv")
     description = "β-GM elastic-network eigenvalues λ7..λ16 of the structure (target)"

@@ -32,11 +32,13 @@ def _ppi(resolution: str = "residue") -> ProteinProteinInterfaceQuery:
     return ProteinProteinInterfaceQuery(pdb_path=ATN, chain_ids=["A", "B"], resolution=resolution)
 
 
-def test_registered_by_name():
+def test_registered_by_name_and_not_in_all():
     module = resolve_module("betagm")
     assert isinstance(module, BetaGM)
     assert module.chains == "structure"
     assert module.config == DEFAULT_TARGET_CONFIG
+    assert module.target_module
+    assert "betagm" not in _srv().build("all").targets
 
 
 @pytest.mark.parametrize("resolution", ["residue", "atom"])
