@@ -17,6 +17,7 @@ Headline lines::
     train_graphs_per_s: <v> graphs/s          (in_memory=True)
     train_graphs_per_s_hdf5: <v> graphs/s     (in_memory=False: every epoch reads the file)
     hdf5_read_graphs_per_s: <v> graphs/s      (GraphDataset.get from the file, no training)
+    in_memory_kb_per_graph: <v> kB            (cached arrays of one entry)
     model_parameters: <n> count
     ginet_parameters: <n> count               (DeepRank2 GINet at the same widths, by formula)
 
@@ -145,6 +146,10 @@ def main() -> None:
         for i in range(len(ds)):
             ds[i]
         read_rate = len(ds) / (time.perf_counter() - t)
+        mem = GraphDataset(path, target="irmsd", in_memory=True)
+        mem.preload()
+        cached = [v for raw in mem._cache.values() for v in raw.values() if hasattr(v, "nbytes")]
+        per_graph_kb = sum(v.nbytes for v in cached) / len(mem) / 1e3
 
         mem_rate, n_params = train_rate(path, True, args.epochs, args.batch_size, Path(tmp) / "mem")
         h5_rate, _ = train_rate(path, False, args.epochs, args.batch_size, Path(tmp) / "h5")
@@ -152,6 +157,7 @@ def main() -> None:
     print(f"train_graphs_per_s: {mem_rate:.0f} graphs/s")
     print(f"train_graphs_per_s_hdf5: {h5_rate:.0f} graphs/s")
     print(f"hdf5_read_graphs_per_s: {read_rate:.0f} graphs/s")
+    print(f"in_memory_kb_per_graph: {per_graph_kb:.0f} kB")
     print(f"model_parameters: {n_params} count")
     print(f"ginet_parameters: {ginet_parameters(cols, ecols)} count")
 

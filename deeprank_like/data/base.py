@@ -95,6 +95,7 @@ class HDF5Dataset(Dataset):
         classes: Sequence[Any] | None = None,
         transforms: Mapping[str, Any] | None = None,
         standardize: bool | Sequence[str] | None = None,
+        features_transform: Mapping[str, Any] | None = None,
         in_memory: bool = False,
         transform: Callable | None = None,
     ) -> None:
@@ -116,6 +117,7 @@ class HDF5Dataset(Dataset):
             "classes": None if classes is None else list(classes),
             "transforms": None if transforms is None else dict(transforms),
             "standardize": standardize,
+            "features_transform": features_transform,
         }
         if train_source is not None:
             config = self._resolve_source(train_source)
@@ -137,6 +139,13 @@ class HDF5Dataset(Dataset):
                     raise TrainingError("classes are only meaningful with task='classif'")
                 self.classes = None
             self._setup_features(entries, None)
+            if features_transform is not None:
+                if transforms is not None or standardize is not None:
+                    raise TrainingError(
+                        "give either features_transform (DeepRank2 form) or transforms/standardize"
+                    )
+                transforms, standardize = self._from_features_transform(features_transform)
+                self._callables = dict(transforms)
             self.transforms = {
                 name: validate_transform(spec, name) for name, spec in (transforms or {}).items()
             }
@@ -187,6 +196,11 @@ class HDF5Dataset(Dataset):
             if value is None:
                 continue
             inherited = config.get(key)
+            if key == "features_transform":
+                warnings.warn(
+                    "features_transform ignored: inherited from train_source", stacklevel=3
+                )
+                continue
             if key == "transforms":
                 value = {k: transform_to_json(validate_transform(v, k)) for k, v in value.items()}
             if key == "standardize" and isinstance(value, bool):
@@ -211,6 +225,25 @@ class HDF5Dataset(Dataset):
             else:
                 out[name] = validate_transform(spec, name)
         return out
+
+    def _from_features_transform(self, spec: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """DeepRank2's ``{feature | "all": {"transform": f, "standardize": bool}}`` form."""
+        names = self.feature_names()
+        unknown = sorted(set(spec) - set(names) - {"all"})
+        if unknown:
+            raise TrainingError(
+                f"features_transform names unselected/unknown feature(s) {unknown}; selected: {names}"
+            )
+        default = spec.get("all") or {}
+        transforms: dict[str, Any] = {}
+        standardize: list[str] = []
+        for name in names:
+            entry = spec.get(name, default) or {}
+            if entry.get("transform") is not None:
+                transforms[name] = entry["transform"]
+            if entry.get("standardize"):
+                standardize.append(name)
+        return transforms, standardize
 
     def _resolve_standardize(self, standardize: bool | Sequence[str] | None) -> list[str]:
         names = self.feature_names()
@@ -411,16 +444,33 @@ class HDF5Dataset(Dataset):
             self._cache[key] = raw
         return raw
 
-    def preload(self) -> None:
-        """Read every item into memory now (``in_memory=True`` datasets; no-op otherwise)."""
-        if self.in_memory:
-            for i in range(len(self._items)):
-                self._load(i)
+    def preload(self, num_workers: int = 0) -> None:
+        """Read every item into memory now (``in_memory=True`` datasets; no-op otherwise).
 
-    def prepare(self) -> None:
-        """Fit/resolve the standardisation and preload; the Trainer calls this before loaders."""
+        ``num_workers`` > 0 reads in that many worker processes (each opens the files itself).
+        """
+        if not self.in_memory:
+            return
+        missing = [i for i in range(len(self._items)) if self._items[i] not in self._cache]
+        if not missing:
+            return
+        if num_workers <= 0:
+            for i in missing:
+                self._load(i)
+            return
+        from torch.utils.data import DataLoader
+
+        self.close()
+        reader = _RawReader(self, missing)
+        loader = DataLoader(reader, batch_size=16, num_workers=num_workers, collate_fn=_as_list)
+        for chunk in loader:
+            for key, raw in chunk:
+                self._cache[key] = raw
+
+    def prepare(self, num_workers: int = 0) -> None:
+        """Preload (``in_memory``) and fit/resolve the standardisation; the Trainer calls this."""
+        self.preload(num_workers)
         _ = self.standardizer
-        self.preload()
 
     def subset(self, indices: Sequence[int], train_source: Any = None) -> HDF5Dataset:
         """A dataset of the items ``indices`` sharing files and memory cache.
@@ -474,6 +524,26 @@ class HDF5Dataset(Dataset):
 
     def _stat_columns(self, raw: dict[str, Any]) -> dict[str, np.ndarray]:
         raise NotImplementedError
+
+
+class _RawReader(torch.utils.data.Dataset):
+    """Reads items of a dataset without caching (preload in worker processes)."""
+
+    def __init__(self, dataset: HDF5Dataset, indices: list[int]) -> None:
+        self.dataset = dataset
+        self.indices = indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, j: int) -> tuple[tuple, dict[str, Any]]:
+        ds = self.dataset
+        key = ds._items[self.indices[j]]
+        return key, ds._read_item(ds._handles.get(key[0]), key)
+
+
+def _as_list(items: list) -> list:
+    return items
 
 
 def config_json(config: Mapping[str, Any]) -> str:

@@ -82,6 +82,9 @@ class GraphDataset(HDF5Dataset):
     standardize : bool or list of str
         Standardise all (True) or the named features with exact per-column means and
         population standard deviations of this (training) dataset; std 0 → column left as is.
+    features_transform : dict, optional
+        DeepRank2's form ``{name or "all": {"transform": f, "standardize": bool}}`` (a
+        feature's own entry replaces the ``"all"`` one); instead of ``transforms``/``standardize``.
     in_memory : bool
         Keep every read (transformed, unstandardised) entry in memory after its first read;
         ``prepare()``/``preload()`` reads them all at once.
@@ -104,6 +107,7 @@ class GraphDataset(HDF5Dataset):
         classes: Sequence[Any] | None = None,
         transforms: Mapping[str, Any] | None = None,
         standardize: bool | Sequence[str] | None = None,
+        features_transform: Mapping[str, Any] | None = None,
         in_memory: bool = False,
         transform: Callable | None = None,
     ) -> None:
@@ -117,6 +121,7 @@ class GraphDataset(HDF5Dataset):
             classes=classes,
             transforms=transforms,
             standardize=standardize,
+            features_transform=features_transform,
             in_memory=in_memory,
             transform=transform,
         )

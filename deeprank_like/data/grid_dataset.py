@@ -86,6 +86,7 @@ class GridDataset(HDF5Dataset):
         classes: Sequence[Any] | None = None,
         transforms: Mapping[str, Any] | None = None,
         standardize: bool | Sequence[str] | None = None,
+        features_transform: Mapping[str, Any] | None = None,
         in_memory: bool = False,
         transform: Callable | None = None,
     ) -> None:
@@ -100,6 +101,7 @@ class GridDataset(HDF5Dataset):
             classes=classes,
             transforms=transforms,
             standardize=standardize,
+            features_transform=features_transform,
             in_memory=in_memory,
             transform=transform,
         )

@@ -319,7 +319,7 @@ class Trainer:
         self, dataset: Any, batch_size: int, shuffle: bool, num_workers: int
     ) -> tuple[DataLoader, GlobalBatchSampler]:
         if hasattr(dataset, "prepare"):
-            dataset.prepare()
+            dataset.prepare(num_workers)
             if num_workers > 0 and hasattr(dataset, "close"):
                 dataset.close()  # workers open their own handles
         sampler = GlobalBatchSampler(len(dataset), batch_size, shuffle, self.seed, self.ctx)
@@ -724,9 +724,7 @@ class Trainer:
                 "epoch": self.epoch,
                 "best_epoch": self.best_epoch,
                 "seed": self.seed,
-                "optimizer": self._optimizer_arg
-                if isinstance(self._optimizer_arg, str)
-                else self._optimizer_arg.__name__,
+                "optimizer": self._optimizer_name(),
                 "lr": self.lr,
                 "weight_decay": self.weight_decay,
                 "scheduler": self._scheduler_arg
@@ -736,6 +734,10 @@ class Trainer:
             },
             "metrics": metrics or {},
         }
+
+    def _optimizer_name(self) -> str:
+        arg = self._optimizer_arg
+        return arg.lower() if isinstance(arg, str) else arg.__name__
 
     def save(self, path: str | os.PathLike, metrics: dict[str, Any] | None = None) -> Path | None:
         """Write a checkpoint of the current model (rank 0 only; other ranks return None)."""
@@ -754,7 +756,11 @@ class Trainer:
         output_dir: str | os.PathLike = "output",
         **kwargs: Any,
     ) -> Trainer:
-        """A Trainer holding the checkpoint's network (for ``predict``/``test``, or fine-tuning)."""
+        """A Trainer holding the checkpoint's network (for ``predict``/``test``, or fine-tuning).
+
+        ``kwargs`` go to the constructor (datasets, lr, ...); with the same optimiser as in
+        training its saved state is restored too.
+        """
         payload = load_checkpoint(path)
         meta = payload["metadata"]
         model = build_model(meta["model"]["name"], meta["model"]["config"])
@@ -774,6 +780,12 @@ class Trainer:
         )
         trainer._checkpoint_meta = meta
         trainer.epoch = int(meta.get("training", {}).get("epoch", 0) or 0)
+        saved_opt = meta.get("training", {}).get("optimizer")
+        if "optimizer_state" in payload and saved_opt == trainer._optimizer_name():
+            try:  # resume fine-tuning where training stopped
+                trainer.optimizer.load_state_dict(payload["optimizer_state"])
+            except (ValueError, KeyError) as exc:
+                log.warning("optimizer state of %s not restored: %s", path, exc)
         return trainer
 
     def close(self) -> None:

@@ -190,7 +190,7 @@ def test_multiple_files_subset_and_to_pandas(graph_file, graph_files_split, grap
 def test_in_memory_equals_lazy(graph_file):
     lazy = GraphDataset(graph_file, target="irmsd", standardize=True)
     mem = GraphDataset(graph_file, target="irmsd", standardize=True, in_memory=True)
-    mem.prepare()
+    mem.prepare(num_workers=2)  # read in 2 worker processes
     assert len(mem._cache) == len(mem)
     for i in range(len(lazy)):
         a, b = lazy[i], mem[i]
@@ -218,3 +218,29 @@ def test_handles_are_per_process_and_not_pickled(graph_file):
         serial = [b.x for b in DataLoader(ds, batch_size=4)]
         parallel = [b.x for b in DataLoader(ds, batch_size=4, num_workers=2)]
     assert all(torch.equal(a, b) for a, b in zip(serial, parallel, strict=True))
+
+
+def test_deeprank2_features_transform_form(graph_file):
+    new = GraphDataset(
+        graph_file,
+        node_features=["res_mass", "res_charge"],
+        edge_features=["distance"],
+        transforms={"res_mass": np.log1p},
+        standardize=["res_mass", "distance"],
+    )
+    old = GraphDataset(
+        graph_file,
+        node_features=["res_mass", "res_charge"],
+        edge_features=["distance"],
+        features_transform={
+            "all": {"transform": None, "standardize": True},
+            "res_mass": {"transform": np.log1p, "standardize": True},
+            "res_charge": {"standardize": False},
+        },
+    )
+    assert old.standardize == ["res_mass", "distance"]
+    assert torch.equal(old[2].x, new[2].x) and torch.equal(old[2].edge_attr, new[2].edge_attr)
+    with pytest.raises(TrainingError, match="either features_transform"):
+        GraphDataset(
+            graph_file, features_transform={"all": {"standardize": True}}, standardize=True
+        )

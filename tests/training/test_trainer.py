@@ -98,6 +98,7 @@ def test_checkpoint_round_trip_and_prediction_without_training_data(
     fresh = Trainer.from_checkpoint(path, device="cpu", output_dir=tmp_path / "p")
     got = fresh.predict([graph_files_split[1]])
     pd.testing.assert_frame_equal(expected, got)
+    assert len(fresh.optimizer.state) > 0  # Adam moments restored for fine-tuning
     # a dataset can inherit the reading config from the checkpoint file
     inherited = GraphDataset(graph_files_split[1], train_source=path)
     assert inherited.standardizer.to_dict() == train.standardizer.to_dict()
