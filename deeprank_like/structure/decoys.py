@@ -73,6 +73,7 @@ def make_docking_decoys(
     settings: DecoySettings | None = None,
     seed: int = 0,
     max_attempts: int | None = None,
+    prefix: str | None = None,
 ) -> list[Path]:
     """Write ``n_decoys`` rigid-body decoys of a complex.
 
@@ -87,12 +88,14 @@ def make_docking_decoys(
         Chains that move together (e.g. the ligand or antigen).
     n_decoys : int
     out_dir : path
-        Folder for ``<name>_decoy_<k>.pdb`` files (created if needed).
+        Folder for the decoy files (created if needed).
     settings : DecoySettings, optional
     seed : int
         Same seed, same decoys.
     max_attempts : int, optional
         Give up after this many draws (default ``50 * n_decoys``).
+    prefix : str, optional
+        File-name prefix (default ``<name>_decoy``): files are ``<prefix>_<k>.pdb``.
 
     Returns
     -------
@@ -128,7 +131,7 @@ def make_docking_decoys(
     out.mkdir(parents=True, exist_ok=True)
     st = gemmi.read_structure(os.fspath(native_path))
     st.remove_waters()
-    name = structure_name(native_path)
+    stem = prefix or f"{structure_name(native_path)}_decoy"
     written: list[Path] = []
     attempts = 0
     limit = max_attempts if max_attempts is not None else 50 * n_decoys
@@ -162,7 +165,7 @@ def make_docking_decoys(
             break  # first model only
         while len(decoy) > 1:
             del decoy[1]
-        path = out / f"{name}_decoy_{len(written):03d}.pdb"
+        path = out / f"{stem}_{len(written):03d}.pdb"
         decoy.write_pdb(os.fspath(path))
         written.append(path)
     return written
