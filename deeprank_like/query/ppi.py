@@ -38,6 +38,9 @@ class ProteinProteinInterfaceQuery(Query):
     ----------
     reference_path : str, optional
         Native structure for docking-quality targets (i-RMSD, Fnat, DockQ, …).
+
+    Notes
+    -----
     See :class:`~deeprank_like.query.base.Query` for the common parameters.
     """
 

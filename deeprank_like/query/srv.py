@@ -45,6 +45,9 @@ class SingleResidueVariantQuery(Query):
     wildtype_amino_acid, variant_amino_acid : str
         One-letter code, three-letter code or name (``"G"``, ``"GLY"``, ``"Glycine"``). The wild
         type must match the residue in the structure.
+
+    Notes
+    -----
     See :class:`~deeprank_like.query.base.Query` for the common parameters.
     """
 
