@@ -24,6 +24,7 @@ from torch_geometric.data import Data
 
 from deeprank_like.data.base import HDF5Dataset
 from deeprank_like.data.hdf5_index import has_link, open_group, read_array
+from deeprank_like.data.transforms import apply_transform
 from deeprank_like.errors import StorageError
 
 __all__ = ["GridData", "GridDataset"]
@@ -235,8 +236,6 @@ class GridDataset(HDF5Dataset):
             for c, channel in enumerate(self.channels):
                 spec = self._transform_for(channel)
                 if spec is not None:
-                    from deeprank_like.data.transforms import apply_transform
-
                     x[c] = apply_transform(spec, x[c], channel)
             x = x.astype(np.float32)
         target = None

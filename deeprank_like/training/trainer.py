@@ -140,6 +140,27 @@ def _expects(model: nn.Module) -> str:
     return " and ".join(parts) if parts else "(unknown input widths)"
 
 
+def _declared_mismatch(model: nn.Module, batch: Any) -> bool:
+    """True if the model's declared input widths (if any) differ from the batch's."""
+    x = getattr(batch, "x", None)
+    if x is None:
+        return False
+    if x.dim() == 5:
+        channels = getattr(model, "num_channels", None)
+        shape = getattr(model, "grid_shape", None)
+        return (channels is not None and channels != x.size(1)) or (
+            shape is not None and tuple(shape) != tuple(x.shape[2:])
+        )
+    expected = getattr(model, "num_node_features", None)
+    if expected is not None and expected != x.size(1):
+        return True
+    ea = getattr(batch, "edge_attr", None)
+    edge = ea.size(1) if ea is not None and ea.dim() == 2 else 0
+    expected_edge = getattr(model, "num_edge_features", None)
+    # a network may ignore edge features (num_edge_features=0)
+    return bool(expected_edge) and expected_edge != edge
+
+
 class Trainer:
     """Train a network on a dataset, validate, test, checkpoint and predict.
 
@@ -378,6 +399,11 @@ class Trainer:
         """Run one small batch through the model; TrainingError on any mismatch, naming widths."""
         n = min(len(dataset), max(1, batch_size))
         batch = Batch.from_data_list([dataset[i] for i in range(n)]).to(self.device)
+        if _declared_mismatch(self.model, batch):
+            raise TrainingError(
+                f"the first batch does not fit {type(self.model).__name__}: the data has "
+                f"{_widths(batch)}, the network expects {_expects(self.model)}"
+            )
         was_training = self.model.training
         self.model.eval()
         try:

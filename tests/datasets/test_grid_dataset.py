@@ -66,3 +66,15 @@ def test_split_keeps_augmented_grids_together(grid_file):
     parts = split_dataset(ds, (0.5, 0.5), seed=3)
     a, b = (set(p.entry_ids()) for p in parts)
     assert not a & b and len(parts[0]) % 3 == 0 and len(parts[0]) + len(parts[1]) == len(ds)
+
+
+def test_channel_transforms(grid_file):
+    raw = GridDataset(grid_file, features=["res_charge", "res_type"])
+    ds = GridDataset(
+        grid_file,
+        features=["res_charge", "res_type"],
+        transforms={"res_charge": "abs", "res_type_003": "sqrt"},
+    )
+    assert torch.allclose(ds[1].x[0], raw[1].x[0].abs())
+    assert torch.allclose(ds[1].x[4], raw[1].x[4].clamp_min(0).sqrt())
+    assert torch.equal(ds[1].x[5], raw[1].x[5])

@@ -120,6 +120,16 @@ def test_unlabelled_prediction(graph_file, unlabelled_file, tmp_path):
     assert set(pred["predicted_class"]) <= {0, 1}
 
 
+def test_grid_channel_mismatch_fails_in_first_batch(grid_file, tmp_path):
+    ds = GridDataset(grid_file, features=["res_charge", "distance"], target="irmsd")
+    model = build_model_for("cnn3d", ds, num_channels=3, **SMALL_CNN)
+    with pytest.raises(
+        TrainingError,
+        match=r"data has 2 grid channels of shape \(8, 8, 8\), the network expects 3 channels",
+    ):
+        Trainer(model, ds, output_dir=tmp_path, device="cpu").train(1)
+
+
 def test_width_mismatch_fails_in_first_batch(graph_file, tmp_path):
     ds = GraphDataset(graph_file, target="irmsd")
     model = GINENet(ds.num_node_features + 3, ds.num_edge_features, hidden_size=8)
