@@ -27,7 +27,14 @@ from torch import nn
 
 from deeprank_like.errors import TrainingError
 
-__all__ = ["FORMAT", "load_checkpoint", "load_model", "read_metadata", "save_checkpoint"]
+__all__ = [
+    "FORMAT",
+    "load_checkpoint",
+    "load_model",
+    "model_from_metadata",
+    "read_metadata",
+    "save_checkpoint",
+]
 
 FORMAT = "deeprank_like.checkpoint"
 FORMAT_VERSION = 1
@@ -111,16 +118,29 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     return load_checkpoint(path)["metadata"]
 
 
+def model_from_metadata(meta: dict[str, Any]) -> nn.Module:
+    """Instantiate (untrained) the network described by checkpoint metadata.
+
+    Uses the registry name; a name that is not registered in this process (its module not
+    imported yet) falls back to the stored ``"module:Class"`` path.
+    """
+    from deeprank_like.nn.registry import available_models, build_model
+
+    info = meta["model"]
+    name = info["name"]
+    if name not in available_models() and ":" not in name and info.get("class"):
+        name = info["class"]
+    return build_model(name, info["config"])
+
+
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> nn.Module:
     """Re-create the network of a checkpoint with its weights, in eval mode, on ``device``.
 
     The metadata is attached as ``model.checkpoint_metadata``.
     """
-    from deeprank_like.nn.registry import build_model
-
     payload = load_checkpoint(path)
     meta = payload["metadata"]
-    model = build_model(meta["model"]["name"], meta["model"]["config"])
+    model = model_from_metadata(meta)
     model.load_state_dict(payload["state_dict"])
     model.checkpoint_metadata = meta
     return model.to(device).eval()

@@ -34,7 +34,11 @@ from torch_geometric.loader import DataLoader
 
 from deeprank_like.errors import TrainingError
 from deeprank_like.nn.registry import build_model, model_config, model_name
-from deeprank_like.training.checkpoint import load_checkpoint, save_checkpoint
+from deeprank_like.training.checkpoint import (
+    load_checkpoint,
+    model_from_metadata,
+    save_checkpoint,
+)
 from deeprank_like.training.distributed import (
     DistContext,
     GlobalBatchSampler,
@@ -789,7 +793,7 @@ class Trainer:
         """
         payload = load_checkpoint(path)
         meta = payload["metadata"]
-        model = build_model(meta["model"]["name"], meta["model"]["config"])
+        model = model_from_metadata(meta)
         model.load_state_dict(payload["state_dict"])
         loss = kwargs.pop("loss", meta.get("loss", {}).get("name"))
         trainer = cls(

@@ -68,3 +68,23 @@ def test_cnn_shapes():
 def test_unknown_name_lists_choices():
     with pytest.raises(TrainingError, match=r"unknown network 'gin'; available: .*gine"):
         build_model("gin", {})
+
+
+def test_checkpoint_falls_back_to_class_path(tmp_path, monkeypatch):
+    from deeprank_like.nn import registry
+    from deeprank_like.training import load_model, save_checkpoint
+
+    model = GCNNet(7, 3, hidden_size=8)
+    meta = {
+        "model": {
+            "name": "gcn",
+            "class": "deeprank_like.nn.gnn:GCNNet",
+            "config": model_config(model),
+        }
+    }
+    save_checkpoint(tmp_path / "m.pt", model, meta)
+    monkeypatch.delitem(registry._MODELS, "gcn")  # as if the defining module were not imported
+    loaded = load_model(tmp_path / "m.pt")
+    assert type(loaded) is GCNNet
+    batch = Batch.from_data_list([_graph()])
+    assert torch.equal(loaded(batch), model.eval()(batch))
