@@ -49,8 +49,6 @@ def run(args: argparse.Namespace) -> int:
     if args.output_dir is not None:
         cfg = dataclasses.replace(cfg, output_dir=args.output_dir)
     summary = run_training(cfg)
-    from deeprank_like.training.distributed import current_context
-
-    if current_context().is_main:
+    if summary["rank"] == 0:
         print(json.dumps(summary, indent=2, default=str))
     return 0

@@ -238,7 +238,10 @@ def build_datasets(cfg: DataConfig) -> tuple[Any, Any, Any]:
 
 
 def run_training(cfg: RunConfig) -> dict[str, Any]:
-    """Train (and test) as configured; returns a summary dict. DDP when launched so."""
+    """Train (and test) as configured; returns a summary dict. DDP when launched so.
+
+    The summary has ``"rank"`` (0 in a single process) so that callers print it once.
+    """
     import torch
 
     from deeprank_like.training.distributed import init_distributed
@@ -277,6 +280,8 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
         num_workers=t.num_workers,
     )
     summary: dict[str, Any] = {
+        "rank": trainer.ctx.rank,
+        "world_size": trainer.ctx.world_size,
         "epochs_run": int(history["epoch"].max()) if len(history) else 0,
         "best_epoch": trainer.best_epoch,
         "best_loss": trainer.best_loss,

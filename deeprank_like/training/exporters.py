@@ -43,14 +43,16 @@ def pyplot():
 class MetricsCSV:
     """Append one row per (epoch, phase) to a CSV file; new metric names widen the header."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, write: bool = True) -> None:
         self.path = Path(path)
         self.rows: list[dict[str, Any]] = []
+        self.write_enabled = write
 
     def add(self, row: dict[str, Any]) -> None:
         """Record a row and rewrite the file (small: one line per epoch and phase)."""
         self.rows.append(dict(row))
-        self.write()
+        if self.write_enabled:
+            self.write()
 
     def write(self) -> None:
         """Write all rows."""

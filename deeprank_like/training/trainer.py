@@ -264,7 +264,7 @@ class Trainer:
         self._scheduler_arg = scheduler
         self._scheduler_kwargs = dict(scheduler_kwargs or {})
         self.scheduler: Any = None
-        self.history = MetricsCSV(self.output_dir / "metrics.csv")
+        self.history = MetricsCSV(self.output_dir / "metrics.csv", write=self.ctx.is_main)
         self.epoch = 0
         self.best_epoch: int | None = None
         self.best_loss = math.inf
@@ -536,8 +536,7 @@ class Trainer:
         row["lr"] = float(self.optimizer.param_groups[0]["lr"])
         row["time_s"] = res["time_s"]
         row["items_per_s"] = n_items / res["time_s"] if res["time_s"] > 0 else float("nan")
-        if self.ctx.is_main:
-            self.history.add(row)
+        self.history.add(row)  # every rank keeps the table; rank 0 writes it
         return row
 
     # ---- public API -----------------------------------------------------------------------------------
