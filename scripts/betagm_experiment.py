@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import shlex
 import sys
 import time
@@ -43,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folds", type=int, default=defaults.n_folds)
     p.add_argument("--seeds", type=int, nargs="+", default=list(defaults.seeds))
     p.add_argument("--models", nargs="+", default=list(defaults.models), choices=["cnn", "gnn"])
-    p.add_argument("--loss", default=defaults.loss, choices=["mape", "log_l1", "mape+log_l1"])
+    losses = ["mape", "log_l1", "mape+log_l1"]
+    p.add_argument("--cnn-loss", default=defaults.cnn_loss, choices=losses)
+    p.add_argument("--gnn-loss", default=defaults.gnn_loss, choices=losses)
     p.add_argument("--no-log-output", action="store_true", help="raw linear network outputs")
     p.add_argument("--cnn-epochs", type=int, default=defaults.cnn_epochs)
     p.add_argument("--cnn-batch-size", type=int, default=defaults.cnn_batch_size)
@@ -61,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
 
     config = ExperimentConfig(
         window=args.window, step=args.step, min_length=args.window, n_folds=args.folds,
-        seeds=tuple(args.seeds), models=tuple(args.models), loss=args.loss,
+        seeds=tuple(args.seeds), models=tuple(args.models),
+        cnn_loss=args.cnn_loss, gnn_loss=args.gnn_loss,
         log_output=not args.no_log_output,
         cnn_epochs=args.cnn_epochs, cnn_batch_size=args.cnn_batch_size, cnn_lr=args.cnn_lr,
         cnn_optimizer=args.cnn_optimizer,
@@ -79,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         chains, config, skipped_chains=skipped, progress=lambda m: print(m, flush=True)
     )
     result.timings["wall_s"] = time.perf_counter() - t0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result.timings["cpu_s"] = usage.ru_utime + usage.ru_stime
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv or sys.argv[1:])])
     paths = write_results(result, args.out, command=command, predictions=not args.no_predictions)
     print(result.mape_table("windows").round(1).to_string())

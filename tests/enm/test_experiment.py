@@ -21,6 +21,7 @@ from deeprank_like.enm.experiment import (
     grouped_kfold,
     load_chain,
     make_windows,
+    mape_optimal_constant,
     mape_per_eigenvalue,
     mean_baseline,
     residue_graph,
@@ -108,10 +109,18 @@ def test_grouped_kfold_keeps_groups_together():
         grouped_kfold(groups, 8, 0)
 
 
-def test_baseline_and_mape():
+def test_baselines_and_mape():
     true = np.array([[1.0, 2.0], [3.0, 4.0]])
     np.testing.assert_allclose(mean_baseline(true, 3), [[2.0, 3.0]] * 3)
     np.testing.assert_allclose(mape_per_eigenvalue(true * 1.1, true), [10.0, 10.0])
+    heavy = np.array([[0.001], [0.1], [0.2], [0.3], [0.4]])
+    const = mape_optimal_constant(heavy, 2)
+    assert const.shape == (2, 1) and const[0, 0] == 0.001  # the 1/t weight of 0.001 dominates
+    grid = np.linspace(0.0005, 0.5, 2000)[:, None]
+    best = grid[np.argmin([mape_per_eigenvalue(np.full_like(heavy, c), heavy)[0] for c in grid])]
+    assert mape_per_eigenvalue(np.full_like(heavy, const[0, 0]), heavy) <= (
+        mape_per_eigenvalue(np.full_like(heavy, best[0]), heavy) + 1e-9
+    )
 
 
 def test_coulomb_dataset_reversal_is_jcj(windows):
@@ -174,7 +183,7 @@ def test_run_experiment_small(chains, tmp_path):
     windows = result.predictions[result.predictions["set"] == "windows"]
     for model in ("cnn", "gnn", "baseline"):
         assert len(windows[windows["model"] == model]) == n * 10  # every window once per repeat
-    assert set(result.summary["model"]) == {"cnn", "gnn", "baseline"}
+    assert set(result.summary["model"]) == {"cnn", "gnn", "baseline", "mape_constant"}
     whole = result.predictions[result.predictions["set"] == "whole_chains"]
     assert set(whole["length"]) == {105, 108, 123, 130}
     paths = write_results(result, tmp_path, command="pytest")
