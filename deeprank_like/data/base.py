@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -79,7 +80,7 @@ def _as_paths(hdf5_path: Any) -> list[str]:
     return paths
 
 
-class HDF5Dataset(Dataset):
+class HDF5Dataset(Dataset, ABC):
     """Base class; see :class:`~deeprank_like.data.GraphDataset` for the parameters."""
 
     kind: ClassVar[str] = ""
@@ -507,23 +508,29 @@ class HDF5Dataset(Dataset):
         )
 
     # ---- to be provided by subclasses --------------------------------------------------------
+    @abstractmethod
     def _setup_features(self, entries: list[tuple[int, str, str]], config: dict | None) -> None:
-        raise NotImplementedError
+        """Resolve the requested features against the files (or the training source's config)."""
 
+    @abstractmethod
     def _build_items(self, entries: list[tuple[int, str, str]]) -> list[tuple]:
-        raise NotImplementedError
+        """The items of the dataset: one key tuple per graph (or grid)."""
 
+    @abstractmethod
     def feature_names(self) -> list[str]:
-        raise NotImplementedError
+        """Names of the selected features, in column order."""
 
+    @abstractmethod
     def _feature_config(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The feature selection as JSON-serialisable data (saved in checkpoints)."""
 
+    @abstractmethod
     def _read_item(self, f: Any, key: tuple) -> dict[str, Any]:
-        raise NotImplementedError
+        """Read the arrays of one item from an open HDF5 file."""
 
+    @abstractmethod
     def _stat_columns(self, raw: dict[str, Any]) -> dict[str, np.ndarray]:
-        raise NotImplementedError
+        """Columns (name → 2-D array) used to fit the standardisation."""
 
 
 class _RawReader(torch.utils.data.Dataset):

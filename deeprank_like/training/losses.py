@@ -14,6 +14,7 @@ batch size.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +27,7 @@ from deeprank_like.errors import TrainingError
 __all__ = ["LOSSES", "Loss", "make_loss"]
 
 
-class Loss:
+class Loss(ABC):
     """Base class: ``__call__(output, target, class_weights=None) -> (values, weights)``.
 
     ``output``: (B, k) network outputs; ``target``: (B, k) float (regression) or (B,) int64
@@ -36,10 +37,11 @@ class Loss:
     name: str = ""
     task: str | None = None
 
+    @abstractmethod
     def __call__(
         self, output: Tensor, target: Tensor, class_weights: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
-        raise NotImplementedError
+        """Per-sample loss values (B,) and their weights (B,)."""
 
     def check_output(self, output_size: int, num_classes: int | None, target_width: int) -> None:
         """TrainingError if the network's output size does not fit this loss."""
@@ -56,8 +58,9 @@ class Loss:
 class _Regression(Loss):
     task = "regress"
 
+    @abstractmethod
     def elementwise(self, output: Tensor, target: Tensor) -> Tensor:
-        raise NotImplementedError
+        """Loss per sample and output column, shape (B, k)."""
 
     def __call__(self, output, target, class_weights=None):
         out = output.reshape(output.size(0), -1)
