@@ -43,11 +43,10 @@ def _check(spec: FeatureSpec, value: Any, rows: int, query_id: str) -> np.ndarra
     if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).sum())
         raise FeatureError(f"{where}: {bad} non-finite value(s) (NaN or inf)")
-    return (
-        arr.astype(spec.dtype, copy=False)
-        if spec.kind != "target"
-        else (float(arr.reshape(-1)[0]) if spec.width == 1 else arr.astype(spec.dtype, copy=False))
-    )
+    if spec.kind != "target" or spec.width != 1:
+        return arr.astype(spec.dtype, copy=False)
+    scalar = np.asarray(arr.reshape(-1)[0], dtype=spec.dtype)
+    return int(scalar) if scalar.dtype.kind in "iub" else float(scalar)
 
 
 def apply_modules(context: FeatureContext, modules: list[Any], skip_inapplicable: bool) -> None:

@@ -162,14 +162,27 @@ class FuturesExecutor(Executor):
         window = self._window or max(2 * self.n_workers, 1)
         queue = list(range(len(items)))[::-1]
         suspects: list[int] = []
+        finished = 0
         # Main pass; items in flight when a worker dies become suspects.
-        yield from self._run(fn, items, queue, window, suspects)
+        for pair in self._run(fn, items, queue, window, suspects):
+            finished += 1
+            yield pair
         # Suspects run one at a time in a fresh pool: only the culprit fails.
         while suspects:
             i = suspects.pop(0)
             again: list[int] = []
-            yield from self._run(fn, items, [i], 1, again)
+            for pair in self._run(fn, items, [i], 1, again):
+                finished += 1
+                yield pair
             if again:  # it crashed alone: it is the culprit
+                if finished == 0:
+                    # Not one query has run: the workers themselves cannot start. Retrying
+                    # every query in a fresh pool would only repeat that, slowly.
+                    for j in [i, *suspects]:
+                        yield j, WorkerCrash("BrokenProcessPool", _NO_WORKER_MESSAGE)
+                    suspects.clear()
+                    return
+                finished += 1
                 yield i, WorkerCrash("BrokenProcessPool", _crash_message(None))
 
     def _run(self, fn, items, queue, window, suspects):
@@ -202,6 +215,13 @@ class FuturesExecutor(Executor):
         if self._owns and self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+
+
+_NO_WORKER_MESSAGE = (
+    "worker processes die before running any query; in a script, call process() under "
+    "`if __name__ == '__main__':` (worker processes are spawned and re-import the script), "
+    "or use executor='serial'"
+)
 
 
 def _crash_message(exc: BaseException | None) -> str:

@@ -83,6 +83,23 @@ def _module_refs(feature_modules: Any) -> Any:
     return [module_reference(m) for m in modules]
 
 
+def _check_importable(refs: Any, executor: Any) -> None:
+    """Fail at once when worker processes could not import a module defined in ``__main__``."""
+    serial = isinstance(executor, str) and executor.strip().lower() == "serial"
+    if serial or isinstance(refs, str) or not isinstance(executor, str | None):
+        return
+    main = sys.modules.get("__main__")
+    if getattr(main, "__file__", None):
+        return  # a script: spawned workers re-import it as __mp_main__
+    local = [r for r in refs if r.startswith("__main__:")]
+    if local:
+        raise DeeprankLikeError(
+            f"feature module(s) {', '.join(local)} are defined interactively (a notebook or the "
+            "Python prompt) and cannot be imported by worker processes: move them to an "
+            "importable .py file, or use executor='serial'"
+        )
+
+
 def _grid_config(settings: Any, method: Any, count: int, seed: Any) -> dict[str, Any] | None:
     if int(count) < 0:
         raise ValueError(f"grid_augmentation_count must be >= 0, got {count}")
@@ -201,6 +218,7 @@ def process(
         raise ValueError(f"float_dtype must be 'float32' or 'float64', got {float_dtype!r}")
     grid = _grid_config(grid_settings, grid_map_method, grid_augmentation_count, grid_seed)
     refs = _module_refs(feature_modules)
+    _check_importable(refs, executor)
     queries = _queries(collection)
     wanted = select_shard([qid for qid, _ in queries], shard)
     queries = [(qid, d) for qid, d in queries if qid in wanted]
@@ -347,7 +365,9 @@ def _file_size(path: Any) -> int:
 
 
 def _progress_bar(total: int, progress: bool | None) -> Any:
-    from tqdm.auto import tqdm
-
     disable = (not sys.stderr.isatty()) if progress is None else not progress
+    if disable:  # plain tqdm: tqdm.auto warns in notebooks without ipywidgets
+        from tqdm import tqdm
+    else:
+        from tqdm.auto import tqdm
     return tqdm(total=total, disable=disable, unit="query", desc="featurize", file=sys.stderr)

@@ -181,8 +181,8 @@ _TARGET_SPECS = (
     FeatureSpec(name="lrmsd", kind="target", unit="Å", description="ligand backbone RMSD after superposing the receptor (pdb2sql)"),
     FeatureSpec(name="fnat", kind="target", description="fraction of native inter-chain residue contacts (5 Å)"),
     FeatureSpec(name="dockq", kind="target", description="DockQ score"),
-    FeatureSpec(name="capri_class", kind="target", description="1 (i-RMSD < 1 Å), 2 (< 2 Å), 3 (< 4 Å), 4 otherwise (DeepRank2)"),
-    FeatureSpec(name="binary", kind="target", description="1 if i-RMSD < 4 Å else 0"),
+    FeatureSpec(name="capri_class", kind="target", dtype="int64", description="1 (i-RMSD < 1 Å), 2 (< 2 Å), 3 (< 4 Å), 4 otherwise (DeepRank2)"),
+    FeatureSpec(name="binary", kind="target", dtype="int64", description="1 if i-RMSD < 4 Å else 0"),
 )  # fmt: skip
 
 
