@@ -49,7 +49,6 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 from torch_geometric.data import Data
-from torch_geometric.loader import DataLoader
 
 from deeprank_like.domain.aminoacids import ONE_LETTER, residue_name_indices
 from deeprank_like.enm.betagm import betagm_from_ca
@@ -61,27 +60,27 @@ from deeprank_like.nn.registry import record_config
 
 __all__ = [
     "ChainRecord",
+    "EigenSamples",
     "ExperimentConfig",
     "ExperimentResult",
     "GraphSampleDataset",
     "ResidueGraphGNN",
     "assign_groups",
+    "chains_from_folder",
     "fit_predict",
+    "grouped_kfold",
+    "load_chain",
+    "make_windows",
+    "mape_optimal_constant",
+    "mape_per_eigenvalue",
+    "mean_baseline",
     "residue_graph",
     "results_markdown",
     "run_experiment",
     "scatter_plot",
-    "write_results",
-    "EigenSamples",
-    "chains_from_folder",
-    "grouped_kfold",
-    "load_chain",
-    "make_windows",
-    "mape_per_eigenvalue",
-    "mape_optimal_constant",
-    "mean_baseline",
     "sequence_groups",
     "whole_chains",
+    "write_results",
 ]
 
 log = logging.getLogger(__name__)
@@ -233,9 +232,7 @@ def chains_from_folder(
             continue
         n = len(rec)
         if n < min_length or (max_length is not None and n > max_length):
-            skipped.append(
-                {"protein_id": pid, "chain_id": rec.chain_id, "reason": f"length {n}"}
-            )
+            skipped.append({"protein_id": pid, "chain_id": rec.chain_id, "reason": f"length {n}"})
             continue
         out.append(rec)
     return assign_groups(out), pd.DataFrame(skipped, columns=["protein_id", "chain_id", "reason"])
@@ -449,9 +446,7 @@ def make_windows(
     if window < 1 or step < 1:
         raise EnmError(f"window and step must be >= 1, got {window}, {step}")
     rows = [
-        (rec, start, window)
-        for rec in chains
-        for start in range(0, len(rec) - window + 1, step)
+        (rec, start, window) for rec in chains for start in range(0, len(rec) - window + 1, step)
     ]
     return _collect(rows, cfg)
 
@@ -502,8 +497,7 @@ def grouped_kfold(
         load[f] += counts[gi]
     sample_fold = np.array([fold_of[g] for g in groups], dtype=np.int64)
     return [
-        (np.flatnonzero(sample_fold != f), np.flatnonzero(sample_fold == f))
-        for f in range(n_folds)
+        (np.flatnonzero(sample_fold != f), np.flatnonzero(sample_fold == f)) for f in range(n_folds)
     ]
 
 
@@ -842,9 +836,7 @@ class ExperimentConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary of all fields."""
-        return {
-            k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()
-        }
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
 
 
 @dataclass
@@ -1043,8 +1035,9 @@ def run_experiment(
                     for name, fn in (("baseline", mean_baseline),
                                      ("mape_constant", mape_optimal_constant)):  # fmt: skip
                         frames.append(
-                            _long_predictions(whole, held, fn(train.targets, held.size),
-                                              model=name, **wl)  # fmt: skip
+                            _long_predictions(
+                                whole, held, fn(train.targets, held.size), model=name, **wl
+                            )
                         )
                 for name in cfg.models:
                     t1 = time.perf_counter()
@@ -1115,9 +1108,7 @@ def results_markdown(result: ExperimentResult, command: str | None = None) -> st
         df = result.summary[result.summary["set"] == set_name]
         if df.empty:
             continue
-        models = [
-            m for m in ("cnn", "gnn", "baseline", "mape_constant") if m in set(df["model"])
-        ]
+        models = [m for m in ("cnn", "gnn", "baseline", "mape_constant") if m in set(df["model"])]
         lines += [f"## {title}", ""]
         header = "| eigenvalue | " + " | ".join(f"{m} MAPE" for m in models) + " | "
         header += " | ".join(f"{m} median APE" for m in models) + " |"

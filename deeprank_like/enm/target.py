@@ -59,6 +59,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
+
 import numpy as np
 
 from deeprank_like.enm.betagm import betagm_from_ca
@@ -67,7 +68,7 @@ from deeprank_like.enm.windows import CaTrace, ca_trace
 from deeprank_like.errors import EnmError, FeatureError
 from deeprank_like.features.base import FeatureContext, FeatureModule, FeatureSpec
 
-__all__ = ["BetaGM", "DEFAULT_TARGET_CONFIG", "clear_cache"]
+__all__ = ["DEFAULT_TARGET_CONFIG", "BetaGM", "clear_cache"]
 
 #: The module's default conventions: the spec defaults, but chain breaks split the chain.
 DEFAULT_TARGET_CONFIG = BetaGMConfig(chain_breaks="split")
