@@ -6,6 +6,7 @@
 """
 
 from deeprank_like.data.base import HDF5Dataset, infer_task
+from deeprank_like.data.coulomb_dataset import CoulombMatrixDataset
 from deeprank_like.data.graph_dataset import GraphDataset, column_names
 from deeprank_like.data.grid_dataset import GridData, GridDataset
 from deeprank_like.data.split import (
@@ -19,6 +20,7 @@ from deeprank_like.data.transforms import NAMED_TRANSFORMS, RunningStats, Standa
 
 __all__ = [
     "NAMED_TRANSFORMS",
+    "CoulombMatrixDataset",
     "GraphDataset",
     "GridData",
     "GridDataset",

@@ -13,8 +13,10 @@ directly to ``query.build([...])`` or :func:`register`.
 
 from __future__ import annotations
 
+import base64
 import importlib
 import logging
+import pickle
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
@@ -169,17 +171,41 @@ def resolve_modules(
     return out, lenient
 
 
+_PICKLED = "pickle:"
+
+
 def module_reference(module: Any) -> str:
-    """A string that re-resolves to ``module`` in another process (name or import path)."""
+    """A string that re-creates ``module`` in another process.
+
+    The registry name for the registered instance of a built-in or entry-point module; the
+    import path ``"pkg.mod:Class"`` for an instance without per-instance settings; otherwise
+    (e.g. ``BetaGM(chains=["A"])``) the pickled instance, so its settings reach the workers.
+    """
     name = module.name
-    if name in BUILTIN_MODULES or name in _entry_points():
+    if (name in BUILTIN_MODULES or name in _entry_points()) and module is resolve_module(name):
         return name
-    cls = type(module)
-    return f"{cls.__module__}:{cls.__qualname__}"
+    if not getattr(module, "__dict__", None):
+        cls = type(module)
+        return f"{cls.__module__}:{cls.__qualname__}"
+    return _PICKLED + base64.b64encode(pickle.dumps(module)).decode("ascii")
+
+
+def describe_reference(ref: str) -> str:
+    """A readable form of a :func:`module_reference` string (for logs and file attributes)."""
+    if ref.startswith(_PICKLED):
+        module = resolve_reference(ref)
+        cls = type(module)
+        return f"{cls.__module__}:{cls.__qualname__} (configured instance {module.name!r})"
+    return ref
 
 
 def resolve_reference(ref: str) -> Any:
-    """Inverse of :func:`module_reference` (accepts ``"pkg.mod:Class"`` import paths)."""
+    """Inverse of :func:`module_reference` (also accepts ``"pkg.mod:Class"`` import paths)."""
+    if ref.startswith(_PICKLED):
+        try:
+            return _instantiate(pickle.loads(base64.b64decode(ref[len(_PICKLED) :])), "pickled")
+        except (pickle.UnpicklingError, AttributeError, ImportError, ValueError) as exc:
+            raise RegistryError(f"cannot unpickle a configured feature module: {exc}") from exc
     if ":" in ref:
         mod_path, attr = ref.split(":", 1)
         try:

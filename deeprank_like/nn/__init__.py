@@ -5,6 +5,7 @@
 """
 
 from deeprank_like.nn.cnn import CNN3D, CnnClassification, CnnRegression
+from deeprank_like.nn.coulomb_cnn import CoulombCNN
 from deeprank_like.nn.gnn import GCNNet, GINENet
 from deeprank_like.nn.registry import (
     available_models,
@@ -20,6 +21,7 @@ __all__ = [
     "CNN3D",
     "CnnClassification",
     "CnnRegression",
+    "CoulombCNN",
     "GCNNet",
     "GINENet",
     "available_models",

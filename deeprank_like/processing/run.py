@@ -83,6 +83,13 @@ def _module_refs(feature_modules: Any) -> Any:
     return [module_reference(m) for m in modules]
 
 
+def describe_reference(ref: str) -> str:
+    """Readable module reference (see :func:`deeprank_like.features.registry.describe_reference`)."""
+    from deeprank_like.features.registry import describe_reference as describe
+
+    return describe(ref)
+
+
 def _check_importable(refs: Any, executor: Any) -> None:
     """Fail at once when worker processes could not import a module defined in ``__main__``."""
     serial = isinstance(executor, str) and executor.strip().lower() == "serial"
@@ -91,7 +98,7 @@ def _check_importable(refs: Any, executor: Any) -> None:
     main = sys.modules.get("__main__")
     if getattr(main, "__file__", None):
         return  # a script: spawned workers re-import it as __mp_main__
-    local = [r for r in refs if r.startswith("__main__:")]
+    local = [describe_reference(r) for r in refs if describe_reference(r).startswith("__main__:")]
     if local:
         raise DeeprankLikeError(
             f"feature module(s) {', '.join(local)} are defined interactively (a notebook or the "
@@ -254,7 +261,7 @@ def process(
         log.warning("no queries to process%s", f" in shard {shard}" if shard else "")
 
     file_config = {
-        "feature_modules": refs,
+        "feature_modules": refs if isinstance(refs, str) else [describe_reference(r) for r in refs],
         "float_dtype": str(float_dtype),
         "compression": compression,
         "grid": None
