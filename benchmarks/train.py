@@ -21,22 +21,19 @@ Headline lines::
     model_parameters: <n> count
     ginet_parameters: <n> count               (DeepRank2 GINet at the same widths, by formula)
 
-``OMP_WAIT_POLICY`` defaults to ``PASSIVE`` here: on a machine shared with other jobs, OpenMP
-threads that spin at barriers while a sibling thread is descheduled made the 2-thread rate
-3-10x lower (measured 76-110 vs 333-407 graphs/s under load); set ``OMP_WAIT_POLICY=ACTIVE``
-to measure the spinning default.
+OpenMP keeps its default (spinning) wait policy, the fastest on a machine of its own: 878
+graphs/s here when idle, against 536 with ``OMP_WAIT_POLICY=PASSIVE``. On a machine shared with
+other jobs spinning threads collapse the 2-thread rate (76-110 graphs/s measured under load,
+333-407 with ``PASSIVE``): there, run with ``OMP_WAIT_POLICY=PASSIVE``.
 
 Usage: ``python benchmarks/train.py [--graphs 200] [--epochs 4] [--threads 2]``.
 """
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch initialises OpenMP
-
 import argparse
 import copy
+import os
 import statistics
 import sys
 import tempfile
