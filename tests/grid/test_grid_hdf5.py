@@ -139,12 +139,9 @@ def test_rewrite_replaces_and_validates(tmp_path, ppi_graph):
 
 
 def test_with_storage_write_graph(tmp_path, ppi_graph):
-    """Through the storage layer's ``extra`` hook, if that layer is present."""
-    storage = pytest.importorskip("deeprank_like.storage")
-    write_graph = getattr(storage, "write_graph", None)
-    read_graph = getattr(storage, "read_graph", None)
-    if write_graph is None or read_graph is None:
-        pytest.skip("deeprank_like.storage has no write_graph/read_graph yet")
+    """Through the storage layer's ``extra`` hook."""
+    from deeprank_like.storage import read_graph, write_graph
+
     path = tmp_path / "s.hdf5"
     with h5py.File(path, "a") as f:
         write_graph(
