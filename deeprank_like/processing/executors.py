@@ -54,7 +54,7 @@ class MissingDependencyError(DeeprankLikeError, ImportError):
 
 @dataclass(frozen=True)
 class WorkerCrash:
-    """Result placeholder for an item whose worker process died."""
+    """The result recorded for an item whose worker process died."""
 
     exc_type: str
     message: str
