@@ -227,6 +227,7 @@ def process(
     refs = _module_refs(feature_modules)
     _check_importable(refs, executor)
     queries = _queries(collection)
+    pre_failures = _pre_failures(collection, shard, on_error)
     wanted = select_shard([qid for qid, _ in queries], shard)
     queries = [(qid, d) for qid, d in queries if qid in wanted]
 
@@ -290,8 +291,8 @@ def process(
     todo.sort(key=lambda item: -_file_size(item[1].get("pdb_path")))
     tasks = [{"id": qid, "query": d, "config": config} for qid, d in todo]
 
-    summary = ProcessSummary(total=len(queries), skipped=skipped)
-    failures: list[QueryFailure] = []
+    summary = ProcessSummary(total=len(queries) + len(pre_failures), skipped=skipped)
+    failures: list[QueryFailure] = list(pre_failures)
     if tasks:
         n = cpu_count
         if executor in (None, "processes") and cpu_count is None:
@@ -362,6 +363,22 @@ def process(
         print(summary.line(), file=sys.stderr)
     log.info("%s", summary.line())
     return summary
+
+
+def _pre_failures(collection: Any, shard: Any, on_error: str) -> list[QueryFailure]:
+    """Queries the collection could not make (``QueryCollection.failures``); shard 0 owns them."""
+    rows = list(getattr(collection, "failures", None) or ())
+    if shard is not None and int(shard[0]) != 0:
+        return []
+    out = [
+        QueryFailure(str(r["query_id"]), str(r["stage"]), str(r["exc_type"]), str(r["message"]))
+        for r in rows
+    ]
+    if out and on_error == "raise":
+        raise DeeprankLikeError(
+            f"query {out[0].query_id} could not be made: {out[0].exc_type}: {out[0].message}"
+        )
+    return out
 
 
 def _file_size(path: Any) -> int:
