@@ -12,6 +12,11 @@ process dies (killed, out of memory, segfault), the pool is restarted, the items
 flight are retried one at a time, and the item that kills its worker alone comes back as a
 :class:`WorkerCrash` result.
 
+Worker processes of :class:`ProcessExecutor` die with the process that started them: on
+Linux they ask the kernel for ``SIGKILL`` when their parent dies (``prctl(PR_SET_PDEATHSIG)``),
+and on every OS a daemon thread in each worker exits it once its parent is gone (the
+parent-watch), so a ``kill -9`` of the main process leaves no orphaned workers behind.
+
 Optional back-ends import their dependency lazily and raise :class:`MissingDependencyError`
 naming the ``pip install`` command when it is absent.
 """
@@ -23,6 +28,10 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,6 +50,7 @@ __all__ = [
     "WorkerCrash",
     "available_cpus",
     "get_executor",
+    "init_worker",
 ]
 
 log = logging.getLogger(__name__)
@@ -262,7 +272,85 @@ class ProcessExecutor(FuturesExecutor):
 
     def _make(self) -> cf.Executor:
         ctx = multiprocessing.get_context(self.start_method)
-        return cf.ProcessPoolExecutor(max_workers=self.n_workers, mp_context=ctx)
+        # The kernel's parent-death signal follows the *thread* that started a worker, so it is
+        # only asked for when the pool is made (and its workers started) by the main thread;
+        # the parent-watch thread covers every other case.
+        main_thread = threading.current_thread() is threading.main_thread()
+        parent = os.getpid() if self.start_method in ("spawn", "fork") else None
+        return cf.ProcessPoolExecutor(
+            max_workers=self.n_workers,
+            mp_context=ctx,
+            initializer=init_worker,
+            initargs=(parent, main_thread),
+        )
+
+
+#: prctl option number of PR_SET_PDEATHSIG (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
+#: Seconds between two checks of the parent-watch thread.
+PARENT_POLL_SECONDS = 0.5
+
+
+def _set_parent_death_signal(sig: int | None = None) -> bool:
+    """Ask the Linux kernel to send ``sig`` to this process when its parent dies.
+
+    Parameters
+    ----------
+    sig : int, optional
+        Signal number (default ``SIGKILL``).
+
+    Returns
+    -------
+    bool
+        True if the request was accepted (False on other OSes or without libc).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        signum = int(signal.SIGKILL if sig is None else sig)
+        return libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0) == 0
+    except (OSError, AttributeError):  # pragma: no cover - exotic libc
+        return False
+
+
+def _watch_parent(ppid: int, interval: float) -> None:
+    """Exit this process (without cleanup) as soon as its parent ``ppid`` is gone."""
+    while True:
+        time.sleep(interval)
+        if os.getppid() != ppid:
+            os._exit(1)
+
+
+def init_worker(
+    parent_pid: int | None = None,
+    use_death_signal: bool = True,
+    interval: float = PARENT_POLL_SECONDS,
+) -> None:
+    """Make the calling worker process die with its parent (the pool's ``initializer``).
+
+    Parameters
+    ----------
+    parent_pid : int, optional
+        PID of the process that started this worker. If the worker's parent is already
+        another process (the starter died before this ran), the worker exits at once.
+        None (forkserver: the parent is the fork server) skips that check.
+    use_death_signal : bool
+        Request ``SIGKILL`` on parent death through ``prctl(PR_SET_PDEATHSIG)`` (Linux).
+    interval : float
+        Seconds between two checks of the parent-watch thread, which exits the worker once
+        its parent has changed (reparented to init or a subreaper).
+    """
+    if use_death_signal:
+        _set_parent_death_signal()
+    ppid = os.getppid()
+    if parent_pid is not None and ppid != parent_pid:
+        os._exit(1)  # the parent died before the death signal was armed
+    threading.Thread(
+        target=_watch_parent, args=(ppid, interval), name="deeprank_like-parent-watch", daemon=True
+    ).start()
 
 
 class MPIExecutor(FuturesExecutor):
