@@ -30,7 +30,7 @@ from deeprank_like.data.transforms import (
 )
 from deeprank_like.errors import StorageError, TrainingError
 
-__all__ = ["HDF5Dataset", "infer_task", "load_data_config"]
+__all__ = ["HDF5Dataset", "check_finite", "infer_task", "load_data_config"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,61 @@ def load_data_config(path: str | os.PathLike) -> dict[str, Any]:
     if "data" not in meta:
         raise TrainingError(f"{os.fspath(path)}: checkpoint holds no dataset config")
     return meta["data"]
+
+
+def check_finite(values: np.ndarray, where: str, what: str) -> None:
+    """StorageError if ``values`` holds NaN or ±inf, naming ``where`` (file, entry) and ``what``.
+
+    The policy of every dataset: a non-finite stored value is an error when the entry is
+    read, never passed on to the network.
+    """
+    if values.dtype.kind not in "fc" or values.size == 0:
+        return
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    bad = np.argwhere(~finite)
+    first = tuple(int(i) for i in bad[0])
+    value = values[first]
+    kinds = sorted({"NaN" if np.isnan(v) else "inf" for v in values[~finite].ravel()[:1000]})
+    at = f"row {first[0]}" if len(first) <= 2 else f"index {first}"
+    raise StorageError(
+        f"{where}: {what} has {len(bad)} non-finite value(s) ({'/'.join(kinds)}; first {value} "
+        f"at {at}); non-finite values are not accepted: recompute the entry, or leave it out "
+        f"with subset="
+    )
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, int | float | str) and not isinstance(value, bool)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _is_names(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(n, str) for n in value)
+
+
+def _is_widths(value: Any) -> bool:
+    return isinstance(value, Mapping) and all(
+        isinstance(k, str) and _is_count(v) for k, v in value.items()
+    )
+
+
+def _is_stats(value: Any) -> bool:
+    if not isinstance(value, Mapping):
+        return False
+    for name, d in value.items():
+        if not isinstance(name, str) or not isinstance(d, Mapping):
+            return False
+        mean, std = d.get("mean"), d.get("std")
+        if not (isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std)):
+            return False
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in mean + std):
+            return False
+    return True
 
 
 def _as_paths(hdf5_path: Any) -> list[str]:
@@ -177,20 +232,60 @@ class HDF5Dataset(Dataset, ABC):
             return source.data_config(include_stats=False)
         if isinstance(source, str | os.PathLike):
             config = load_data_config(source)
-            if config.get("dataset") != self.kind:
+            if not isinstance(config, Mapping) or config.get("dataset") != self.kind:
+                kind = config.get("dataset") if isinstance(config, Mapping) else config
                 raise TrainingError(
-                    f"{os.fspath(source)} was trained on a {config.get('dataset')} dataset, "
-                    f"not a {self.kind} dataset"
+                    f"{os.fspath(source)} was trained on a {kind} dataset, not a {self.kind} dataset"
                 )
-            self._source_config = config
-            return config
+            self._check_source_config(config, os.fspath(source))
+            self._source_config = dict(config)
+            return self._source_config
         if isinstance(source, Mapping):
+            self._check_source_config(source, "train_source")
             self._source_config = dict(source)
             return self._source_config
         raise TrainingError(
             f"train_source must be a {type(self).__name__}, a checkpoint path or a data config, "
             f"got {type(source).__name__}"
         )
+
+    def _check_source_config(self, config: Mapping[str, Any], origin: str) -> None:
+        """TrainingError naming every malformed key of a data config read from a file."""
+        if config.get("dataset") != self.kind:
+            raise TrainingError(
+                f"{origin}: the data config is for a {config.get('dataset')!r} dataset, "
+                f"not a {self.kind!r} dataset"
+            )
+        checks: dict[str, tuple[Callable[[Any], bool], str]] = {
+            "target": (lambda v: v is None or isinstance(v, str), "a name or null"),
+            "task": (lambda v: v in (None, *TASKS), "'regress', 'classif' or null"),
+            "classes": (
+                lambda v: v is None or (isinstance(v, list) and all(_is_scalar(c) for c in v)),
+                "a list of class values or null",
+            ),
+            "transforms": (lambda v: v is None or isinstance(v, Mapping), "a mapping"),
+            "standardize": (
+                lambda v: v is None or (isinstance(v, list) and all(isinstance(n, str) for n in v)),
+                "a list of feature names",
+            ),
+            "target_width": (lambda v: v is None or _is_count(v), "a positive integer"),
+            "standardization": (
+                lambda v: v is None or _is_stats(v),
+                "{feature: {mean: [numbers], std: [numbers]}}",
+            ),
+            **self._config_checks(),
+        }
+        problems = [
+            f"{key} must be {what}, got {config.get(key)!r}"
+            for key, (ok, what) in checks.items()
+            if not ok(config.get(key))
+        ]
+        if problems:
+            raise TrainingError(f"{origin}: malformed data config: {'; '.join(problems)}")
+
+    def _config_checks(self) -> dict[str, tuple[Callable[[Any], bool], str]]:
+        """Checks of the subclass's feature keys in a data config (key → (predicate, what))."""
+        return {}
 
     def _warn_overrides(self, user: dict[str, Any], config: dict[str, Any]) -> None:
         for key, value in user.items():
@@ -330,7 +425,17 @@ class HDF5Dataset(Dataset, ABC):
     def _infer_classes(self) -> list[Any]:
         if self.target in CLASSIFICATION_TARGETS:
             return list(CLASSIFICATION_TARGETS[self.target])
-        values = [v for v in self.target_values() if v is not None and np.isfinite(v)]
+        values = []
+        for i, v in enumerate(self.target_values()):
+            if v is None:
+                continue
+            values.append(v)
+            if not np.all(np.isfinite(v)):
+                raise StorageError(
+                    f"{self.files[self._items[i][0]]}: entry {self.entry_ids()[i]!r}: target "
+                    f"{self.target!r} is {v} (not finite); to mark an entry unlabelled leave "
+                    f"the target out"
+                )
         classes = sorted(set(float(v) for v in values))
         return [int(c) if float(c).is_integer() else c for c in classes]
 
@@ -384,6 +489,11 @@ class HDF5Dataset(Dataset, ABC):
             if self.task == "classif":
                 return torch.tensor([-1], dtype=torch.long)
             return torch.full((1, self.target_width), float("nan"))
+        if not np.all(np.isfinite(value)):
+            raise StorageError(
+                f"entry {entry!r}: target {self.target!r} is {value} (not finite); non-finite "
+                f"targets are not accepted (to mark an entry unlabelled leave the target out)"
+            )
         if self.task == "classif":
             index = self.class_to_index.get(float(value))
             if index is None:

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 from torch_geometric.data import Data
 
-from deeprank_like.data.base import HDF5Dataset
+from deeprank_like.data.base import HDF5Dataset, _is_names, _is_widths, check_finite
 from deeprank_like.data.hdf5_index import has_link, open_group, read_array, width_of
 from deeprank_like.errors import StorageError
 
@@ -141,10 +141,7 @@ class GraphDataset(HDF5Dataset):
         for fi, name, _ in entries:
             firsts.setdefault(fi, name)
         if config is not None:
-            self.node_features = list(config["node_features"])
-            self.edge_features = list(config["edge_features"])
-            self.node_widths = {k: int(v) for k, v in config["node_widths"].items()}
-            self.edge_widths = {k: int(v) for k, v in config["edge_widths"].items()}
+            self._setup_from_config(config)
         else:
             fi0, name0 = entries[0][0], entries[0][1]
             node, edge = self._available(fi0, name0)
@@ -178,6 +175,27 @@ class GraphDataset(HDF5Dataset):
                         f"{self.files[fi]}: {kind} feature widths differ from the training "
                         f"data (expected, found): {bad}"
                     )
+
+    def _config_checks(self) -> dict[str, tuple[Any, str]]:
+        return {
+            "node_features": (_is_names, "a list of feature names"),
+            "edge_features": (_is_names, "a list of feature names"),
+            "node_widths": (_is_widths, "{feature: positive width}"),
+            "edge_widths": (_is_widths, "{feature: positive width}"),
+        }
+
+    def _setup_from_config(self, config: dict) -> None:
+        self.node_features = list(config["node_features"])
+        self.edge_features = list(config["edge_features"])
+        self.node_widths = {k: int(v) for k, v in config["node_widths"].items()}
+        self.edge_widths = {k: int(v) for k, v in config["edge_widths"].items()}
+        for kind, names, widths in (
+            ("node", self.node_features, self.node_widths),
+            ("edge", self.edge_features, self.edge_widths),
+        ):
+            missing = [n for n in names if n not in widths]
+            if missing:
+                raise StorageError(f"data config: {kind} features {missing} have no width")
 
     def _build_items(self, entries: list[tuple[int, str, str]]) -> list[tuple]:
         return [(fi, name) for fi, name, _ in entries]
@@ -218,7 +236,14 @@ class GraphDataset(HDF5Dataset):
 
     # ---- reading ------------------------------------------------------------------------------
     def _matrix(
-        self, group: Any, names: list[str], widths: dict[str, int], rows: int, entry: str, kind: str
+        self,
+        group: Any,
+        names: list[str],
+        widths: dict[str, int],
+        rows: int,
+        entry: str,
+        kind: str,
+        where: str = "",
     ) -> np.ndarray:
         out = np.empty((rows, sum(widths[n] for n in names)), dtype=np.float32)
         col = 0
@@ -233,8 +258,10 @@ class GraphDataset(HDF5Dataset):
                     f"entry {entry!r}: {kind} feature {name!r} has {values.shape[1]} columns, "
                     f"expected {widths[name]}"
                 )
+            check_finite(values, where, f"{kind} feature {name!r}")
             if name in self.transforms:
                 values = self._apply_transforms(name, values)
+                check_finite(values, where, f"{kind} feature {name!r} after its transform")
             out[:, col : col + widths[name]] = values
             col += widths[name]
         return out
@@ -248,6 +275,13 @@ class GraphDataset(HDF5Dataset):
         ei = ei.reshape(2, num_edges)
         pos = read_array(group, "positions").astype(np.float32, copy=False)
         num_nodes = pos.shape[0]
+        where = f"{self.files[key[0]]}: entry {entry!r}"
+        check_finite(pos, where, "positions")
+        if num_edges and (int(ei.min()) < 0 or int(ei.max()) >= num_nodes):
+            raise StorageError(
+                f"{where}: edge_index refers to node {int(ei.min()) if ei.min() < 0 else int(ei.max())}"
+                f", outside the {num_nodes} nodes; the entry is damaged"
+            )
         x = self._matrix(
             open_group(group, "node_features"),
             self.node_features,
@@ -255,6 +289,7 @@ class GraphDataset(HDF5Dataset):
             num_nodes,
             entry,
             "node",
+            where,
         )
         if self.edge_features:
             ea = self._matrix(
@@ -264,6 +299,7 @@ class GraphDataset(HDF5Dataset):
                 num_edges,
                 entry,
                 "edge",
+                where,
             )
         else:
             ea = np.zeros((num_edges, 0), dtype=np.float32)
@@ -272,7 +308,7 @@ class GraphDataset(HDF5Dataset):
         both_dst = np.concatenate([ei[1], ei[0]])
         both_src = np.concatenate([ei[0], ei[1]])
         order = np.lexsort((both_src, both_dst)).astype(np.int32)
-        target = self._read_target_ll(group)
+        target = self._read_target_ll(group, where)
         self._targets_cache.setdefault(key, target)
         return {
             "x": x,
@@ -284,13 +320,14 @@ class GraphDataset(HDF5Dataset):
             "entry": entry,
         }
 
-    def _read_target_ll(self, group: Any) -> Any:
+    def _read_target_ll(self, group: Any, where: str = "entry") -> Any:
         if self.target is None or not has_link(group, "targets"):
             return None
         targets = open_group(group, "targets")
         if not has_link(targets, self.target):
             return None
         value = read_array(targets, self.target)
+        check_finite(np.asarray(value, dtype=np.float64), where, f"target {self.target!r}")
         return float(value) if value.ndim == 0 else value.astype(np.float64)
 
     def _stat_columns(self, raw: dict[str, Any]) -> dict[str, np.ndarray]:

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from torch_geometric.data import Data
 
-from deeprank_like.data.base import HDF5Dataset
+from deeprank_like.data.base import HDF5Dataset, _is_names, check_finite
 from deeprank_like.data.hdf5_index import has_link, open_group, read_array
 from deeprank_like.data.transforms import apply_transform
 from deeprank_like.errors import StorageError
@@ -154,6 +154,20 @@ class GridDataset(HDF5Dataset):
             whole = len(index) == len(stored) and bool((index == np.arange(len(stored))).all())
             self._channel_index[fi] = None if whole else index
 
+    def _config_checks(self) -> dict[str, tuple[Any, str]]:
+        def shape_ok(v: Any) -> bool:
+            return (
+                isinstance(v, list)
+                and len(v) == 3
+                and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in v)
+            )
+
+        return {
+            "features": (_is_names, "a list of feature names"),
+            "channels": (_is_names, "a list of channel names"),
+            "grid_shape": (shape_ok, "three positive integers"),
+        }
+
     @staticmethod
     def _select(requested: Any, stored: list[str], path: str) -> tuple[list[str], list[str]]:
         if requested is None or requested == "all":
@@ -231,21 +245,32 @@ class GridDataset(HDF5Dataset):
         index = self._channel_index[fi]
         x = grid if index is None else grid[index]
         x = np.ascontiguousarray(x, dtype=np.float32)
+        where = f"{self.files[fi]}: entry {entry!r}, grid {gidx:03d}"
+        self._check_channels(x, where, "")
         if self.transforms:
             x = x.astype(np.float64)
             for c, channel in enumerate(self.channels):
                 spec = self._transform_for(channel)
                 if spec is not None:
                     x[c] = apply_transform(spec, x[c], channel)
+            self._check_channels(x, where, " after its transform")
             x = x.astype(np.float32)
+            self._check_channels(x, where, " after its transform (float32 overflow)")
         target = None
         if self.target is not None and has_link(group, "targets"):
             targets = open_group(group, "targets")
             if has_link(targets, self.target):
                 value = read_array(targets, self.target)
+                check_finite(np.asarray(value, np.float64), where, f"target {self.target!r}")
                 target = float(value) if value.ndim == 0 else value.astype(np.float64)
         self._targets_cache.setdefault((fi, name), target)
         return {"x": x, "target": target, "entry": entry, "grid_number": gidx}
+
+    def _check_channels(self, x: np.ndarray, where: str, stage: str) -> None:
+        if np.isfinite(x).all():
+            return
+        for c, channel in enumerate(self.channels):
+            check_finite(x[c], where, f"grid channel {channel!r}{stage}")
 
     def _resolve_standardize(self, standardize: Any) -> list[str]:
         chosen = super()._resolve_standardize(standardize)

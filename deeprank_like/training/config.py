@@ -42,6 +42,7 @@ Unknown keys are errors (a typo must not silently fall back to a default).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field, fields
@@ -127,6 +128,8 @@ class RunConfig:
 
 
 def _section(cls: type, values: Any, name: str) -> Any:
+    if values is not None and not isinstance(values, dict):
+        raise TrainingError(f"section '{name}' must be a mapping, got {values!r}")
     values = dict(values or {})
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - known)
@@ -136,21 +139,128 @@ def _section(cls: type, values: Any, name: str) -> Any:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TrainingError(f"{path}: cannot read the config ({exc})") from None
     if path.suffix.lower() == ".toml":
         import tomllib
 
-        return tomllib.loads(text)
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise TrainingError(f"{path}: not valid TOML ({exc})") from None
     import yaml
 
-    data = yaml.safe_load(text)
+    try:
+        data = yaml.safe_load(text)  # plain data only: no Python tags
+    except yaml.YAMLError as exc:
+        reason = " ".join(str(exc).split())
+        raise TrainingError(f"{path}: not a valid data-only YAML config ({reason})") from None
     if not isinstance(data, dict):
         raise TrainingError(f"{path}: the config must be a mapping")
     return data
 
 
+def _number(section: str, key: str, value: Any, *, integer: bool, minimum: float) -> Any:
+    """A finite number ≥ ``minimum`` (YAML may give ``1e-3`` as a string)."""
+    if isinstance(value, bool):
+        raise TrainingError(f"{section}.{key} must be a number, got {value!r}")
+    if integer:
+        if not isinstance(value, int):
+            raise TrainingError(f"{section}.{key} must be an integer, got {value!r}")
+        number: Any = value
+    else:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise TrainingError(f"{section}.{key} must be a number, got {value!r}") from None
+    if not math.isfinite(number) or number < minimum:
+        raise TrainingError(f"{section}.{key} must be a finite number >= {minimum}, got {value!r}")
+    return number
+
+
+def _validate(cfg: RunConfig) -> RunConfig:
+    """Check every name a config resolves (network, optimiser, loss, scheduler) and the numbers.
+
+    A config is data: nothing named in it is imported. The network must be registered
+    (:mod:`deeprank_like.nn.registry`); the other names come from fixed tables.
+    """
+    from deeprank_like.nn.registry import get_model_class
+    from deeprank_like.training.losses import LOSSES
+    from deeprank_like.training.trainer import OPTIMIZERS, SCHEDULERS
+
+    net = cfg.network
+    if not isinstance(net.name, str) or not net.name:
+        raise TrainingError(f"network.name must be a network name, got {net.name!r}")
+    get_model_class(net.name)  # TrainingError naming the class and how to register it
+    if not isinstance(net.kwargs, dict):
+        raise TrainingError(f"network.kwargs must be a mapping, got {net.kwargs!r}")
+    t = cfg.training
+    if not isinstance(t.optimizer, str) or t.optimizer.lower() not in OPTIMIZERS:
+        raise TrainingError(
+            f"training.optimizer must be one of {sorted(OPTIMIZERS)}, got {t.optimizer!r}"
+        )
+    if t.loss is not None and (not isinstance(t.loss, str) or t.loss not in LOSSES):
+        raise TrainingError(
+            f"training.loss must be null or one of {sorted(LOSSES)}, got {t.loss!r}"
+        )
+    if t.scheduler is not None and t.scheduler not in SCHEDULERS:
+        raise TrainingError(
+            f"training.scheduler must be null or one of {list(SCHEDULERS)}, got {t.scheduler!r}"
+        )
+    for key in ("optimizer_kwargs", "scheduler_kwargs"):
+        if not isinstance(getattr(t, key), dict):
+            raise TrainingError(f"training.{key} must be a mapping, got {getattr(t, key)!r}")
+    cw = t.class_weights
+    if not isinstance(cw, bool) and not (
+        isinstance(cw, list)
+        and all(
+            isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w) and w >= 0
+            for w in cw
+        )
+    ):
+        raise TrainingError(
+            f"training.class_weights must be true/false or a list of finite weights, got {cw!r}"
+        )
+    numbers = {
+        "epochs": _number("training", "epochs", t.epochs, integer=True, minimum=0),
+        "batch_size": _number("training", "batch_size", t.batch_size, integer=True, minimum=1),
+        "lr": _number("training", "lr", t.lr, integer=False, minimum=0),
+        "weight_decay": _number(
+            "training", "weight_decay", t.weight_decay, integer=False, minimum=0
+        ),
+        "min_delta": _number("training", "min_delta", t.min_delta, integer=False, minimum=0),
+        "seed": _number("training", "seed", t.seed, integer=True, minimum=0),
+        "num_workers": _number("training", "num_workers", t.num_workers, integer=True, minimum=0),
+    }
+    if numbers["lr"] == 0:
+        raise TrainingError("training.lr must be > 0, got 0")
+    if t.early_stopping_patience is not None:
+        _number(
+            "training",
+            "early_stopping_patience",
+            t.early_stopping_patience,
+            integer=True,
+            minimum=1,
+        )
+    import dataclasses
+
+    return dataclasses.replace(cfg, training=dataclasses.replace(t, **numbers))
+
+
 def load_config(path: str | os.PathLike) -> RunConfig:
-    """Read a YAML (``.yaml``/``.yml``) or TOML (``.toml``) config; paths become absolute."""
+    """Read a YAML (``.yaml``/``.yml``) or TOML (``.toml``) config; paths become absolute.
+
+    YAML is read with ``yaml.safe_load`` (no Python tags). Every name is checked against
+    a fixed table or the network registry before anything is read or built.
+
+    Raises
+    ------
+    TrainingError
+        Unknown keys, wrong types, non-finite numbers, or a name that is not registered (the
+        message names it and says how to register a network).
+    """
     path = Path(path)
     if not path.is_file():
         raise TrainingError(f"{path}: no such config file")
@@ -173,11 +283,13 @@ def load_config(path: str | os.PathLike) -> RunConfig:
     if not data.get("train"):
         raise TrainingError("data.train must name at least one HDF5 file")
     out_dir = raw.get("output_dir", "output")
-    return RunConfig(
-        data=_section(DataConfig, data, "data"),
-        network=_section(NetworkConfig, raw.get("network"), "network"),
-        training=_section(TrainingConfig, raw.get("training"), "training"),
-        output_dir=absolute(out_dir),
+    return _validate(
+        RunConfig(
+            data=_section(DataConfig, data, "data"),
+            network=_section(NetworkConfig, raw.get("network"), "network"),
+            training=_section(TrainingConfig, raw.get("training"), "training"),
+            output_dir=absolute(out_dir),
+        )
     )
 
 
@@ -247,6 +359,7 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
     from deeprank_like.training.distributed import init_distributed
     from deeprank_like.training.trainer import Trainer, build_model_for
 
+    cfg = _validate(cfg)
     t = cfg.training
     ctx = init_distributed() if t.distributed == "auto" else None
     train, val, test = build_datasets(cfg.data)

@@ -36,7 +36,7 @@ from deeprank_like.errors import TrainingError
 from deeprank_like.nn.registry import build_model, model_config, model_name
 from deeprank_like.training.checkpoint import (
     load_checkpoint,
-    model_from_metadata,
+    restore_model,
     save_checkpoint,
 )
 from deeprank_like.training.distributed import (
@@ -103,6 +103,16 @@ def build_model_for(
         config.setdefault("num_node_features", dataset.num_node_features)
         config.setdefault("num_edge_features", dataset.num_edge_features)
     return build_model(name, config)
+
+
+def _meta_section(meta: dict[str, Any], key: str, source: str) -> dict[str, Any]:
+    """``meta[key]`` of checkpoint metadata as a dict ({} if absent; TrainingError if not a dict)."""
+    value = meta.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TrainingError(f"{source}: metadata {key!r} must be a JSON object, got {value!r}")
+    return value
 
 
 class _Tagged(TorchDataset):
@@ -388,6 +398,69 @@ class Trainer:
             return zero, zero.detach()
         return values.sum(), weights.sum().detach()
 
+    def _non_finite_items(
+        self, out: Tensor, target: Tensor | None, weight: Tensor, loss_sum: Tensor | None
+    ) -> Tensor:
+        """(B,) bool: real samples whose output, or whose loss, is NaN or infinite."""
+        out = out.detach()
+        bad = ~torch.isfinite(out).reshape(out.size(0), -1).all(dim=1)
+        if loss_sum is not None and not bool(torch.isfinite(loss_sum.detach())):
+            # the loss overflowed with finite outputs: find the samples, one at a time
+            keep = (weight > 0) & self._labelled(target)
+            for i in torch.nonzero(keep & ~bad).reshape(-1).tolist():
+                values, _ = self.loss_fn(out[i : i + 1], target[i : i + 1], self.class_weights)
+                if not bool(torch.isfinite(values).all()):
+                    bad[i] = True
+            if not bool(bad.any()):  # e.g. a custom loss over the whole batch
+                bad = keep.clone()
+        return bad & (weight > 0)
+
+    @staticmethod
+    def _entry_names(batch: Any, mask: Tensor) -> list[str]:
+        index = torch.nonzero(mask.reshape(-1)).reshape(-1).tolist()
+        names = getattr(batch, "entry_id", None)
+        if isinstance(names, list | tuple) and len(names) == mask.numel():
+            return [str(names[i]) for i in index]
+        sample = batch.sample_id.reshape(-1).tolist()
+        return [f"item {sample[i]}" for i in index]
+
+    def _non_finite_error(
+        self, phase: str, number: int, batch: Any, bad: Tensor, loss_sum: Tensor
+    ) -> TrainingError:
+        names = self._entry_names(batch, bad)
+        where = (
+            f"entries {names[:10]}{' ...' if len(names) > 10 else ''}"
+            if names
+            else "entries of another process (DDP rank)"
+        )
+        saved = (
+            f"the checkpoint keeps epoch {self.best_epoch}"
+            if self.best_epoch is not None
+            else "no checkpoint was written"
+        )
+        return TrainingError(
+            f"epoch {self.epoch}, {phase} batch {number}: non-finite loss "
+            f"({float(loss_sum.detach())}) from {where}. Training stopped before this step "
+            f"changed the weights; {saved}. Check these entries (deeprank-like inspect), the "
+            f"transforms/standardisation, or lower the learning rate (lr={self.lr:g})"
+        )
+
+    def _check_gradients(self, phase: str, number: int, batch: Any) -> None:
+        """TrainingError before the optimiser step if any gradient is NaN/inf."""
+        grads = [p.grad.detach() for p in self.model.parameters() if p.grad is not None]
+        if not grads:
+            return
+        peak = torch.stack([g.abs().amax() if g.numel() else g.new_zeros(()) for g in grads])
+        if bool(torch.isfinite(peak).all()):
+            return
+        names = self._entry_names(batch, batch.sample_weight.reshape(-1) > 0)
+        raise TrainingError(
+            f"epoch {self.epoch}, {phase} batch {number}: non-finite gradients (NaN/inf) for "
+            f"the batch of entries {names[:10]}{' ...' if len(names) > 10 else ''}; training "
+            f"stopped before this step changed the weights. Lower the learning rate "
+            f"(lr={self.lr:g}) or check these entries"
+        )
+
     def _postprocess(self, out: Tensor) -> np.ndarray:
         """Regression outputs, or class probabilities (B, C)."""
         out = out.detach().float()
@@ -465,15 +538,17 @@ class Trainer:
         return torch.tensor(weights, dtype=torch.float32, device=self.device)
 
     # ---- epochs -----------------------------------------------------------------------------------
-    def _run(self, loader: DataLoader, train: bool) -> dict[str, Any]:
+    def _run(self, loader: DataLoader, train: bool, phase: str | None = None) -> dict[str, Any]:
+        phase = phase or ("training" if train else "evaluation")
         module = self._ddp if (train and self._ddp is not None) else self.model
         module.train(train)
         sum_loss = torch.zeros((), dtype=torch.float64, device=self.device)
         sum_w = torch.zeros((), dtype=torch.float64, device=self.device)
         ids, weights, outputs, targets, raw = [], [], [], [], []
+        bad_entries: list[str] = []
         world = float(self.ctx.world_size)
         start = time.perf_counter()
-        for batch in loader:
+        for number, batch in enumerate(loader):
             batch = batch.to(self.device, non_blocking=True)
             weight = batch.sample_weight.reshape(-1)
             target = self._target(batch)
@@ -483,14 +558,23 @@ class Trainer:
                     loss_sum, w_sum = self._batch_loss(out, target, weight)
                 else:
                     loss_sum = w_sum = None
+                bad = self._non_finite_items(out, target, weight, loss_sum)
                 if train:
                     if loss_sum is None:
                         raise TrainingError("the training set has no target")
-                    global_w = all_reduce_sum(w_sum.clone().reshape(1), self.ctx)[0]
+                    # one all-reduce carries the weight sum and the non-finite count
+                    packed = torch.stack([w_sum.double(), bad.sum().double()])
+                    reduced = all_reduce_sum(packed, self.ctx)
+                    if float(reduced[1]) > 0:
+                        raise self._non_finite_error(phase, number, batch, bad, loss_sum)
+                    global_w = reduced[0].to(w_sum.dtype)
                     step_loss = loss_sum * (world / global_w) if global_w > 0 else loss_sum * 0
                     self.optimizer.zero_grad(set_to_none=True)
                     step_loss.backward()
+                    self._check_gradients(phase, number, batch)
                     self.optimizer.step()
+                elif bool(bad.any()):
+                    bad_entries += self._entry_names(batch, bad)
             if loss_sum is not None:
                 sum_loss += loss_sum.detach().double()
                 sum_w += w_sum.double()
@@ -500,6 +584,18 @@ class Trainer:
             raw.append(out.detach().float().cpu().numpy())
             if target is not None:
                 targets.append(target.cpu().numpy())
+        if not train:
+            # every rank learns whether any rank met non-finite outputs (no rank waits alone)
+            bad_lists = all_gather_objects(bad_entries, self.ctx)
+            bad_all = [e for part in bad_lists for e in part]
+            if bad_all:
+                raise TrainingError(
+                    f"{phase}: the network gives non-finite outputs or loss (NaN/inf) for "
+                    f"{len(bad_all)} entr{'y' if len(bad_all) == 1 else 'ies'}: "
+                    f"{bad_all[:10]}{' ...' if len(bad_all) > 10 else ''}; nothing is reported "
+                    f"for made-up values. The inputs were checked finite when read, so the "
+                    f"weights overflow on these entries"
+                )
         elapsed = time.perf_counter() - start
         totals = all_reduce_sum(torch.stack([sum_loss, sum_w]), self.ctx).cpu().numpy()
         gathered = all_gather_objects(
@@ -601,7 +697,7 @@ class Trainer:
             last_rows["train"] = self._log_row(self.epoch, "train", res, len(self.dataset_train))
             monitor = res["loss"]
             if val_loader is not None:
-                vres = self._run(val_loader, train=False)
+                vres = self._run(val_loader, train=False, phase="validation")
                 last_rows["val"] = self._log_row(self.epoch, "val", vres, len(self.dataset_val))
                 monitor = vres["loss"]
             if self.scheduler is not None:
@@ -639,7 +735,7 @@ class Trainer:
             raise TrainingError("no test dataset")
         loader, _ = self._loader(self.dataset_test, batch_size, False, num_workers)
         self.preflight(self.dataset_test, 2)
-        res = self._run(loader, train=False)
+        res = self._run(loader, train=False, phase="test")
         self._log_row(self.epoch, "test", res, len(self.dataset_test))
         frame = self._frame(self.dataset_test, res)
         if self.ctx.is_main:
@@ -659,7 +755,7 @@ class Trainer:
         dataset = self._as_dataset(data)
         loader, _ = self._loader(dataset, batch_size, False, num_workers)
         self.preflight(dataset, 2)
-        res = self._run(loader, train=False)
+        res = self._run(loader, train=False, phase="prediction")
         return self._frame(dataset, res)
 
     def _as_dataset(self, data: Any) -> Any:
@@ -674,7 +770,12 @@ class Trainer:
             if self.dataset_train is not None and hasattr(self.dataset_train, "data_config"):
                 source = self.dataset_train
             elif self._checkpoint_meta is not None:
-                source = self._checkpoint_meta["data"]
+                source = self._checkpoint_meta.get("data")
+                if not isinstance(source, dict) or source.get("dataset") not in ("graph", "grid"):
+                    raise TrainingError(
+                        "the checkpoint holds no dataset config (metadata 'data' with dataset "
+                        "'graph' or 'grid'); pass a dataset to predict instead of file paths"
+                    )
             if source is None:
                 raise TrainingError(
                     "predicting from files needs a training dataset or a checkpoint"
@@ -792,28 +893,44 @@ class Trainer:
         """
         payload = load_checkpoint(path)
         meta = payload["metadata"]
-        model = model_from_metadata(meta)
-        model.load_state_dict(payload["state_dict"])
-        loss = kwargs.pop("loss", meta.get("loss", {}).get("name"))
+        source = os.fspath(path)
+        model = restore_model(payload, source)
+        loss_info = _meta_section(meta, "loss", source)
+        training = _meta_section(meta, "training", source)
+        loss = kwargs.pop("loss", loss_info.get("name"))
+        if loss is not None and not isinstance(loss, str):
+            raise TrainingError(f"{source}: loss.name must be a loss name, got {loss!r}")
+        classes = meta.get("classes")
+        if classes is not None and not (
+            isinstance(classes, list)
+            and all(isinstance(c, int | float | str) and not isinstance(c, bool) for c in classes)
+        ):
+            raise TrainingError(
+                f"{source}: classes must be a list of class values, got {classes!r}"
+            )
+        task = meta.get("task")
+        if task not in (None, "regress", "classif"):
+            raise TrainingError(f"{source}: task must be 'regress' or 'classif', got {task!r}")
         trainer = cls(
             model,
             kwargs.pop("dataset_train", None),
             kwargs.pop("dataset_val", None),
             kwargs.pop("dataset_test", None),
-            task=meta.get("task"),
-            classes=meta.get("classes"),
+            task=task,
+            classes=classes,
             loss=loss,
             device=device,
             output_dir=output_dir,
             **kwargs,
         )
         trainer._checkpoint_meta = meta
-        trainer.epoch = int(meta.get("training", {}).get("epoch", 0) or 0)
-        saved_opt = meta.get("training", {}).get("optimizer")
+        epoch = training.get("epoch", 0) or 0
+        trainer.epoch = epoch if isinstance(epoch, int) and epoch >= 0 else 0
+        saved_opt = training.get("optimizer")
         if "optimizer_state" in payload and saved_opt == trainer._optimizer_name():
             try:  # resume fine-tuning where training stopped
                 trainer.optimizer.load_state_dict(payload["optimizer_state"])
-            except (ValueError, KeyError) as exc:
+            except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as exc:
                 log.warning("optimizer state of %s not restored: %s", path, exc)
         return trainer
 
