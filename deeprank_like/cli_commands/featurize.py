@@ -24,6 +24,7 @@ CONFIG_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
 EXAMPLE = """\
 deeprank-like featurize --ppi A,B --resolution residue -o features.hdf5 complexes/*.pdb
 deeprank-like featurize --srv A:25:GLY:ALA -o variants.hdf5 101M.pdb
+deeprank-like featurize --table variants.csv -o variants.hdf5   # one query per row (docs/tables.md)
 deeprank-like featurize run.toml --cpu-count 8          # config file (see docs/processing.md)
 deeprank-like featurize run.toml --shard 3/10 -o part-3.hdf5   # slice 3 of 10 (0-based)"""
 
@@ -35,9 +36,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="build graphs (and grids) from structures and write them to HDF5",
         description="""\
             Build one graph per query and write all of them to one HDF5 file (layout: docs/hdf5.md).
-            Queries come from a config file (TOML/YAML/JSON, see docs/processing.md) or from
-            --ppi/--srv applied to every structure given. A query that fails is recorded in the
-            file's failure table and the run goes on.
+            Queries come from a config file (TOML/YAML/JSON, see docs/processing.md), from a
+            CSV/TSV table with one query (and its targets) per row (--table, see docs/tables.md),
+            or from --ppi/--srv applied to every structure given. A query that fails, or a table
+            row that cannot become a query, is recorded in the file's failure table and the run
+            goes on.
 
             Exit status: 0 every query written; 1 some queries failed; 2 usage or fatal error.""",
         example=EXAMPLE,
@@ -52,6 +55,39 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("-c", "--config", help="config file (.toml/.yaml/.json)")
     p.add_argument(
         "-o", "--output", help="output HDF5 file (default with --ppi/--srv: features.hdf5)"
+    )
+    t = p.add_argument_group("queries from a table (docs/tables.md)")
+    t.add_argument(
+        "--table",
+        metavar="CSV",
+        help="CSV/TSV file, one query per row: pdb_path, chain(s), residue, wildtype, variant, "
+        "pssm_<CHAIN>, ... and target columns; relative paths are relative to the table",
+    )
+    t.add_argument(
+        "--kind",
+        choices=["ppi", "srv"],
+        default=None,
+        help="query kind of rows without a 'kind' column (default: srv if the table has a "
+        "residue/wildtype/variant column, else ppi)",
+    )
+    t.add_argument(
+        "--column",
+        action="append",
+        metavar="THEIRS=FIELD",
+        default=[],
+        help="read your column THEIRS as FIELD, e.g. 'Mutation pos=residue'; repeatable",
+    )
+    t.add_argument(
+        "--target-columns",
+        metavar="COLS",
+        help="comma-separated target columns, COL=NAME to rename, or 'none' "
+        "(default: every other all-numeric column)",
+    )
+    t.add_argument(
+        "--missing-targets",
+        choices=["error", "omit"],
+        default=None,
+        help="an empty target cell fails the row (default) or leaves that target out",
     )
     q = p.add_argument_group("queries (without a config file)")
     q.add_argument(
@@ -253,8 +289,63 @@ def _common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in kw.items() if v is not None}
 
 
+def _column_map(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        theirs, eq, ours = item.rpartition("=")
+        if not eq or not theirs.strip() or not ours.strip():
+            fail(
+                f"--column must look like THEIRS=FIELD (e.g. 'Mutation pos=residue'), got {item!r}"
+            )
+        out[theirs.strip()] = ours.strip()
+    return out
+
+
+def _target_columns(text: str | None) -> Any:
+    if text is None:
+        return None
+    if text.strip().lower() == "none":
+        return []
+    items = [c.strip() for c in text.split(",") if c.strip()]
+    if not items:
+        fail(f"--target-columns: no column names in {text!r}")
+    if any("=" in c for c in items):
+        pairs = [c.partition("=") for c in items]
+        return {a.strip(): (b.strip() if eq else a.strip()) for a, eq, b in pairs}
+    return items
+
+
+def _check_output(kwargs: dict[str, Any]) -> None:
+    """Refuse an existing output unless --resume/--overwrite (named as command-line flags)."""
+    from deeprank_like.processing.run import output_paths
+
+    if kwargs.get("resume") or kwargs.get("overwrite"):
+        return
+    out, shards = output_paths(kwargs["prefix"])
+    existing = ([out] if Path(out).exists() else []) + shards
+    if existing:
+        fail(
+            f"{existing[0]} exists (output of an earlier run); use --resume to finish that run, "
+            "or --overwrite to replace it"
+        )
+
+
+def _table_flags_used(args: argparse.Namespace) -> list[str]:
+    used = [
+        flag
+        for flag, value in (
+            ("--kind", args.kind),
+            ("--column", args.column),
+            ("--target-columns", args.target_columns),
+            ("--missing-targets", args.missing_targets),
+        )
+        if value
+    ]
+    return used
+
+
 def run(args: argparse.Namespace) -> int:
-    from deeprank_like.processing.config import run_config
+    from deeprank_like.processing.config import build_collection, config_kwargs
     from deeprank_like.processing.run import process
 
     config = args.config
@@ -262,9 +353,11 @@ def run(args: argparse.Namespace) -> int:
     if config is None and len(inputs) == 1 and inputs[0].lower().endswith(CONFIG_SUFFIXES):
         config = inputs.pop()
     kwargs = _common_kwargs(args)
+    if not args.table and _table_flags_used(args):
+        fail(f"{', '.join(_table_flags_used(args))} go with --table")
     if config is not None:
-        if inputs or args.ppi or args.srv:
-            fail("give either a config file or structures with --ppi/--srv, not both")
+        if inputs or args.ppi or args.srv or args.table:
+            fail("give either a config file, a --table, or structures with --ppi/--srv")
         for flag, value in (
             ("--resolution", args.resolution),
             ("--radius", args.radius),
@@ -272,10 +365,37 @@ def run(args: argparse.Namespace) -> int:
         ):
             if value is not None:
                 fail(f"{flag} belongs in the config file when one is used")
-        summary = run_config(config, **kwargs)
+        data, base, kwargs = config_kwargs(config, **kwargs)
+        _check_output(kwargs)
+        summary = process(build_collection(data, base), **kwargs)
+    elif args.table:
+        if inputs or args.ppi or args.srv:
+            fail("--table gives the queries; do not add structures or --ppi/--srv")
+        from deeprank_like.query import QueryCollection
+
+        defaults = {
+            k: v
+            for k, v in (
+                ("resolution", args.resolution),
+                ("influence_radius", args.radius),
+                ("max_edge_length", args.edge_length),
+            )
+            if v is not None
+        }
+        kwargs.setdefault("prefix", "features.hdf5")
+        _check_output(kwargs)
+        qc = QueryCollection.from_table(
+            args.table,
+            kind=args.kind,
+            columns=_column_map(args.column),
+            target_columns=_target_columns(args.target_columns),
+            missing_targets=args.missing_targets or "error",
+            **defaults,
+        )
+        summary = process(qc, **kwargs)
     else:
         if not (args.ppi or args.srv):
-            fail("give a config file, or --ppi and/or --srv with structure files")
+            fail("give a config file, a --table, or --ppi and/or --srv with structure files")
         if not inputs:
             fail("no structure files given")
         from deeprank_like.query import (
@@ -289,14 +409,25 @@ def run(args: argparse.Namespace) -> int:
             "influence_radius": args.radius,
             "max_edge_length": args.edge_length,
         }
-        ppis = [_parse_ppi(t) for t in args.ppi]
-        srvs = [_parse_srv(t) for t in args.srv]
+        from deeprank_like.errors import QueryError
+        from deeprank_like.query.table import check_query
+
+        specs = [
+            ("--ppi", t, ProteinProteinInterfaceQuery, {"chain_ids": _parse_ppi(t)})
+            for t in args.ppi
+        ]
+        specs += [("--srv", t, SingleResidueVariantQuery, _parse_srv(t)) for t in args.srv]
         qc = QueryCollection()
         for path in _structures(inputs):
-            for chains in ppis:
-                qc.add(ProteinProteinInterfaceQuery(pdb_path=path, chain_ids=chains, **common))
-            for variant in srvs:
-                qc.add(SingleResidueVariantQuery(pdb_path=path, **variant, **common))
+            for flag, text, cls, fields in specs:
+                try:  # a bad query (same chain twice, unknown code) fails alone
+                    query = cls(pdb_path=path, **fields, **common)
+                    check_query(query)
+                except (QueryError, ValueError) as exc:
+                    qc.add_failure(f"{Path(path).name}:{flag} {text}", exc)
+                    continue
+                qc.add(query)
         kwargs.setdefault("prefix", "features.hdf5")
+        _check_output(kwargs)
         summary = process(qc, **kwargs)
     return 1 if summary.failures else 0

@@ -97,7 +97,7 @@ pdb/101M.pdb,A,25,GLY,SER,1.0
         1: "missing.pdb not found",
         2: "residue A 999 not found",
         3: "wild type GLY does not match residue A 26 GLN",
-        4: "variant equals wild type",
+        4: "equals",  # variant equal to wild type
         5: "unknown amino acid 'XYZ'",
         6: "'25x7' is not a residue number",
         7: "chain 'Q' not found",
