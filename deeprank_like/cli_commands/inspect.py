@@ -18,11 +18,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="""\
             Print a summary of a feature file written by 'deeprank-like featurize' or
             QueryCollection.process(): its entries (nodes, edges, targets, grids), every feature
-            with its width, unit and description, the targets, and the failed queries.""",
+            with its width, unit and description, the targets, and the failed queries.
+            --verify reads every entry and checks it against its checksum; exit status 1
+            if an entry is damaged or the file cannot be read completely.""",
         example="""\
             deeprank-like inspect features.hdf5
             deeprank-like inspect features.hdf5 --entry residue-ppi:A-B:1ATN_1w
-            deeprank-like inspect features.hdf5 --json | jq .failures""",
+            deeprank-like inspect features.hdf5 --json | jq .failures
+            deeprank-like inspect --verify features.hdf5""",
         func=run,
     )
     p.add_argument("file", help="HDF5 feature file")
@@ -38,9 +41,42 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--repair",
         action="store_true",
-        help="clear the 'open for write' flag left by a killed writer",
+        help="repair the superblock left by a killed or disk-full writer ('open for write' "
+        "flag, end-of-file address)",
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="read every entry and check its checksum; exit 1 if one is damaged",
     )
     return p
+
+
+def _verify(path: str, repair: bool, as_json: bool) -> int:
+    from deeprank_like.storage.files import open_h5
+    from deeprank_like.storage.integrity import check_file, describe_check
+    from deeprank_like.storage.schema import entry_id
+
+    with open_h5(path, "r", repair=repair) as f:
+        check = check_file(f)
+    if as_json:
+        report = {
+            "file": path,
+            "ok": check.ok,
+            "verified": len(check.good),
+            "without_checksum": check.unchecked,
+            "bad": {entry_id(k): v for k, v in check.bad.items()},
+            "incomplete": [entry_id(k) for k in check.incomplete],
+            "error": check.error,
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        print(describe_check(check))
+        for name, reason in check.bad.items():
+            print(f"  BAD {entry_id(name)}: {reason}")
+        for name in check.incomplete:
+            print(f"  incomplete {entry_id(name)} (no complete flag; ignored by readers)")
+    return 0 if check.ok else 1
 
 
 def _entry_row(ff: Any, qid: str) -> dict[str, Any]:
@@ -192,6 +228,8 @@ def _print_entry(ff: Any, qid: str, as_json: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     from deeprank_like.storage import FeatureFile
 
+    if args.verify:
+        return _verify(args.file, args.repair, args.json)
     with FeatureFile(args.file, repair=args.repair) as ff:
         if args.entry:
             _print_entry(ff, args.entry, args.json)

@@ -16,8 +16,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="""\
             Copy the complete entries of every input into OUTPUT (compressed data is copied as
             is), union the failure tables (dropping failures of queries that have an entry),
-            and recompute the file summary. OUTPUT is written to a temporary file and renamed,
-            so it is never left half-written.""",
+            and recompute the file summary. Every entry is verified first (checksum,
+            readability): a corrupt entry is reported and never copied. OUTPUT is locked
+            while it is written, and written to a temporary file that is renamed, so it is
+            never left half-written.
+
+            Exit status: 0 all entries merged; 1 corrupt entries or (with --repair)
+            unreadable inputs were left out; 2 usage or fatal error.""",
         example="""\
             deeprank-like merge -o features.hdf5 parts/part-*.hdf5
             deeprank-like merge --append --skip-duplicates -o features.hdf5 late-part.hdf5""",
@@ -36,7 +41,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--repair",
         action="store_true",
-        help="clear the 'open for write' flag of inputs left by killed writers",
+        help="repair inputs left by killed or disk-full writers (superblock flag and "
+        "end-of-file address) and skip inputs that stay unreadable",
     )
     return p
 
@@ -53,5 +59,11 @@ def run(args: argparse.Namespace) -> int:
         delete_inputs=args.delete_inputs,
         repair=args.repair,
     )
+    import sys
+
+    for qid, path, reason in result.corrupt:
+        print(f"corrupt entry {qid!r} in {path} not copied: {reason}", file=sys.stderr)
+    for _path, reason in result.unreadable:
+        print(f"unreadable input skipped: {reason}", file=sys.stderr)
     print(result)
-    return 0
+    return 0 if result.ok else 1

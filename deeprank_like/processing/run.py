@@ -15,10 +15,11 @@ from deeprank_like.errors import DeeprankLikeError, StorageError
 from deeprank_like.processing.executors import WorkerCrash, available_cpus, get_executor
 from deeprank_like.processing.summary import ProcessSummary, QueryFailure
 from deeprank_like.processing.worker import run_query, shard_path
-from deeprank_like.storage.files import init_root, open_h5
+from deeprank_like.storage.files import DiskFullError, init_root, open_h5
+from deeprank_like.storage.integrity import check_file, describe_check, salvage_file
+from deeprank_like.storage.lock import OutputLock
 from deeprank_like.storage.merge import merge_files
-from deeprank_like.storage.reader import complete_entry_names
-from deeprank_like.storage.schema import COMPRESSIONS
+from deeprank_like.storage.schema import COMPRESSIONS, entry_id
 from deeprank_like.storage.writer import write_failures
 
 __all__ = ["output_paths", "process", "select_shard"]
@@ -121,23 +122,93 @@ def _grid_config(settings: Any, method: Any, count: int, seed: Any) -> dict[str,
     return {"settings": settings, "method": method, "augmentations": int(count), "seed": seed}
 
 
+def _make_folder(base: str) -> None:
+    folder = Path(base).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(
+            f"{base}.hdf5: cannot create the output folder {folder} ({exc.strerror or exc})"
+        ) from exc
+
+
 def _completed(out: str, shards: list[str]) -> tuple[set[str], list[str], list[str]]:
-    """(complete entry names, usable existing files, files set aside) of earlier runs."""
+    """(verified complete entry names, usable files, files set aside) of earlier runs.
+
+    Every complete entry is verified (:func:`~deeprank_like.storage.integrity.check_file`:
+    readable, checksum). A file that is damaged, or holds an entry that fails, is salvaged:
+    its good entries are copied into a new shard of the same run, the file is renamed
+    ``*.unreadable`` (kept for inspection), and the bad entries are recomputed.
+    """
     done: set[str] = set()
     usable, aside = [], []
+    base = _strip_prefix(out)
     for path in ([out] if Path(out).exists() else []) + shards:
+        kept: list[str] = []
+        check = None
+        salvaged = ""
         try:
-            with open_h5(path, "r", repair=True) as f:
-                names = complete_entry_names(f)
+            f = open_h5(path, "r", repair=True)
+        except DiskFullError:
+            raise
         except StorageError as exc:
-            bad = path + ".unreadable"
-            os.replace(path, bad)
-            log.warning("%s; renamed to %s, its queries will be recomputed", exc, bad)
-            aside.append(bad)
+            reason = str(exc)
+        else:
+            with f:
+                check = check_file(f)
+                if check.ok:
+                    kept = check.good
+                else:
+                    salvaged = _salvage_path(base, path)
+                    try:
+                        with open_h5(salvaged, "w") as dst:
+                            kept = salvage_file(f, dst, check)
+                    except BaseException:  # e.g. disk full: leave everything as it was
+                        Path(salvaged).unlink(missing_ok=True)
+                        raise
+            if check is not None and check.ok:
+                done.update(kept)
+                usable.append(path)
+                continue
+            reason = describe_check(check)  # type: ignore[arg-type]
+            bad = "; ".join(f"{entry_id(k)}: {v}" for k, v in list(check.bad.items())[:3])
+            reason += f" ({bad})" if bad else ""
+        if salvaged == "" and os.path.getsize(path) == 0:
+            os.remove(path)  # nothing to keep or inspect (its creation failed, e.g. disk full)
+            log.warning("%s: empty file (its creation failed); removed", path)
             continue
-        done.update(names)
-        usable.append(path)
+        bad_path = path + ".unreadable"
+        k = 1
+        while Path(bad_path).exists():
+            bad_path, k = f"{path}.unreadable.{k}", k + 1
+        os.replace(path, bad_path)
+        aside.append(bad_path)
+        if salvaged:
+            done.update(kept)
+            usable.append(salvaged)
+            log.warning(
+                "%s; its %d good entries were copied to %s, the file renamed to %s, the other "
+                "queries will be recomputed",
+                reason,
+                len(kept),
+                salvaged,
+                bad_path,
+            )
+        else:
+            log.warning("%s; renamed to %s, its queries will be recomputed", reason, bad_path)
     return done, usable, aside
+
+
+def _salvage_path(base: str, damaged: str) -> str:
+    """A new shard path for the good entries of ``damaged`` (same run number, or 0)."""
+    m = _SHARD_RE.search(damaged)
+    run = m.group(1) if m else "0"
+    k = 0
+    while True:
+        path = f"{base}.shard-{run}-salvaged{k}-{os.getpid()}.hdf5"
+        if not Path(path).exists():
+            return path
+        k += 1
 
 
 def process(
@@ -232,137 +303,160 @@ def process(
     queries = [(qid, d) for qid, d in queries if qid in wanted]
 
     base = _strip_prefix(prefix)
-    Path(base).parent.mkdir(parents=True, exist_ok=True)
-    out, shards = output_paths(base)
-    existing = ([out] if Path(out).exists() else []) + shards
-    if resume or overwrite:  # merge temporaries of a run killed while merging
-        for stale in glob.glob(glob.escape(out) + ".tmp-*"):
-            os.remove(stale)
-    done: set[str] = set()
-    if existing and not resume:
-        if not overwrite:
-            raise StorageError(
-                f"{existing[0]} exists (output of an earlier run); pass resume=True to finish "
-                "that run, or overwrite=True to replace it"
-            )
-        for path in existing:
-            os.remove(path)
-        existing, shards = [], []
-    elif existing:
-        done, existing, _ = _completed(out, shards)
-    run_no = 1 + max(
-        [int(_SHARD_RE.search(s).group(1)) for s in shards if _SHARD_RE.search(s)],
-        default=-1,  # type: ignore[union-attr]
-    )
-    from deeprank_like.storage.schema import entry_name
-
-    todo = [(qid, d) for qid, d in queries if entry_name(qid) not in done]
-    skipped = len(queries) - len(todo)
-    if not queries:
-        log.warning("no queries to process%s", f" in shard {shard}" if shard else "")
-
-    file_config = {
-        "feature_modules": refs if isinstance(refs, str) else [describe_reference(r) for r in refs],
-        "float_dtype": str(float_dtype),
-        "compression": compression,
-        "grid": None
-        if grid is None
-        else {
-            "points_counts": list(grid["settings"].points_counts),
-            "sizes": list(grid["settings"].sizes),
-            "method": grid["method"].name,
-            "augmentation_count": grid["augmentations"],
-            "seed": grid["seed"],
-        },
-        "shard": list(shard) if shard else None,
-    }
-    template = f"{base}.shard-{run_no}-{{host}}-{{pid}}.hdf5"
-    config = {
-        "modules": refs,
-        "float_dtype": str(float_dtype),
-        "compression": compression,
-        "grid": grid,
-        "shard_template": template,
-        "on_error": on_error,
-        "traceback": log_error_traceback,
-        "file_config": file_config,
-    }
-    # Largest structures first: fewer idle workers at the end of a run (LPT scheduling).
-    todo.sort(key=lambda item: -_file_size(item[1].get("pdb_path")))
-    tasks = [{"id": qid, "query": d, "config": config} for qid, d in todo]
-
-    summary = ProcessSummary(total=len(queries) + len(pre_failures), skipped=skipped)
-    failures: list[QueryFailure] = list(pre_failures)
-    if tasks:
-        n = cpu_count
-        if executor in (None, "processes") and cpu_count is None:
-            n = min(available_cpus(), len(tasks))  # no idle processes for tiny jobs
-        ex, owned = get_executor(executor, n)
-        summary.executor, summary.workers = ex.name, ex.n_workers
-        bar = _progress_bar(len(tasks), progress)
-        try:
-            for i, result in ex.imap_unordered(run_query, tasks):
-                if isinstance(result, WorkerCrash):
-                    failures.append(
-                        QueryFailure(tasks[i]["id"], "worker", result.exc_type, result.message)
-                    )
-                elif result["ok"]:
-                    summary.processed += 1
-                else:
-                    failures.append(
-                        QueryFailure(
-                            result["query_id"],
-                            result["stage"],
-                            result["exc_type"],
-                            result["message"],
-                        )
-                    )
-                    log.warning(
-                        "query %s failed at %s: %s: %s",
-                        *(result[k] for k in ("query_id", "stage", "exc_type", "message")),
-                    )
-                bar.update(1)
-                bar.set_postfix(failed=len(failures), refresh=False)
-        finally:
-            bar.close()
-            if owned:
-                ex.close()
-    else:
-        summary.executor, summary.workers = (executor if isinstance(executor, str) else "custom"), 0
-
-    # Failures of this run go to a shard of the parent (so they survive with combine_output=False).
-    if failures:
-        path = shard_path(template)
-        with open_h5(path, "a") as f:
-            if f.attrs.get("created_by") != "process" and int(f.attrs.get("entry_count", 0)) == 0:
-                init_root(f, file_config, created_by="process")
-            write_failures(f, [x.to_dict() for x in failures])
-    _, shards_now = output_paths(base)
-    if combine_output:
-        inputs = list(shards_now)
-        if inputs or not Path(out).exists():
-            if not inputs:
-                with open_h5(out, "w") as f:
-                    init_root(f, file_config, created_by="process")
-            else:
-                merge_files(
-                    inputs,
-                    out,
-                    append=Path(out).exists(),
-                    on_duplicate="skip",
-                    delete_inputs=True,
-                    repair=True,
-                    created_by="process",
+    _make_folder(base)
+    with OutputLock(base + ".hdf5", "featurize run"):
+        out, shards = output_paths(base)
+        existing = ([out] if Path(out).exists() else []) + shards
+        if resume or overwrite:  # merge temporaries of a run killed while merging
+            for stale in glob.glob(glob.escape(out) + ".tmp-*"):
+                os.remove(stale)
+        done: set[str] = set()
+        if existing and not resume:
+            if not overwrite:
+                raise StorageError(
+                    f"{existing[0]} exists (output of an earlier run); pass resume=True to finish "
+                    "that run, or overwrite=True to replace it"
                 )
-        summary.files, summary.output = [out], out
-    else:
-        summary.files = shards_now
-    summary.failures = failures
-    summary.seconds = time.perf_counter() - t0
-    if verbose:
-        print(summary.line(), file=sys.stderr)
-    log.info("%s", summary.line())
-    return summary
+            for path in existing:
+                os.remove(path)
+            existing, shards = [], []
+        elif existing:
+            done, existing, _ = _completed(out, shards)
+        run_no = 1 + max(
+            [int(_SHARD_RE.search(s).group(1)) for s in shards if _SHARD_RE.search(s)],
+            default=-1,  # type: ignore[union-attr]
+        )
+        from deeprank_like.storage.schema import entry_name
+
+        todo = [(qid, d) for qid, d in queries if entry_name(qid) not in done]
+        skipped = len(queries) - len(todo)
+        if not queries:
+            log.warning("no queries to process%s", f" in shard {shard}" if shard else "")
+
+        file_config = {
+            "feature_modules": refs
+            if isinstance(refs, str)
+            else [describe_reference(r) for r in refs],
+            "float_dtype": str(float_dtype),
+            "compression": compression,
+            "grid": None
+            if grid is None
+            else {
+                "points_counts": list(grid["settings"].points_counts),
+                "sizes": list(grid["settings"].sizes),
+                "method": grid["method"].name,
+                "augmentation_count": grid["augmentations"],
+                "seed": grid["seed"],
+            },
+            "shard": list(shard) if shard else None,
+        }
+        template = f"{base}.shard-{run_no}-{{host}}-{{pid}}.hdf5"
+        config = {
+            "modules": refs,
+            "float_dtype": str(float_dtype),
+            "compression": compression,
+            "grid": grid,
+            "shard_template": template,
+            "on_error": on_error,
+            "traceback": log_error_traceback,
+            "file_config": file_config,
+        }
+        # Largest structures first: fewer idle workers at the end of a run (LPT scheduling).
+        todo.sort(key=lambda item: -_file_size(item[1].get("pdb_path")))
+        tasks = [{"id": qid, "query": d, "config": config} for qid, d in todo]
+
+        summary = ProcessSummary(total=len(queries) + len(pre_failures), skipped=skipped)
+        failures: list[QueryFailure] = list(pre_failures)
+        disk_full = ""
+        if tasks:
+            n = cpu_count
+            if executor in (None, "processes") and cpu_count is None:
+                n = min(available_cpus(), len(tasks))  # no idle processes for tiny jobs
+            ex, owned = get_executor(executor, n)
+            summary.executor, summary.workers = ex.name, ex.n_workers
+            bar = _progress_bar(len(tasks), progress)
+            try:
+                for i, result in ex.imap_unordered(run_query, tasks):
+                    if isinstance(result, WorkerCrash):
+                        failures.append(
+                            QueryFailure(tasks[i]["id"], "worker", result.exc_type, result.message)
+                        )
+                    elif result["ok"]:
+                        summary.processed += 1
+                    elif result["exc_type"] == "DiskFullError":
+                        disk_full = str(result["message"])
+                        break  # a problem of the run: stop submitting, keep what is written
+                    else:
+                        failures.append(
+                            QueryFailure(
+                                result["query_id"],
+                                result["stage"],
+                                result["exc_type"],
+                                result["message"],
+                            )
+                        )
+                        log.warning(
+                            "query %s failed at %s: %s: %s",
+                            *(result[k] for k in ("query_id", "stage", "exc_type", "message")),
+                        )
+                    bar.update(1)
+                    bar.set_postfix(failed=len(failures), refresh=False)
+            finally:
+                bar.close()
+                if owned:
+                    ex.close()
+        else:
+            summary.executor, summary.workers = (
+                (executor if isinstance(executor, str) else "custom"),
+                0,
+            )
+
+        if disk_full:
+            raise DiskFullError(
+                f"disk full: {disk_full}. The run stopped; the {summary.processed} entries it wrote "
+                "are complete and kept: free space (or raise the quota), then run again with "
+                "resume=True (--resume)"
+            )
+        # Failures of this run go to a shard of the parent (so they survive with combine_output=False).
+        if failures:
+            path = shard_path(template)
+            with open_h5(path, "a") as f:
+                if (
+                    f.attrs.get("created_by") != "process"
+                    and int(f.attrs.get("entry_count", 0)) == 0
+                ):
+                    init_root(f, file_config, created_by="process")
+                write_failures(f, [x.to_dict() for x in failures])
+        _, shards_now = output_paths(base)
+        if combine_output:
+            inputs = list(shards_now)
+            if inputs or not Path(out).exists():
+                if not inputs:
+                    with open_h5(out, "w") as f:
+                        init_root(f, file_config, created_by="process")
+                else:
+                    merged = merge_files(
+                        inputs,
+                        out,
+                        append=Path(out).exists(),
+                        on_duplicate="skip",
+                        delete_inputs=True,
+                        repair=True,
+                        created_by="process",
+                    )
+                    for qid, where, reason in merged.corrupt:
+                        failures.append(
+                            QueryFailure(qid, "write", "StorageError", f"{where}: {reason}")
+                        )
+            summary.files, summary.output = [out], out
+        else:
+            summary.files = shards_now
+        summary.failures = failures
+        summary.seconds = time.perf_counter() - t0
+        if verbose:
+            print(summary.line(), file=sys.stderr)
+        log.info("%s", summary.line())
+        return summary
 
 
 def _pre_failures(collection: Any, shard: Any, on_error: str) -> list[QueryFailure]:

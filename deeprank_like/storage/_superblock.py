@@ -1,4 +1,4 @@
-"""Clear HDF5's "file is open for write" superblock flag left by a killed writer.
+"""Repair the superblock of a file left by a killed (or disk-full) writer.
 
 HDF5 ≥ 1.10 files (superblock version 2 or 3, which ``libver="v110"`` produces) carry a
 *file consistency flags* byte that the library sets while a file is open for writing and
@@ -7,6 +7,11 @@ open fails with "file is already open for write (may use <h5clear file> to clear
 consistency flags)". :func:`clear_write_flag` does what ``h5clear -s`` does: it zeroes the
 flag byte and rewrites the superblock checksum (Bob Jenkins' lookup3, as ``H5_checksum_lookup3``).
 
+A writer stopped by a full disk also leaves the superblock's *end-of-file address* (EOA)
+behind the objects it managed to write, and every later open fails with "addr overflow".
+:func:`repair_superblock` also raises the EOA to the real file size, as ``h5clear
+--increment`` does: the bytes after the old EOA become (possibly unused) allocated space.
+
 Only the superblock at offset 0 is handled (files without a user block, as we write them).
 """
 
@@ -14,7 +19,13 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["clear_write_flag", "lookup3", "write_flag_set"]
+__all__ = [
+    "clear_write_flag",
+    "end_of_file_address",
+    "lookup3",
+    "repair_superblock",
+    "write_flag_set",
+]
 
 _SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _M = 0xFFFFFFFF
@@ -81,8 +92,11 @@ def lookup3(data: bytes, initval: int = 0) -> int:
 
 def _superblock(path: str | os.PathLike) -> tuple[bytes, int] | None:
     """(superblock bytes without checksum, stored checksum) of a v2/v3 superblock, else None."""
-    with open(path, "rb") as fh:
-        head = fh.read(64)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError:  # missing, unreadable: not ours to repair
+        return None
     if len(head) < 12 or head[:8] != _SIGNATURE or head[8] not in (2, 3):
         return None
     size_of_offsets = head[9]
@@ -117,3 +131,45 @@ def clear_write_flag(path: str | os.PathLike) -> bool:
         fh.flush()
         os.fsync(fh.fileno())
     return True
+
+
+def end_of_file_address(path: str | os.PathLike) -> int | None:
+    """The end-of-file address stored in a v2/v3 superblock with a valid checksum, else None."""
+    sb = _superblock(path)
+    if sb is None or lookup3(sb[0]) != sb[1]:
+        return None
+    body = sb[0]
+    size = body[9]
+    return int.from_bytes(body[12 + 2 * size : 12 + 3 * size], "little")
+
+
+def repair_superblock(path: str | os.PathLike) -> list[str]:
+    """Clear the "open for write" flag and raise a short EOA to the file size.
+
+    Returns
+    -------
+    list of str
+        What was changed (empty if nothing): ``"write flag"``, ``"end-of-file address"``.
+        Files that are not HDF5 with a checksummed v2/v3 superblock are left alone.
+    """
+    sb = _superblock(path)
+    if sb is None or lookup3(sb[0]) != sb[1]:
+        return []
+    body = bytearray(sb[0])
+    changed = []
+    if body[11] != 0:
+        body[11] = 0
+        changed.append("write flag")
+    size = body[9]
+    lo, hi = 12 + 2 * size, 12 + 3 * size
+    eoa = int.from_bytes(body[lo:hi], "little")
+    file_size = os.path.getsize(path)
+    if file_size > eoa:
+        body[lo:hi] = file_size.to_bytes(size, "little")
+        changed.append("end-of-file address")
+    if changed:
+        with open(path, "r+b") as fh:
+            fh.write(bytes(body) + lookup3(bytes(body)).to_bytes(4, "little"))
+            fh.flush()
+            os.fsync(fh.fileno())
+    return changed

@@ -2,21 +2,105 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import h5py
 
 from deeprank_like.errors import StorageError
-from deeprank_like.storage._superblock import clear_write_flag, write_flag_set
+from deeprank_like.storage._superblock import repair_superblock, write_flag_set
 from deeprank_like.storage.schema import FORMAT, LIBVER, SCHEMA_VERSION
 
-__all__ = ["init_root", "is_feature_file", "open_h5", "package_version"]
+__all__ = [
+    "DiskFullError",
+    "disk_full_errno",
+    "free_bytes",
+    "init_root",
+    "is_feature_file",
+    "open_h5",
+    "os_error_message",
+    "package_version",
+]
 
 log = logging.getLogger(__name__)
+
+#: errno values that mean "no room to write": full device, exhausted quota, file size limit.
+NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_NO_SPACE_TEXT = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file size limit exceeded",
+}
+
+#: Files whose writing failed in this process: path → reason (used to explain a later open).
+FAILED_WRITES: dict[str, str] = {}
+
+
+class DiskFullError(StorageError):
+    """Writing a file failed for lack of space (full device, quota, or file size limit).
+
+    A problem of the run, not of a query: ``process`` stops at the first one.
+    """
+
+
+def disk_full_errno(exc: BaseException) -> int | None:
+    """The "no space" errno behind ``exc`` (an h5py/OS error), or None.
+
+    h5py does not always set ``errno`` (errors raised while HDF5 frees an object carry
+    it only in the text: ``errno = 28, error message = 'No space left on device'``).
+    """
+    code = getattr(exc, "errno", None)
+    if code in NO_SPACE_ERRNOS:
+        return int(code)
+    text = str(exc)
+    for code in NO_SPACE_ERRNOS:
+        if f"errno = {code}," in text or os.strerror(code) in text:
+            return code
+    return None
+
+
+def free_bytes(path: str | os.PathLike) -> int | None:
+    """Free bytes for unprivileged users on the file system of ``path`` (or its folder)."""
+    p = Path(path)
+    for candidate in (p, *p.parents):
+        if candidate.exists():
+            try:
+                return int(shutil.disk_usage(candidate).free)
+            except OSError:
+                return None
+    return None
+
+
+def os_error_message(path: str, exc: BaseException, action: str = "open") -> str | None:
+    """A one-line explanation of an OS-level failure to write/create ``path``, or None.
+
+    Covers a full disk/quota, a read-only file system, missing permission and a missing
+    folder, whatever the wording of the HDF5 error stack.
+    """
+    code = disk_full_errno(exc)
+    if code is not None:
+        free = free_bytes(path)
+        size = os.path.getsize(path) if os.path.isfile(path) else 0
+        return (
+            f"{path}: cannot {action}: {_NO_SPACE_TEXT[code]} (the file holds {size:,} bytes; "
+            f"{'unknown' if free is None else f'{free:,}'} bytes free on its file system)"
+        )
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    folder = os.path.dirname(os.path.abspath(path))
+    if code == errno.EROFS or "Read-only file system" in text:
+        return f"{path}: cannot {action}: {folder} is on a read-only file system"
+    if code in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
+        where = path if os.path.exists(path) else folder
+        return f"{path}: cannot {action}: permission denied ({where} is not writable for you)"
+    if not os.path.isdir(folder):
+        return f"{path}: cannot {action}: the folder {folder} does not exist"
+    return None
 
 
 def package_version() -> str:
@@ -29,30 +113,73 @@ def package_version() -> str:
         return "unknown"
 
 
+def _repair(path: str) -> bool:
+    changed = repair_superblock(path)
+    if changed:
+        log.warning(
+            "%s: repaired the superblock left by a killed or disk-full writer (%s)",
+            path,
+            " and ".join(changed),
+        )
+    return bool(changed)
+
+
 def _open_raw(path: str, mode: str, repair: bool) -> h5py.File:
     kwargs: dict[str, Any] = {"libver": LIBVER} if mode != "r" else {}
     try:
         return h5py.File(path, mode, **kwargs)
     except OSError as exc:
         text = str(exc)
+        if mode != "r":
+            explained = os_error_message(
+                path, exc, "create" if not os.path.exists(path) else "open"
+            )
+            if explained is not None:
+                cls = DiskFullError if disk_full_errno(exc) is not None else StorageError
+                raise cls(explained) from exc
         if "consistency flags" in text or write_flag_set(path):
-            if repair and clear_write_flag(path):
-                log.warning("%s: cleared the 'open for write' flag left by a killed writer", path)
+            if repair and _repair(path):
                 try:
                     return h5py.File(path, mode, **kwargs)
                 except OSError as exc2:
                     raise StorageError(f"{path}: not an HDF5 file or corrupted ({exc2})") from exc2
-            raise StorageError(
-                f"{path}: the file is marked as open for writing: another process is writing it, "
-                "or a writer was killed (if no process is writing it, open it with repair=True, "
-                "`deeprank-like inspect --repair`, or run `h5clear -s`)"
-            ) from exc
+            raise StorageError(f"{path}: {_flag_reason(path)}") from exc
+        if repair and _repair(path):
+            try:
+                return h5py.File(path, mode, **kwargs)
+            except OSError as exc2:
+                raise StorageError(f"{path}: not an HDF5 file or corrupted ({exc2})") from exc2
         if "unable to lock file" in text.lower():
             raise StorageError(
                 f"{path}: cannot lock the file ({text}); another process has it open, or the "
                 "file system does not support locking (set HDF5_USE_FILE_LOCKING=FALSE)"
             ) from exc
         raise StorageError(f"{path}: not an HDF5 file or corrupted ({text})") from exc
+
+
+def _flag_reason(path: str) -> str:
+    """Why a file may be marked "open for write", most likely cause first."""
+    hint = (
+        "if no process is writing it, open it with repair=True, `deeprank-like inspect "
+        "--repair`, or run `h5clear -s`"
+    )
+    earlier = FAILED_WRITES.get(os.path.abspath(path))
+    if earlier is not None:
+        return (
+            f"the file is marked as open for writing because an earlier write to it failed "
+            f"({earlier}); {hint}"
+        )
+    free = free_bytes(path)
+    if free is not None and free < (1 << 20):
+        return (
+            f"the file is marked as open for writing, and its file system is full ({free:,} "
+            f"bytes free): a writer was most likely stopped by the full disk; free space, then "
+            f"{hint}"
+        )
+    return (
+        "the file is marked as open for writing: a writer was killed or stopped by a full "
+        f"disk, or another process is writing it ({hint})"
+    )
 
 
 def open_h5(
@@ -73,7 +200,14 @@ def open_h5(
     check : bool
         Refuse files that are not deeprank_like feature files or have a newer schema.
     repair : bool
-        Clear the "open for write" flag a killed writer left (only when no process writes it).
+        Repair the superblock a killed or disk-full writer left (clear the "open for write"
+        flag, raise a short end-of-file address; only when no process writes the file).
+
+    Raises
+    ------
+    StorageError
+        Missing, foreign, damaged or newer-schema file; :class:`DiskFullError` when a new
+        file cannot be created for lack of space.
     """
     path = os.fspath(path)
     if mode not in ("r", "a", "w"):
@@ -85,14 +219,52 @@ def open_h5(
             raise StorageError(f"{path}: is a directory, not an HDF5 file")
     f = _open_raw(path, mode, repair)
     try:
-        if mode != "r" and "format" not in f.attrs and len(f) == 0:
-            init_root(f)
-        if check:
-            _check_root(f, path)
+        _prepare(f, path, mode, check)
+    except (OSError, KeyError, RuntimeError, ValueError) as exc:
+        _close_quietly(f)
+        if not (repair and _repair(path)):
+            raise _damaged(path, exc) from exc
+        f = _open_raw(path, mode, False)
+        try:
+            _prepare(f, path, mode, check)
+        except (OSError, KeyError, RuntimeError, ValueError) as exc2:
+            _close_quietly(f)
+            raise _damaged(path, exc2) from exc2
+        except BaseException:
+            _close_quietly(f)
+            raise
     except BaseException:
-        f.close()
+        _close_quietly(f)
         raise
     return f
+
+
+def _prepare(f: h5py.File, path: str, mode: str, check: bool) -> None:
+    if mode != "r" and "format" not in f.attrs and len(f) == 0:
+        init_root(f)
+    if check:
+        _check_root(f, path)
+
+
+def _damaged(path: str, exc: BaseException) -> StorageError:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, KeyError):
+        text = text.strip("'\"")
+    explained = os_error_message(path, exc, "write")
+    if explained is not None:
+        return DiskFullError(explained) if disk_full_errno(exc) else StorageError(explained)
+    return StorageError(
+        f"{path}: damaged HDF5 file ({text}); a writer may have been killed or stopped by a "
+        "full disk: `deeprank-like inspect --repair --verify` checks it, resume=True salvages "
+        "its complete entries"
+    )
+
+
+def _close_quietly(f: h5py.File) -> None:
+    try:
+        f.close()
+    except Exception as exc:  # a damaged or frozen file may fail to flush on close
+        log.debug("closing %s failed: %s", getattr(f, "filename", "?"), exc)
 
 
 def _check_root(f: h5py.File, path: str) -> None:

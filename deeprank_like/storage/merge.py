@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
@@ -10,9 +11,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import h5py
+
 from deeprank_like.errors import StorageError
-from deeprank_like.storage.files import json_attr, open_h5, package_version
+from deeprank_like.storage.files import (
+    DiskFullError,
+    disk_full_errno,
+    json_attr,
+    open_h5,
+    os_error_message,
+    package_version,
+)
+from deeprank_like.storage.integrity import check_file
+from deeprank_like.storage.lock import OutputLock
 from deeprank_like.storage.reader import complete_entry_names
+from deeprank_like.storage.schema import entry_id
 from deeprank_like.storage.writer import _store_failures, read_failure_rows
 
 __all__ = ["MergeResult", "merge_files"]
@@ -22,18 +35,33 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class MergeResult:
-    """What :func:`merge_files` did."""
+    """What :func:`merge_files` did.
+
+    ``corrupt`` lists ``(query id, input path, reason)`` of entries that failed verification
+    and were not copied (they are added to the output's failure table); ``unreadable`` lists
+    ``(input path, reason)`` of inputs skipped with ``repair=True``.
+    """
 
     output: str
     entries: int = 0
     copied: int = 0
     duplicates: list[str] = field(default_factory=list)
     failures: int = 0
+    corrupt: list[tuple[str, str, str]] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True if no entry was dropped as corrupt and every input could be read."""
+        return not self.corrupt and not self.unreadable
 
     def __str__(self) -> str:
+        dropped = f", {len(self.corrupt)} corrupt entries NOT copied" if self.corrupt else ""
+        skipped = f", {len(self.unreadable)} unreadable inputs skipped" if self.unreadable else ""
         return (
             f"{self.output}: {self.entries} entries ({self.copied} copied, "
-            f"{len(self.duplicates)} duplicates skipped), {self.failures} failures"
+            f"{len(self.duplicates)} duplicates skipped{dropped}{skipped}), "
+            f"{self.failures} failures"
         )
 
 
@@ -51,7 +79,11 @@ def merge_files(
     """Copy the complete entries of ``inputs`` into ``out``.
 
     The result is written to a temporary file next to ``out`` and renamed at the end, so
-    ``out`` is never left half-written. Compressed chunks are copied as they are.
+    ``out`` is never left half-written. Every entry is verified before it is copied
+    (checksum, readability; see :func:`~deeprank_like.storage.integrity.check_entry`): a bad
+    entry is never copied, it is listed in ``MergeResult.corrupt`` and in the failure table
+    of ``out``. Compressed chunks are copied as they are. ``out`` is locked
+    (``<out>.lock``) while it is written.
 
     Parameters
     ----------
@@ -68,7 +100,9 @@ def merge_files(
     delete_inputs : bool
         Remove the input files after a successful merge.
     repair : bool
-        Clear the "open for write" flag of inputs left by killed writers.
+        Repair the superblock of inputs left by killed or disk-full writers, and skip (and
+        report in ``MergeResult.unreadable``) inputs that stay unreadable, instead of
+        failing.
     created_by : str
         Value of the root attribute ``created_by`` of the result.
 
@@ -79,7 +113,9 @@ def merge_files(
     Raises
     ------
     StorageError
-        Unreadable/foreign input, existing output, or a duplicate entry.
+        Unreadable/foreign input (without ``repair``), existing output, a duplicate entry,
+        or an output locked by another writer (:class:`~deeprank_like.storage.lock.OutputLockedError`);
+        :class:`~deeprank_like.storage.files.DiskFullError` when the output does not fit.
     """
     if on_duplicate not in ("error", "skip"):
         raise ValueError(f"on_duplicate must be 'error' or 'skip', got {on_duplicate!r}")
@@ -88,73 +124,163 @@ def merge_files(
     out_real = Path(out).resolve()
     if any(Path(p).resolve() == out_real for p in paths):
         raise StorageError(f"{out}: the output is also an input (use append=True to add to it)")
-    exists = Path(out).exists()
-    if exists and not (append or overwrite):
-        raise StorageError(f"{out}: exists; pass overwrite=True (--overwrite) or append=True")
     for p in paths:
         if not Path(p).exists():
             raise StorageError(f"{p}: no such file")
-    tmp = f"{out}.tmp-{os.getpid()}"
-    if append and exists:
-        open_h5(out, "r", repair=repair).close()  # validate before copying
-        shutil.copyfile(out, tmp)
-    elif Path(tmp).exists():
-        os.remove(tmp)
-    result = MergeResult(output=out)
-    try:
-        with open_h5(tmp, "a") as dst:
-            fresh = int(dst.attrs.get("entry_count", 0)) == 0 and not complete_entry_names(dst)
-            origin: dict[str, str] = {name: out for name in complete_entry_names(dst)}
-            specs, counts = _summary(dst)
-            failures = read_failure_rows(dst)
-            config_set = not fresh
-            for path in paths:
-                with open_h5(path, "r", repair=repair) as src:
-                    if not config_set:
-                        dst.attrs["config"] = src.attrs.get("config", "{}")
-                        config_set = True
-                    for name in complete_entry_names(src):
-                        if name in origin:
-                            qid = str(src[name].attrs.get("id", name))
-                            if on_duplicate == "error":
-                                raise StorageError(
-                                    f"entry {qid!r} is in both {origin[name]} and {path} "
-                                    "(use on_duplicate='skip' / --skip-duplicates to keep the first)"
-                                )
-                            result.duplicates.append(qid)
-                            continue
-                        src.copy(src[name], dst, name=name)
-                        origin[name] = path
-                        result.copied += 1
-                        for key, spec in (json_attr(src[name], "feature_specs", {}) or {}).items():
-                            specs.setdefault(key, spec)
-                            counts[key] = counts.get(key, 0) + 1
-                    failures += read_failure_rows(src)
-            ids = {str(dst[name].attrs.get("id", name)) for name in origin}
-            latest: dict[str, tuple] = {}
-            for row in failures:
-                if row[0] not in ids:
-                    latest[row[0]] = row
-            _store_failures(dst, list(latest.values()))
-            dst.attrs["feature_specs"] = json.dumps(
-                {k: specs[k] for k in sorted(counts)}, sort_keys=True
-            )
-            dst.attrs["feature_counts"] = json.dumps(dict(sorted(counts.items())))
-            dst.attrs["entry_count"] = len(origin)
-            dst.attrs["created_by"] = created_by
-            dst.attrs["package_version"] = package_version()
-            result.entries = len(origin)
-            result.failures = len(latest)
-        os.replace(tmp, out)
-    except BaseException:
-        if Path(tmp).exists():
-            os.remove(tmp)
-        raise
+    with OutputLock(out, "merge"):
+        result = _merge_locked(paths, out, overwrite, append, on_duplicate, repair, created_by)
     if delete_inputs:
         for p in paths:
             os.remove(p)
     log.info("%s", result)
     return result
+
+
+def _merge_locked(
+    paths: list[str],
+    out: str,
+    overwrite: bool,
+    append: bool,
+    on_duplicate: str,
+    repair: bool,
+    created_by: str,
+) -> MergeResult:
+    exists = Path(out).exists()
+    if exists and not (append or overwrite):
+        raise StorageError(f"{out}: exists; pass overwrite=True (--overwrite) or append=True")
+    for stale in glob.glob(glob.escape(out) + ".tmp-*"):  # left by a killed merge; we hold the lock
+        log.warning("%s: removing %s left by an interrupted merge", out, stale)
+        os.remove(stale)
+    tmp = f"{out}.tmp-{os.getpid()}"
+    result = MergeResult(output=out)
+    try:
+        if append and exists:
+            open_h5(out, "r", repair=repair).close()  # validate before copying
+            shutil.copyfile(out, tmp)
+        with open_h5(tmp, "a") as dst:
+            _merge_into(dst, paths, out, on_duplicate, repair, created_by, result)
+        with open(tmp, "rb+") as fh:  # the data must be on disk before the rename
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    except BaseException as exc:
+        if Path(tmp).exists():
+            os.remove(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, StorageError):
+            message = os_error_message(tmp, exc, "write")
+            if message is not None:
+                cls = DiskFullError if disk_full_errno(exc) is not None else StorageError
+                raise cls(f"merging into {out}: {message}") from exc
+        raise
+    return result
+
+
+def _merge_into(
+    dst: h5py.File,
+    paths: list[str],
+    out: str,
+    on_duplicate: str,
+    repair: bool,
+    created_by: str,
+    result: MergeResult,
+) -> None:
+    fresh = int(dst.attrs.get("entry_count", 0)) == 0 and not complete_entry_names(dst)
+    own = check_file(dst)  # the entries of an existing output (append) are verified too
+    if own.error:
+        raise StorageError(f"{out}: cannot list its entries ({own.error})")
+    corrupt_rows = []
+    for name in own.incomplete:  # never read; would block a copy of that name
+        del dst[name]
+    for name, reason in own.bad.items():
+        qid = entry_id(name)
+        result.corrupt.append((qid, out, reason))
+        corrupt_rows.append(
+            (qid, "write", "StorageError", f"{out}: entry failed verification: {reason}")
+        )
+        log.warning("%s: entry %r failed verification (%s); dropped", out, qid, reason)
+        del dst[name]
+    origin: dict[str, str] = {name: out for name in own.good}
+    specs, counts = _summary(dst) if not (own.bad or own.incomplete) else _scan(dst, own.good)
+    failures = read_failure_rows(dst)
+    config_set = not fresh
+    for path in paths:
+        try:
+            src = open_h5(path, "r", repair=repair)
+        except DiskFullError:
+            raise
+        except StorageError as exc:
+            if not repair:
+                raise
+            result.unreadable.append((path, str(exc)))
+            log.warning("%s; skipped", exc)
+            continue
+        with src:
+            if not config_set:
+                dst.attrs["config"] = src.attrs.get("config", "{}")
+                config_set = True
+            listing = check_file(src, names=_names(src, path, repair, result))
+            for name, reason in listing.bad.items():
+                qid = entry_id(name)
+                result.corrupt.append((qid, path, reason))
+                corrupt_rows.append(
+                    (qid, "write", "StorageError", f"{path}: entry failed verification: {reason}")
+                )
+                log.warning("%s: entry %r failed verification (%s); not copied", path, qid, reason)
+            for name in listing.good:
+                if name in origin:
+                    qid = str(src[name].attrs.get("id", name))
+                    if on_duplicate == "error":
+                        raise StorageError(
+                            f"entry {qid!r} is in both {origin[name]} and {path} "
+                            "(use on_duplicate='skip' / --skip-duplicates to keep the first)"
+                        )
+                    result.duplicates.append(qid)
+                    continue
+                src.copy(src[name], dst, name=name)
+                origin[name] = path
+                result.copied += 1
+                for key, spec in (json_attr(src[name], "feature_specs", {}) or {}).items():
+                    specs.setdefault(key, spec)
+                    counts[key] = counts.get(key, 0) + 1
+            try:
+                failures += read_failure_rows(src)
+            except (OSError, KeyError, RuntimeError, ValueError) as exc:
+                log.warning("%s: failure table unreadable (%s); not copied", path, exc)
+    failures += corrupt_rows
+    ids = {str(dst[name].attrs.get("id", name)) for name in origin}
+    latest: dict[str, tuple] = {}
+    for row in failures:
+        if row[0] not in ids:
+            latest[row[0]] = row
+    _store_failures(dst, list(latest.values()))
+    dst.attrs["feature_specs"] = json.dumps({k: specs[k] for k in sorted(counts)}, sort_keys=True)
+    dst.attrs["feature_counts"] = json.dumps(dict(sorted(counts.items())))
+    dst.attrs["entry_count"] = len(origin)
+    dst.attrs["created_by"] = created_by
+    dst.attrs["package_version"] = package_version()
+    result.entries = len(origin)
+    result.failures = len(latest)
+
+
+def _names(src: h5py.File, path: str, repair: bool, result: MergeResult) -> list[str]:
+    """Root names of ``src``; StorageError (or, with ``repair``, none) if it cannot be listed."""
+    try:
+        return sorted(src.keys())
+    except (OSError, KeyError, RuntimeError) as exc:
+        message = f"{path}: cannot list its entries ({' '.join(str(exc).split())})"
+        if not repair:
+            raise StorageError(message) from exc
+        result.unreadable.append((path, message))
+        return []
+
+
+def _scan(f: h5py.File, names: list[str]) -> tuple[dict, dict]:
+    specs: dict = {}
+    counts: dict = {}
+    for name in names:
+        for key, spec in (json_attr(f[name], "feature_specs", {}) or {}).items():
+            specs.setdefault(key, spec)
+            counts[key] = counts.get(key, 0) + 1
+    return specs, counts
 
 
 def _summary(f) -> tuple[dict, dict]:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import logging
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -11,7 +15,17 @@ import h5py
 import numpy as np
 
 from deeprank_like.errors import StorageError
-from deeprank_like.storage.files import init_root, json_attr, open_h5, package_version
+from deeprank_like.storage.files import (
+    FAILED_WRITES,
+    DiskFullError,
+    disk_full_errno,
+    free_bytes,
+    init_root,
+    json_attr,
+    open_h5,
+    package_version,
+)
+from deeprank_like.storage.integrity import CHECKSUM_ATTR, dataset_digest, entry_checksum
 from deeprank_like.storage.schema import (
     FAILURE_DTYPE,
     FAILURES,
@@ -23,9 +37,16 @@ from deeprank_like.storage.schema import (
     entry_name,
 )
 
-__all__ = ["FLOAT_DTYPES", "remove_failures", "write_failures", "write_graph"]
+__all__ = ["FLOAT_DTYPES", "SPACE_MARGIN_ENV", "remove_failures", "write_failures", "write_graph"]
+
+log = logging.getLogger(__name__)
 
 FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+#: Environment variable: bytes that must stay free beyond an entry's raw size (default 1 MiB;
+#: 0 disables the check before each entry).
+SPACE_MARGIN_ENV = "DEEPRANK_LIKE_SPACE_MARGIN"
+_DEFAULT_MARGIN = 1 << 20
 
 
 def _float_dtype(float_dtype: Any) -> np.dtype:
@@ -77,8 +98,22 @@ def _node_ids(graph: Any) -> np.ndarray:
     return out
 
 
-def _dataset(group: h5py.Group, name: str, array: np.ndarray, compression: str) -> h5py.Dataset:
-    return group.create_dataset(name, data=array, **dataset_options(array, compression))
+class _Datasets:
+    """Creates the datasets of one entry and keeps their digests (for the entry checksum)."""
+
+    def __init__(self, entry: h5py.Group, compression: str) -> None:
+        self.prefix = entry.name.rstrip("/") + "/"
+        self.compression = compression
+        self.digests: dict[str, bytes] = {}
+
+    def __call__(
+        self, group: h5py.Group, name: str, array: np.ndarray, compressed: bool = True
+    ) -> h5py.Dataset:
+        opts = dataset_options(array, self.compression) if compressed else {}
+        ds = group.create_dataset(name, data=array, **opts)
+        rel = ds.name[len(self.prefix) :]
+        self.digests[rel] = dataset_digest(rel, array)
+        return ds
 
 
 def _update_root(f: h5py.File, specs: Mapping[str, Any], sign: int) -> None:
@@ -174,33 +209,151 @@ def write_graph(
     dtype = _float_dtype(float_dtype)
     qid = str(graph.id)
     name = entry_name(qid)
-    if name in f:
-        if not overwrite:
-            raise StorageError(f"{f.filename}: entry {qid!r} already exists")
-        _update_root(f, json_attr(f[name], "feature_specs", {}) or {}, -1)
-        del f[name]
-    tmp = f.require_group(TMP)
-    if name in tmp:
-        del tmp[name]
-    group = tmp.create_group(name)
-    try:
-        specs = _write_entry(group, graph, dtype, compression, qid)
-        if extra is not None:
-            extra(group)
-        group.attrs["complete"] = 1
-        f.move(f"{TMP}/{name}", name)
-    except BaseException:
+    _check_space(f, graph, qid)
+    with _no_space_guard(f, qid):
+        if name in f:
+            if not overwrite:
+                raise StorageError(f"{f.filename}: entry {qid!r} already exists")
+            _update_root(f, json_attr(f[name], "feature_specs", {}) or {}, -1)
+            del f[name]
+        tmp = f.require_group(TMP)
         if name in tmp:
             del tmp[name]
-        raise
-    _update_root(f, specs, +1)
-    f.flush()
+        group = tmp.create_group(name)
+        try:
+            put = _Datasets(group, compression)
+            specs = _write_entry(group, graph, dtype, put, qid)
+            if extra is not None:
+                extra(group)
+            group.attrs[CHECKSUM_ATTR] = entry_checksum(group, put.digests)
+            group.attrs["complete"] = 1
+            f.move(f"{TMP}/{name}", name)
+        except BaseException as exc:
+            if disk_full_errno(exc) is None and name in tmp:
+                del tmp[name]
+            raise
+        _update_root(f, specs, +1)
+        f.flush()
     return f[name]
 
 
-def _write_entry(
-    group: h5py.Group, graph: Any, dtype: np.dtype, compression: str, qid: str
-) -> dict:
+def _space_margin() -> int:
+    raw = os.environ.get(SPACE_MARGIN_ENV, "").strip()
+    if not raw:
+        return _DEFAULT_MARGIN
+    try:
+        value = int(raw)
+    except ValueError:
+        raise StorageError(
+            f"{SPACE_MARGIN_ENV}={raw!r}: expected a number of bytes (0 disables the check)"
+        ) from None
+    return max(value, 0)
+
+
+def _raw_bytes(graph: Any) -> int:
+    total = 0
+    for values in (graph.node_features, graph.edge_features):
+        total += sum(np.asarray(v).nbytes for v in values.values())
+    n, e = graph.num_nodes, graph.num_edges
+    return total + n * (3 * 8 + 16 + 8) + e * 8
+
+
+def _check_space(f: h5py.File, graph: Any, qid: str) -> None:
+    """DiskFullError before writing when the entry would leave less than the margin free.
+
+    A write that fails half-way leaves HDF5 structures half-flushed; refusing early keeps
+    the file intact. Quotas are invisible here: the guard around the write handles them.
+    """
+    margin = _space_margin()
+    if margin == 0:
+        return
+    free = free_bytes(f.filename)
+    if free is None:
+        return
+    need = _raw_bytes(graph) + margin
+    if free < need:
+        size = os.path.getsize(f.filename) if os.path.isfile(f.filename) else 0
+        raise DiskFullError(
+            f"{f.filename}: not enough space to write entry {qid!r}: {free:,} bytes free, "
+            f"{need:,} needed (entry data + {margin:,} margin, {SPACE_MARGIN_ENV}); the file "
+            f"holds {size:,} bytes ({int(f.attrs.get('entry_count', 0))} entries), all complete"
+        )
+
+
+@contextlib.contextmanager
+def _no_space_guard(f: h5py.File, qid: str) -> Any:
+    """Turn a failed write for lack of space into one :class:`DiskFullError`.
+
+    h5py reports a failed write partly as exceptions and partly as "Exception ignored"
+    tracebacks printed while it frees objects (hundreds of lines); those are silenced here.
+    On such a failure the file is frozen (its descriptor reopened read-only, so closing it
+    cannot scribble half of HDF5's cached metadata over the entries already on disk) and
+    closed; the caller's file object is then closed.
+    """
+    seen: list[BaseException] = []
+    old_unraisable, old_excepthook = sys.unraisablehook, sys.excepthook
+
+    def unraisable(info: Any) -> None:
+        if disk_full_errno(info.exc_value) is not None or seen:
+            seen.append(info.exc_value)
+            return
+        old_unraisable(info)
+
+    def excepthook(tp: Any, value: BaseException, tb: Any) -> None:
+        if disk_full_errno(value) is not None or seen:
+            seen.append(value)
+            return
+        old_excepthook(tp, value, tb)
+
+    sys.unraisablehook, sys.excepthook = unraisable, excepthook
+    path = f.filename
+    entries = int(f.attrs.get("entry_count", 0))
+    try:
+        try:
+            yield
+        except BaseException as exc:
+            if disk_full_errno(exc) is None and not seen:
+                raise
+            seen.insert(0, exc)
+        if not seen:
+            return
+        cause = seen[0]
+        _freeze_and_close(f)
+        size = os.path.getsize(path) if os.path.isfile(path) else 0
+        free = free_bytes(path)
+        code = disk_full_errno(cause) or errno.ENOSPC
+        reason = os.strerror(code)
+        FAILED_WRITES[os.path.abspath(path)] = reason
+        raise DiskFullError(
+            f"{path}: {reason} while writing entry {qid!r}; the file holds {size:,} bytes and "
+            f"{entries} complete entries written before ({'unknown' if free is None else f'{free:,}'}"
+            " bytes free on its file system)"
+        ) from cause
+    finally:
+        sys.unraisablehook, sys.excepthook = old_unraisable, old_excepthook
+
+
+def _freeze_and_close(f: h5py.File) -> None:
+    """Close a file whose writes fail without letting HDF5 write anything more to it."""
+    try:
+        fd = f.id.get_vfd_handle()
+        ro = os.open(f.filename, os.O_RDONLY)
+        try:
+            os.dup2(ro, int(fd))
+        finally:
+            os.close(ro)
+    except (OSError, TypeError, ValueError, RuntimeError) as exc:  # other drivers: best effort
+        log.debug("could not freeze %s: %s", f.filename, exc)
+    try:
+        f.close()
+    except Exception as exc:  # the close itself fails to flush: expected
+        log.debug("closing %s after a failed write: %s", f.filename, exc)
+    import gc
+
+    gc.collect()
+
+
+def _write_entry(group: h5py.Group, graph: Any, dtype: np.dtype, put: _Datasets, qid: str) -> dict:
     n, e = graph.num_nodes, graph.num_edges
     nf = group.create_group("node_features")
     for key in sorted(graph.node_features):
@@ -209,7 +362,7 @@ def _write_entry(
             raise StorageError(
                 f"query {qid}: node feature {key!r} has {arr.shape[:1]} rows, expected {n}"
             )
-        _dataset(nf, key, arr, compression)
+        put(nf, key, arr)
     ef = group.create_group("edge_features")
     for key in sorted(graph.edge_features):
         arr = _feature_array(graph.edge_features[key], dtype)
@@ -217,28 +370,21 @@ def _write_entry(
             raise StorageError(
                 f"query {qid}: edge feature {key!r} has {arr.shape[:1]} rows, expected {e}"
             )
-        _dataset(ef, key, arr, compression)
+        put(ef, key, arr)
     edge_index = np.asarray(graph.edge_index).reshape(2, -1)
     if edge_index.size and (edge_index.min() < 0 or edge_index.max() >= n):
         raise StorageError(f"query {qid}: edge_index refers to nodes outside 0..{n - 1}")
-    _dataset(group, "edge_index", np.ascontiguousarray(edge_index, dtype=np.int32), compression)
-    _dataset(
-        group,
-        "positions",
-        np.ascontiguousarray(graph.positions, dtype=dtype).reshape(n, 3),
-        compression,
-    )
-    group.create_dataset("center", data=np.asarray(graph.center, dtype=np.float64).reshape(3))
-    _dataset(group, "node_ids", _node_ids(graph), compression)
+    put(group, "edge_index", np.ascontiguousarray(edge_index, dtype=np.int32))
+    put(group, "positions", np.ascontiguousarray(graph.positions, dtype=dtype).reshape(n, 3))
+    put(group, "center", np.asarray(graph.center, dtype=np.float64).reshape(3), compressed=False)
+    put(group, "node_ids", _node_ids(graph))
     if graph.residue_index is not None:
-        _dataset(
-            group, "residue_index", np.asarray(graph.residue_index, dtype=np.int32), compression
-        )
+        put(group, "residue_index", np.asarray(graph.residue_index, dtype=np.int32))
     if graph.atom_index is not None:
-        _dataset(group, "atom_index", np.asarray(graph.atom_index, dtype=np.int32), compression)
+        put(group, "atom_index", np.asarray(graph.atom_index, dtype=np.int32))
     tg = group.create_group("targets")
     for key in sorted(graph.targets):
-        tg.create_dataset(key, data=_target_array(key, graph.targets[key], qid))
+        put(tg, key, _target_array(key, graph.targets[key], qid), compressed=False)
     specs = _entry_specs(graph)
     metadata = {k: v for k, v in graph.metadata.items() if k != "query"}
     query = graph.metadata.get("query", {})
