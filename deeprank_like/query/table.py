@@ -43,10 +43,12 @@ from deeprank_like.errors import DeeprankLikeError, QueryError
 
 __all__ = [
     "QUERY_COLUMNS",
+    "ParsedTable",
     "RowQuery",
     "TableError",
     "parse_chains",
     "parse_residue",
+    "parse_table",
     "read_table",
     "table_queries",
 ]
@@ -223,6 +225,22 @@ def _number(value: Any) -> float:
     return float(str(value).strip()) if isinstance(value, str) else float(value)
 
 
+_INT_RE = re.compile(r"\s*[+-]?\d+\s*")
+
+
+def _target_value(value: Any) -> int | float:
+    """A target cell as a number: integer text / integer dtypes stay int (class labels)."""
+    import numpy as np
+
+    if isinstance(value, bool | np.bool_):
+        return int(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, str) and _INT_RE.fullmatch(value):
+        return int(value)
+    return _number(value)
+
+
 def _is_numeric_column(series: Any) -> bool:
     seen = False
     for value in series:
@@ -359,7 +377,33 @@ def _target_map(
     return chosen, [c for c in columns if c not in used and c not in chosen]
 
 
-def table_queries(
+@dataclass
+class ParsedTable:
+    """A table with its columns mapped to query fields and targets (see :func:`parse_table`).
+
+    Attributes
+    ----------
+    rows : list of RowQuery
+        One per table row, with ``values`` (query fields and ``targets``) or ``error``; no
+        queries yet.
+    label : str
+        The table's file name (``"table"`` for a DataFrame), used in failure ids.
+    where : str
+        The table's path (or ``"table"``), used in error messages.
+    fields : set of str
+        The query fields the table has columns for.
+    targets : dict of str to str
+        Target column → target name.
+    """
+
+    rows: list[RowQuery]
+    label: str
+    where: str
+    fields: set[str]
+    targets: dict[str, str]
+
+
+def parse_table(
     source: Any,
     *,
     kind: str | None = None,
@@ -367,19 +411,26 @@ def table_queries(
     target_columns: Sequence[str] | Mapping[str, str] | str | None = None,
     base_dir: str | os.PathLike | None = None,
     sep: str | None = None,
-    check_structures: bool = True,
     missing_targets: str = "error",
-    defaults: Mapping[str, Any] | None = None,
-) -> tuple[list[RowQuery], str]:
-    """Turn every row of a table into a query, or into the reason it cannot be one.
+    require: Sequence[str] = ("pdb_path",),
+    complete: bool = True,
+) -> ParsedTable:
+    """Read a table and parse every row's query fields and targets (no queries are made).
 
-    Parameters are those of :meth:`QueryCollection.from_table`.
+    Parameters
+    ----------
+    source, kind, columns, target_columns, base_dir, sep, missing_targets
+        As :meth:`QueryCollection.from_table`.
+    require : sequence of str
+        Fields the table must have a column for (at least one of them).
+    complete : bool
+        Rows must give every field their query kind needs (False for joins, where absent
+        fields match anything).
 
-    Returns
-    -------
-    (list of RowQuery, str)
-        One item per row, in table order, and a short label of the table (its file name, or
-        ``"table"``) used in failure ids.
+    Raises
+    ------
+    TableError
+        For the table as a whole.
     """
     from deeprank_like.query.base import _KINDS
 
@@ -419,10 +470,11 @@ def table_queries(
             raise TableError(f"{where}: columns {other!r} and {col!r} both give {canon!r}")
         field_of[col] = canon
     present = set(field_of.values())
-    if "pdb_path" not in present:
+    if require and not present & set(require):
+        names = " or ".join(repr(r) for r in require)
         raise TableError(
-            f"{where}: no structure column; name one 'pdb_path' (or map yours with "
-            f"columns={{'<your column>': 'pdb_path'}}); columns: {list(df.columns)}"
+            f"{where}: no structure column; name one {names} (or map yours with "
+            f"columns={{'<your column>': '{require[0]}'}}); columns: {list(df.columns)}"
         )
     if "residue" in present and "variant_residue_number" in present:
         raise TableError(f"{where}: give 'residue' or 'variant_residue_number', not both")
@@ -433,25 +485,71 @@ def table_queries(
     if ignored:
         log.info("%s: column(s) %s are neither query fields nor targets; ignored", where, ignored)
 
-    cache = _StructureCache() if check_structures else None
-    out: list[RowQuery] = []
-    records = df.to_dict("records")
-    for i, record in enumerate(records):
+    rows: list[RowQuery] = []
+    for i, record in enumerate(df.to_dict("records")):
         item = RowQuery(row=i)
         try:
-            item.values = _row_fields(record, field_of, default_kind, base)
+            item.values = _row_fields(record, field_of, default_kind, base, complete)
             item.values["targets"] = _row_targets(record, targets, missing_targets)
+        except (DeeprankLikeError, ValueError, TypeError, KeyError) as exc:
+            item.error = exc
+        rows.append(item)
+    fields_present = {"pssm_paths" if f.startswith("pssm_") else f for f in present}
+    if "residue" in fields_present:
+        fields_present = (fields_present - {"residue"}) | {"variant_residue_number"}
+    return ParsedTable(rows, label, where, fields_present, targets)
+
+
+def table_queries(
+    source: Any,
+    *,
+    kind: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    target_columns: Sequence[str] | Mapping[str, str] | str | None = None,
+    base_dir: str | os.PathLike | None = None,
+    sep: str | None = None,
+    check_structures: bool = True,
+    missing_targets: str = "error",
+    defaults: Mapping[str, Any] | None = None,
+) -> tuple[list[RowQuery], str]:
+    """Turn every row of a table into a query, or into the reason it cannot be one.
+
+    Parameters are those of :meth:`QueryCollection.from_table`.
+
+    Returns
+    -------
+    (list of RowQuery, str)
+        One item per row, in table order, and a short label of the table (its file name, or
+        ``"table"``) used in failure ids.
+    """
+    table = parse_table(
+        source,
+        kind=kind,
+        columns=columns,
+        target_columns=target_columns,
+        base_dir=base_dir,
+        sep=sep,
+        missing_targets=missing_targets,
+    )
+    cache = _StructureCache() if check_structures else None
+    for item in table.rows:
+        if item.error is not None:
+            continue
+        try:
             item.query = _make_query(item.values, defaults or {})
             check_query(item.query, cache)
         except (DeeprankLikeError, ValueError, TypeError, KeyError) as exc:
             item.error = exc
             item.query = None
-        out.append(item)
-    return out, label
+    return table.rows, table.label
 
 
 def _row_fields(
-    record: Mapping[str, Any], field_of: Mapping[str, str], default_kind: str | None, base: Path
+    record: Mapping[str, Any],
+    field_of: Mapping[str, str],
+    default_kind: str | None,
+    base: Path,
+    complete: bool = True,
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
     pssms: dict[str, str] = {}
@@ -499,6 +597,8 @@ def _row_fields(
             values[canon] = str(value).strip()
     if pssms:
         values["pssm_paths"] = pssms
+    if not complete:
+        return values
     if "pdb_path" not in values:
         raise ValueError("no structure file given (empty pdb_path)")
     if "chain_ids" not in values:
@@ -518,8 +618,8 @@ def _row_fields(
 
 def _row_targets(
     record: Mapping[str, Any], targets: Mapping[str, str], missing: str
-) -> dict[str, float]:
-    out: dict[str, float] = {}
+) -> dict[str, int | float]:
+    out: dict[str, int | float] = {}
     for col, name in targets.items():
         value = record[col]
         if _missing(value):
@@ -527,7 +627,7 @@ def _row_targets(
                 continue
             raise ValueError(f"target {name!r} (column {col!r}) is empty")
         try:
-            number = _number(value)
+            number = _target_value(value)
         except (TypeError, ValueError):
             raise ValueError(
                 f"target {name!r} (column {col!r}) is not a number: {value!r}"
