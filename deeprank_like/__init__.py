@@ -27,6 +27,7 @@ _LAZY: dict[str, str] = {
     "GridDataset": "deeprank_like.data",
     "Trainer": "deeprank_like.training",
     "betagm_eigenvalues": "deeprank_like.enm",
+    "add_targets": "deeprank_like.storage.targets",
 }
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "SingleResidueVariantQuery",
     "Trainer",
     "__version__",
+    "add_targets",
     "betagm_eigenvalues",
     "load_structure",
     "process",

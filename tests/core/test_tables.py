@@ -235,3 +235,55 @@ def test_chain_named_like_a_number_stays_text(table_dir: Path):
     qc = QueryCollection.from_table(table)
     assert not qc.failures, qc.failures
     assert qc[0].chain_ids == ["1", "B"]
+
+
+def test_integer_target_columns_stay_integers(table_dir: Path):
+    df = pd.DataFrame(
+        {"pdb_path": ["pdb/3C8P.pdb"], "chains": ["A,B"], "binary": [1], "dockq": [0.5]}
+    )
+    (q,) = QueryCollection.from_table(df, base_dir=table_dir)
+    assert q.targets == {"binary": 1, "dockq": 0.5}
+    assert isinstance(q.targets["binary"], int) and isinstance(q.targets["dockq"], float)
+    table = _write(table_dir / "t.csv.gz", "")
+    import gzip
+
+    table.write_bytes(
+        gzip.compress(b'pdb_path,chains,capri_class,irmsd\npdb/3C8P.pdb,"A,B",2,1.5\n')
+    )
+    (q,) = QueryCollection.from_table(table)
+    assert q.targets == {"capri_class": 2, "irmsd": 1.5}
+    assert isinstance(q.targets["capri_class"], int)
+
+
+def test_featurize_table_on_the_command_line(table_dir: Path, capsys):
+    from deeprank_like.cli import main
+
+    table = _write(
+        table_dir / "v.csv",
+        """
+PDB,chain,Mutation pos,wt,mut,ddg,comment
+pdb/101M.pdb,A,25,G,A,-1.0,ok
+pdb/101M.pdb,A,25,G,X,-1.0,bad code
+""",
+    )
+    out = table_dir / "v.hdf5"
+    argv = ["featurize", "--table", str(table), "--executor", "serial", "-o", str(out)]
+    argv += [
+        "--column",
+        "PDB=pdb_path",
+        "--column",
+        "Mutation pos=residue",
+        "--modules",
+        "components",
+    ]
+    assert main(argv) == 1, capsys.readouterr().err
+    assert list_entries(out) == ["residue-srv:A:25:Glycine->Alanine:101M"]
+    assert read_graph(out, list_entries(out)[0]).targets == {"ddg": -1.0}
+    (failure,) = read_failures(out)
+    assert failure["query_id"] == "v.csv:row 1" and "'X'" in failure["message"]
+    # table flags without --table, and structures with --table, are usage errors
+    assert main(["featurize", "--kind", "srv", "-o", str(out), str(table)]) == 2
+    assert "--kind go with --table" in capsys.readouterr().err
+    assert main(["featurize", "--table", str(table), "--ppi", "A,B", str(PDB / "3C8P.pdb")]) == 2
+    assert main([*argv, "--target-columns", "none", "--overwrite"]) == 1
+    assert read_graph(out, list_entries(out)[0]).targets == {}
