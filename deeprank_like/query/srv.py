@@ -44,7 +44,13 @@ class SingleResidueVariantQuery(Query):
     insertion_code : str or None
     wildtype_amino_acid, variant_amino_acid : str
         One-letter code, three-letter code or name (``"G"``, ``"GLY"``, ``"Glycine"``). The wild
-        type must match the residue in the structure.
+        type must match the residue in the structure; the variant must differ from it.
+
+    Raises
+    ------
+    QueryError
+        On construction, for a chain list of more than one chain, an unknown amino-acid code,
+        or a variant equal to the wild type.
 
     Notes
     -----
@@ -71,6 +77,11 @@ class SingleResidueVariantQuery(Query):
         self.wildtype_amino_acid = THREE_LETTER[wt]
         self.variant_amino_acid = THREE_LETTER[var]
         super().__post_init__()
+        if wt == var:
+            raise self._error(
+                f"variant_amino_acid {NAMES[var]} equals wildtype_amino_acid: a single-residue "
+                "variant must change the amino acid"
+            )
 
     @property
     def wildtype_index(self) -> int:

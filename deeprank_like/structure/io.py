@@ -7,7 +7,23 @@ Rules applied while reading (one model):
   (ties: the first one in the file); atoms without alternates are always kept;
 * residue names are standardised (``MSE`` → ``MET``, ``HSD/HSE/HSP/HID/HIE/HIP`` → ``HIS``,
   ``CYX`` → ``CYS``, …) with the original name kept;
-* residues are ordered by chain (first appearance), residue number, insertion code.
+* residues are ordered by chain (first appearance), residue number, insertion code;
+* duplicate atoms (same chain, residue number, insertion code, atom name and altloc, or the
+  same atom site left twice after alternate-location selection) are dropped, keeping the
+  first in file order, with one warning that gives their count and the first few;
+* atoms with a placeholder coordinate (``|x|``, ``|y|`` or ``|z|`` ≥ 9999 Å, e.g. the
+  ``9999.999`` some tools write for missing atoms) are dropped with one warning naming them;
+* a non-finite coordinate, occupancy or B-factor (``nan``, ``inf``) is an error naming the atoms;
+* atoms before the first ``MODEL`` record form a model of their own (the first one), and
+  ``MODEL`` records that are never closed are closed;
+* a ``.gz`` file is checked whole (CRC and length) before parsing: a truncated or damaged
+  gzip file is an error saying so, never a silently shortened structure;
+* PDB ``ATOM``/``HETATM`` records with a blank or non-numeric x, y or z field are an error
+  (gemmi would read them as 0);
+* the format is told by the content (``data_`` → mmCIF), then by the suffix; mmCIF files
+  without ``_atom_site.id``, ``label_alt_id`` or ``label_asym_id`` (which gemmi needs) get them
+  added with a warning, and files without coordinates, elements, names, residue numbers or
+  chain ids are an error naming the missing columns.
 
 The user's file is only read, never written.
 """
@@ -16,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +47,12 @@ log = logging.getLogger(__name__)
 
 _SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdb1", ".gz")
 _WATER = frozenset({"HOH", "WAT", "H2O", "DOD", "TIP", "TIP3", "SOL"})
+_GZIP_MAGIC = b"\x1f\x8b"
+#: Atoms with a coordinate of at least this magnitude (Å) are placeholders for missing atoms:
+#: 9999.999 is the largest value the PDB format can hold, written by some tools for "unknown".
+PLACEHOLDER_COORDINATE = 9999.0
+#: How many atoms a warning or error message lists before "...".
+_SHOW = 5
 
 
 def structure_name(path: str | os.PathLike) -> str:
@@ -62,32 +85,247 @@ def load_structure(path: str | os.PathLike, model: int = 0) -> Structure:
     Raises
     ------
     StructureError
-        If the file is missing, cannot be parsed, has no such model, holds no atoms, or has
-        non-finite coordinates. The message names the file and the problem.
+        If the file is missing or unreadable, is a damaged gzip file, cannot be parsed, has no
+        such model, holds no atoms, or has non-finite coordinates, occupancies or B-factors.
+        The message names the file and the problem (and the atoms, where atoms are the cause).
     """
-    import gemmi
-
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise StructureError(f"{path}: structure file not found")
-    try:
-        st = gemmi.read_structure(path, merge_chain_parts=True)
-    except (RuntimeError, ValueError, OSError) as exc:
-        if "ENDMDL" not in str(exc):
-            raise StructureError(f"{path}: cannot parse structure ({exc})") from exc
-        # Real-world quirk: a MODEL record that is never closed (e.g. a restarted MODEL 1).
-        log.warning("%s: %s; closing unterminated models and reading again", path, exc)
-        try:
-            text = _repair_unterminated_models(_read_text(path))
-            st = gemmi.read_pdb_string(text)
-            st.merge_chain_parts()
-        except (RuntimeError, ValueError, OSError) as exc2:
-            raise StructureError(f"{path}: cannot parse structure ({exc2})") from exc2
+    data = _read_bytes(path)
+    if _is_mmcif(path, data):
+        st = _parse_mmcif(data, path)
+    else:
+        _check_pdb_coordinates(data, path)
+        st = _parse_pdb(data, path)
     if len(st) == 0:
         raise StructureError(f"{path}: no models / no atoms in file")
     if not 0 <= model < len(st):
         raise StructureError(f"{path}: model {model} requested but the file has {len(st)} model(s)")
-    return _from_gemmi_model(st[model], path)
+    try:
+        return _from_gemmi_model(st[model], path)
+    except UnicodeDecodeError as exc:
+        raise StructureError(
+            f"{path}: a chain, residue or atom name is not UTF-8 text ({exc}; first such atom "
+            f"record: line {_first_non_utf8_atom_line(data)}); names must be ASCII"
+        ) from None
+
+
+def _read_bytes(path: str) -> bytes:
+    """The file's content, decompressed (and checked whole) if it is gzip-compressed."""
+    if os.path.isdir(path):
+        raise StructureError(f"{path}: is a directory, not a structure file")
+    if not os.path.exists(path):
+        raise StructureError(f"{path}: structure file not found")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise StructureError(f"{path}: cannot read structure file ({exc.strerror or exc})") from exc
+    if data[:2] == _GZIP_MAGIC:
+        data = _gunzip(data, path)
+    elif path.lower().endswith(".gz"):
+        log.info("%s: named .gz but not gzip-compressed; reading it as plain text", path)
+    if data.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark: not part of the first record
+        data = data[3:]
+    if not data.strip():
+        raise StructureError(f"{path}: empty file, no atoms")
+    if b"\x00" in data[:65536]:
+        raise StructureError(f"{path}: binary content (NUL bytes), not a PDB or mmCIF text file")
+    return data
+
+
+def _gunzip(data: bytes, path: str) -> bytes:
+    """Decompress every gzip member of ``data``, checking each one's CRC and length."""
+    out: list[bytes] = []
+    rest = data
+    try:
+        while rest[:2] == _GZIP_MAGIC:
+            d = zlib.decompressobj(wbits=31)
+            out.append(d.decompress(rest))
+            out.append(d.flush())
+            if not d.eof:
+                raise EOFError("compressed data ends before the end-of-stream marker")
+            rest = d.unused_data
+    except (EOFError, zlib.error) as exc:
+        raise StructureError(
+            f"{path}: damaged gzip file, truncated or corrupted ({exc}); download or compress "
+            "it again"
+        ) from None
+    if rest.strip(b"\x00"):
+        log.warning("%s: %d bytes of trailing garbage after the gzip data ignored", path, len(rest))
+    return b"".join(out)
+
+
+#: First six columns of PDB records, to tell a PDB file from an mmCIF one by its content.
+_PDB_RECORDS = (b"HEADER", b"ATOM  ", b"HETATM", b"REMARK", b"CRYST1", b"MODEL ", b"TITLE ")
+
+
+def _is_mmcif(path: str, data: bytes) -> bool:
+    """True for mmCIF content: the first line that is not blank or a comment is ``data_...``.
+
+    The suffix decides only when the content does not (a ``.cif`` file that starts with
+    a PDB record is read as PDB and vice versa, with a log line).
+    """
+    name = path.lower().removesuffix(".gz")
+    suffix_cif = name.endswith((".cif", ".mmcif"))
+    for line in data[:65536].splitlines():
+        line = line.strip()
+        if not line or line.startswith(b"#"):
+            continue
+        if line[:5].lower() == b"data_":
+            if not suffix_cif:
+                log.info("%s: mmCIF content (starts with data_); reading it as mmCIF", path)
+            return True
+        if suffix_cif and line.ljust(6)[:6] in _PDB_RECORDS:
+            log.info("%s: PDB content in a .cif file; reading it as PDB", path)
+            return False
+        break
+    return suffix_cif
+
+
+def _parse_pdb(data: bytes, path: str):
+    import gemmi
+
+    try:
+        return gemmi.read_structure_string(
+            data, merge_chain_parts=True, format=gemmi.CoorFormat.Pdb
+        )
+    except (RuntimeError, ValueError, OSError) as exc:
+        if "ENDMDL" not in str(exc):
+            raise StructureError(f"{path}: cannot parse structure ({exc})") from exc
+        # Real-world quirks: a MODEL record that is never closed (e.g. a restarted MODEL 1),
+        # or atoms before the first MODEL record.
+        log.warning("%s: %s; closing unterminated models and reading again", path, exc)
+    try:
+        text = _repair_unterminated_models(data.decode("latin-1"))
+        return gemmi.read_structure_string(
+            text.encode("latin-1"), merge_chain_parts=True, format=gemmi.CoorFormat.Pdb
+        )
+    except (RuntimeError, ValueError, OSError) as exc2:
+        raise StructureError(f"{path}: cannot parse structure ({exc2})") from exc2
+
+
+#: ``_atom_site`` columns without which gemmi silently reads no atoms, and which can be
+#: added with a neutral value (the chain then comes from ``auth_asym_id``).
+_CIF_FILLABLE = {"id": ".", "label_alt_id": ".", "label_asym_id": "?"}
+#: Columns that cannot be made up: (alternatives, what they hold).
+_CIF_REQUIRED = (
+    (("Cartn_x",), "x coordinate"),
+    (("Cartn_y",), "y coordinate"),
+    (("Cartn_z",), "z coordinate"),
+    (("type_symbol",), "element"),
+    (("label_atom_id", "auth_atom_id"), "atom name"),
+    (("label_comp_id", "auth_comp_id"), "residue name"),
+    (("auth_seq_id",), "residue number"),
+    (("auth_asym_id", "label_asym_id"), "chain id"),
+)
+
+
+def _parse_mmcif(data: bytes, path: str):
+    import gemmi
+
+    try:
+        doc = gemmi.cif.read_string(data)
+    except (RuntimeError, ValueError) as exc:
+        raise StructureError(f"{path}: cannot parse structure ({exc})") from exc
+    block = next((b for b in doc if len(b.find_mmcif_category("_atom_site."))), None)
+    if block is None:
+        raise StructureError(f"{path}: no _atom_site records (no atoms) in this mmCIF file")
+    table = block.find_mmcif_category("_atom_site.")
+    present = {t.split(".", 1)[1].lower() for t in table.tags}
+    missing = [
+        f"_atom_site.{alts[0]} ({what})"
+        for alts, what in _CIF_REQUIRED
+        if not any(a.lower() in present for a in alts)
+    ]
+    if missing:
+        raise StructureError(f"{path}: mmCIF without required column(s) {', '.join(missing)}")
+    fill = [c for c in _CIF_FILLABLE if c.lower() not in present]
+    if fill:
+        if table.loop is None:
+            raise StructureError(
+                f"{path}: mmCIF without column(s) {', '.join('_atom_site.' + c for c in fill)}"
+            )
+        for column in fill:
+            table.loop.add_columns([f"_atom_site.{column}"], _CIF_FILLABLE[column])
+        log.warning(
+            "%s: mmCIF without %s; added with the value '.'/'?' (no alternate locations, "
+            "chains named by auth_asym_id)",
+            path,
+            ", ".join(f"_atom_site.{c}" for c in fill),
+        )
+    try:
+        st = gemmi.make_structure_from_block(block)
+        st.merge_chain_parts()
+    except (RuntimeError, ValueError) as exc:
+        raise StructureError(f"{path}: cannot parse structure ({exc})") from exc
+    if len(st) == 0 or st[0].count_atom_sites() == 0:
+        raise StructureError(
+            f"{path}: gemmi read no atoms from the {len(table)} _atom_site row(s) of this mmCIF "
+            "file"
+        )
+    return st
+
+
+# character classes of coordinate fields: 0 blank, 1 digit, 2 ".", 3 sign, 4 anything else
+_CHAR_CLASS = np.full(256, 4, dtype=np.uint8)
+_CHAR_CLASS[ord(" ")] = 0
+_CHAR_CLASS[ord("0") : ord("9") + 1] = 1
+_CHAR_CLASS[ord(".")] = 2
+_CHAR_CLASS[[ord("+"), ord("-")]] = 3
+
+
+def _check_pdb_coordinates(data: bytes, path: str) -> None:
+    """Reject ATOM/HETATM records whose x, y or z field (columns 31-54) is not a number.
+
+    gemmi reads a blank field as 0 and ``1.x00`` as 1; both would move an atom silently.
+    A valid field is blanks around one block made of an optional sign, then digits with at
+    most one ``.``, holding at least one digit (``nan``, ``inf`` and ``1e5`` are rejected).
+    Vectorised over the whole file (records shorter than 54 columns are left to gemmi).
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == ord("\n"))
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [buf.size]))
+    starts = starts[ends - starts >= 54]
+    if starts.size == 0:
+        return
+    head = buf[starts[:, None] + np.arange(4)]
+    atom = (head == np.frombuffer(b"ATOM", np.uint8)).all(1)
+    atom |= (head == np.frombuffer(b"HETA", np.uint8)).all(1)
+    records = starts[atom]
+    c = _CHAR_CLASS[buf[records[:, None] + np.arange(30, 54)]].reshape(-1, 3, 8)
+    text = c != 0
+    blocks = text[..., 0].astype(np.int64) + (text[..., 1:] & ~text[..., :-1]).sum(-1)
+    ok = (blocks == 1) & ~(c == 4).any(-1) & (c == 1).any(-1) & ((c == 2).sum(-1) <= 1)
+    ok &= ~((c[..., 1:] == 3) & text[..., :-1]).any(-1)  # a sign only at the block's start
+    ok = ok.all(-1)
+    if ok.all():
+        return
+    bad = records[~ok]
+    shown = []
+    for start in bad[:_SHOW]:
+        rec = data[start : start + 54].decode("latin-1")
+        atom_label = (
+            f"{rec[21]} {rec[22:26].strip()}{rec[26].strip()} {rec[17:20].strip()} "
+            f"{rec[12:16].strip()}"
+        )
+        line = int(np.searchsorted(newlines, start)) + 1
+        shown.append(f"line {line}: {atom_label} (x, y, z columns {rec[30:54]!r})")
+    more = f"; ... ({bad.size} in all)" if bad.size > _SHOW else ""
+    raise StructureError(
+        f"{path}: {bad.size} ATOM/HETATM record(s) with a blank or non-numeric coordinate "
+        f"in columns 31-54: {'; '.join(shown)}{more}"
+    )
+
+
+def _first_non_utf8_atom_line(data: bytes) -> int | None:
+    for number, line in enumerate(data.splitlines(), start=1):
+        if line.startswith((b"ATOM", b"HETATM")):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return None
 
 
 def _from_gemmi_model(gmodel, path: str) -> Structure:
@@ -98,6 +336,8 @@ def _from_gemmi_model(gmodel, path: str) -> Structure:
         for res in chain:
             if res.name in _WATER:
                 continue
+            if res.seqid.num is None:
+                raise StructureError(f"{path}: residue {res.name} of chain {cname} has no number")
             before = len(atom_rows)
             for atom in res:
                 atom_rows.append(
@@ -121,8 +361,6 @@ def _from_gemmi_model(gmodel, path: str) -> Structure:
     r_chain, r_num, r_icode, r_name, r_het, r_count = zip(*res_rows, strict=True)
     counts = np.array(r_count, dtype=np.int64)
     coords = np.column_stack([x, y, z]).astype(np.float64)
-    if not np.isfinite(coords).all():
-        raise StructureError(f"{path}: non-finite atom coordinates")
     chain_ids = np.repeat(np.array(r_chain, dtype=str), counts)
     res_numbers = np.repeat(np.array(r_num, dtype=np.int64), counts)
     icodes = np.repeat(np.array(r_icode, dtype=str), counts)
@@ -131,10 +369,59 @@ def _from_gemmi_model(gmodel, path: str) -> Structure:
     atom_names = np.array(names, dtype=str)
     elements = np.char.upper(np.array(elems, dtype=str))
     altlocs = np.array(alts, dtype=str)
+    altlocs = np.where(np.isin(altlocs, ["\x00", " "]), "", altlocs)
     occ = np.array(occ_t, dtype=np.float64)
     bfac = np.array(b_t, dtype=np.float64)
 
-    keep = _select_altlocs(chain_ids, res_numbers, icodes, atom_names, altlocs, occ)
+    def labels(idx: np.ndarray) -> str:
+        shown = [
+            f"{chain_ids[i]} {res_numbers[i]}{icodes[i]} {original[i]} {atom_names[i]}"
+            + (f" (altloc {altlocs[i]})" if altlocs[i] else "")
+            for i in idx[:_SHOW]
+        ]
+        return ", ".join(shown) + (f", ... ({idx.size} in all)" if idx.size > _SHOW else "")
+
+    for what, values in (("coordinates", coords), ("occupancy", occ), ("B-factor", bfac)):
+        bad = ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1)
+        if bad.any():
+            raise StructureError(
+                f"{path}: missing, non-numeric or non-finite {what} for {bad.sum()} atom(s): "
+                f"{labels(np.flatnonzero(bad))}"
+            )
+
+    keep = ~(np.abs(coords) >= PLACEHOLDER_COORDINATE).any(axis=1)
+    if not keep.all():
+        log.warning(
+            "%s: dropped %d atom(s) with a placeholder coordinate (|x|, |y| or |z| >= %g Å, "
+            "e.g. 9999.999 written for a missing atom): %s",
+            path,
+            (~keep).sum(),
+            PLACEHOLDER_COORDINATE,
+            labels(np.flatnonzero(~keep)),
+        )
+        if not keep.any():
+            raise StructureError(
+                f"{path}: every atom has a placeholder coordinate (|x|, |y| or |z| >= "
+                f"{PLACEHOLDER_COORDINATE:g} Å); no usable atoms"
+            )
+
+    # exact duplicates: same site and same altloc; keep the first in file order
+    dup = _repeated(keep, chain_ids, res_numbers, icodes, atom_names, altlocs)
+    keep &= ~dup
+    keep &= _select_altlocs(chain_ids, res_numbers, icodes, atom_names, altlocs, occ, keep)
+    # the same site left twice after altloc selection (e.g. a blank and an "A" conformer)
+    dup2 = _repeated(keep, chain_ids, res_numbers, icodes, atom_names)
+    keep &= ~dup2
+    dup |= dup2
+    if dup.any():
+        log.warning(
+            "%s: ignored %d duplicate atom(s) (same chain, residue number, insertion code, "
+            "atom name and altloc as an earlier atom; the first is kept): %s",
+            path,
+            dup.sum(),
+            labels(np.flatnonzero(dup)),
+        )
+
     chain_ids, res_numbers, icodes = chain_ids[keep], res_numbers[keep], icodes[keep]
     original, atom_names, elements = original[keep], atom_names[keep], elements[keep]
     coords, occ, bfac, het = coords[keep], occ[keep], bfac[keep], het[keep]
@@ -196,47 +483,77 @@ def _from_gemmi_model(gmodel, path: str) -> Structure:
     )
 
 
-def _read_text(path: str) -> str:
-    if path.lower().endswith(".gz"):
-        import gzip
-
-        with gzip.open(path, "rt", errors="replace") as fh:
-            return fh.read()
-    with open(path, errors="replace") as fh:
-        return fh.read()
+_COORDINATE_RECORDS = frozenset({"ATOM", "HETATM", "ANISOU", "SIGATM", "SIGUIJ", "TER"})
 
 
 def _repair_unterminated_models(text: str) -> str:
-    """Close every MODEL that is not closed before the next one; a repeated model number
-    replaces the earlier (partial) block."""
+    """Rewrite the MODEL/ENDMDL layout of a PDB text so that gemmi reads it.
+
+    * every MODEL not closed before the next one is closed; a repeated model number replaces
+      the earlier (partial) block;
+    * coordinate records before the first MODEL record form a model of their own, the first;
+    * models are renumbered 1, 2, ... in the order they are kept.
+    """
     header: list[str] = []
+    leading: list[str] = []  # coordinates before the first MODEL
     models: dict[str, list[str]] = {}
     current: list[str] | None = None
-    number = ""
     trailer: list[str] = []
     for line in text.splitlines():
         record = line[:6].strip()
         if record == "MODEL":
             number = line[6:].strip() or str(len(models) + 1)
             current = []
-            models[number] = current
+            models[number] = current  # a restarted model: the later block wins, in its place
         elif record == "ENDMDL":
             current = None
         elif current is not None:
             current.append(line)
+        elif not models and record in _COORDINATE_RECORDS:
+            leading.append(line)
         elif models and record in ("CONECT", "MASTER", "END"):
             trailer.append(line)
         elif not models:
             header.append(line)
         else:
             trailer.append(line)
+    blocks = ([leading] if leading else []) + list(models.values())
     out = list(header)
-    for num, lines in models.items():
+    for num, lines in enumerate(blocks, start=1):
         out.append(f"MODEL     {num:>4}")
         out.extend(lines)
         out.append("ENDMDL")
     out.extend(trailer)
     return "\n".join(out) + "\n"
+
+
+def _repeated(candidates: np.ndarray, *columns: np.ndarray) -> np.ndarray:
+    """Boolean mask of the candidate atoms whose key (``columns``) an earlier candidate has.
+
+    Parameters
+    ----------
+    candidates : ndarray, shape (n,), bool
+        Atoms taking part; the others are never marked and never shadow anyone.
+    *columns : ndarray, shape (n,)
+        Key columns (chain, residue number, ...).
+
+    Returns
+    -------
+    ndarray, shape (n,), bool
+        True for every repeat of a key, False for its first occurrence (file order).
+    """
+    out = np.zeros(candidates.shape[0], dtype=bool)
+    idx = np.flatnonzero(candidates)
+    if idx.size < 2:
+        return out
+    cols = [c[idx] for c in columns]
+    order = np.lexsort((idx, *cols[::-1]))
+    same = np.ones(order.size - 1, dtype=bool)
+    for c in cols:
+        sc = c[order]
+        same &= sc[1:] == sc[:-1]
+    out[idx[order[1:][same]]] = True
+    return out
 
 
 def _select_altlocs(
@@ -246,11 +563,18 @@ def _select_altlocs(
     atom_names: np.ndarray,
     altlocs: np.ndarray,
     occ: np.ndarray,
+    candidates: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Boolean mask keeping, per atom site, the highest-occupancy alternate (ties: first)."""
+    """Boolean mask keeping, per atom site, the highest-occupancy alternate (ties: first).
+
+    Atoms outside ``candidates`` (default: all) take no part in the choice.
+    """
     n = occ.shape[0]
     keep = np.ones(n, dtype=bool)
-    alt = np.flatnonzero((altlocs != "") & (altlocs != "\x00") & (altlocs != " "))
+    has_alt = altlocs != ""
+    if candidates is not None:
+        has_alt &= candidates
+    alt = np.flatnonzero(has_alt)
     if alt.size == 0:
         return keep
     keys = np.char.add(

@@ -10,6 +10,9 @@ Invariants
   …); the name read from the file is kept in ``original_res_names``.
 * Waters are never present; hydrogens are present if the file has them
   (``is_hydrogen`` tells them apart).
+* When read from a file (:func:`~deeprank_like.structure.load_structure`): every atom site
+  (chain, residue number, insertion code, atom name) occurs once, coordinates, occupancies
+  and B-factors are finite, and no coordinate is a placeholder (``|x| >= 9999`` Å).
 * ``residue_aa`` is the amino-acid index (0..19, order ``ACDEFGHIKLMNPQRSTVWY``) or -1 for
   residues that are not amino acids (ligands, nucleotides, ions); those never enter graphs.
 
