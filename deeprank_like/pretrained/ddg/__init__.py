@@ -1,0 +1,398 @@
+"""The shipped protein-stability (ΔΔG) model and the variant-table helpers around it.
+
+Sign convention: **ΔΔG = ΔG_unfold(variant) − ΔG_unfold(wild type), in kcal/mol; negative =
+destabilising** (the ProTherm sign). The Kortemme-Lab benchmark tables use the opposite sign
+(positive = destabilising); :mod:`scripts/ddg_benchmark.py` flips it when it reads them.
+
+A variant table has one row per substitution with the columns
+
+``pdb_path``
+    Structure file (PDB/mmCIF, optionally gzipped); relative paths resolve against ``base_dir``.
+``chain``
+    Chain id of the mutated residue.
+``residue``
+    Residue number with optional insertion code (``52``, ``52A``, ``-3``).
+``wildtype``, ``variant``
+    One- or three-letter amino-acid codes (or names).
+
+>>> import pandas as pd
+>>> from deeprank_like.pretrained import predict_ddg
+>>> table = pd.DataFrame({"pdb_path": ["1crn.pdb"], "chain": ["A"], "residue": ["25"],
+...                       "wildtype": ["A"], "variant": ["G"]})
+>>> predict_ddg(table)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from deeprank_like.domain.aminoacids import THREE_LETTER, amino_acid_index
+from deeprank_like.errors import DeeprankLikeError, StructureError
+from deeprank_like.query import SingleResidueVariantQuery
+
+__all__ = [
+    "TABLE_COLUMNS",
+    "VariantRows",
+    "graph_to_data",
+    "load_ddg_model",
+    "parse_residue",
+    "predict_ddg",
+    "variant_queries",
+]
+
+#: Columns every variant table needs.
+TABLE_COLUMNS: tuple[str, ...] = ("pdb_path", "chain", "residue", "wildtype", "variant")
+
+_RESIDUE_RE = re.compile(r"^\s*(-?\d+)\s*([A-Za-z]?)\s*$")
+
+
+def parse_residue(value: Any) -> tuple[int, str]:
+    """Split a residue label into number and insertion code.
+
+    Parameters
+    ----------
+    value : str or int
+        ``52``, ``"52"``, ``"52A"``, ``"-3"``.
+
+    Returns
+    -------
+    (int, str)
+        Residue number and insertion code (``""`` when none).
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a number with an optional one-letter insertion code.
+    """
+    if isinstance(value, int | np.integer):
+        return int(value), ""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return int(value), ""
+    match = _RESIDUE_RE.match(str(value))
+    if match is None:
+        raise ValueError(
+            f"residue {value!r} is not a number with an optional insertion code (e.g. 52 or 52A)"
+        )
+    return int(match.group(1)), match.group(2).upper()
+
+
+@dataclass
+class VariantRows:
+    """Queries made from a variant table, and the rows that could not become one.
+
+    Attributes
+    ----------
+    rows : list of int
+        Table index of each query, in query order.
+    queries : list of SingleResidueVariantQuery
+    failures : pandas.DataFrame
+        Columns ``row`` (table index) and ``reason`` (one line).
+    """
+
+    rows: list[Any] = field(default_factory=list)
+    queries: list[SingleResidueVariantQuery] = field(default_factory=list)
+    failures: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(
+            {"row": pd.Series(dtype=object), "reason": pd.Series(dtype=object)}
+        )
+    )
+
+    def reasons(self) -> pd.Series:
+        """Count of failed rows per reason category (the reason up to its first ':')."""
+        if self.failures.empty:
+            return pd.Series(dtype=int)
+        return self.failures["reason"].astype(str).str.split(":").str[0].value_counts()
+
+
+def _check_columns(table: pd.DataFrame) -> None:
+    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+    if missing:
+        raise DeeprankLikeError(
+            f"variant table lacks column(s) {missing}; needed: {list(TABLE_COLUMNS)}, "
+            f"found: {list(table.columns)}"
+        )
+
+
+def _load(path: str, cache: dict[str, Any]) -> Any:
+    if path not in cache:
+        from deeprank_like.structure import load_structure
+
+        try:
+            cache[path] = load_structure(path)
+        except (StructureError, OSError) as exc:
+            cache[path] = exc
+    return cache[path]
+
+
+def variant_queries(
+    table: pd.DataFrame,
+    *,
+    base_dir: str | os.PathLike | None = None,
+    targets: dict[str, str] | None = None,
+    **query_kwargs: Any,
+) -> VariantRows:
+    """Turn a variant table into single-residue-variant queries, checked against the structures.
+
+    Every structure is read once. A row that cannot become a query (missing file, unknown
+    chain, residue not found, non-standard residue, wild type that does not match the
+    structure, variant equal to the wild type, unknown amino-acid code, missing target) is
+    recorded in ``failures`` with a reason that starts with its category; it never stops the
+    others.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns :data:`TABLE_COLUMNS` (others are ignored unless named in ``targets``).
+    base_dir : path, optional
+        Directory that relative ``pdb_path`` values are relative to (default: the current one).
+    targets : dict of str to str, optional
+        Target name → column; the value is stored in ``query.targets``.
+    **query_kwargs
+        Passed to :class:`~deeprank_like.query.SingleResidueVariantQuery` (e.g. ``resolution``).
+
+    Returns
+    -------
+    VariantRows
+    """
+    _check_columns(table)
+    base = Path(base_dir) if base_dir is not None else None
+    out = VariantRows()
+    failures: list[tuple[Any, str]] = []
+    cache: dict[str, Any] = {}
+    for row, rec in table.iterrows():
+        try:
+            query = _row_query(rec, base, cache, targets or {}, query_kwargs)
+        except _RowFailure as exc:
+            failures.append((row, str(exc)))
+            continue
+        out.rows.append(row)
+        out.queries.append(query)
+    out.failures = pd.DataFrame(
+        {
+            "row": pd.Series([r for r, _ in failures], dtype=object),
+            "reason": pd.Series([m for _, m in failures], dtype=object),
+        }
+    )
+    return out
+
+
+class _RowFailure(Exception):
+    pass
+
+
+def _row_query(
+    rec: pd.Series,
+    base: Path | None,
+    cache: dict[str, Any],
+    targets: dict[str, str],
+    query_kwargs: dict[str, Any],
+) -> SingleResidueVariantQuery:
+    raw_path = rec["pdb_path"]
+    if not isinstance(raw_path, str | os.PathLike) or not str(raw_path).strip():
+        raise _RowFailure("missing structure: empty pdb_path")
+    path = Path(str(raw_path).strip())
+    if base is not None and not path.is_absolute():
+        path = base / path
+    if not path.is_file():
+        raise _RowFailure(f"missing structure: {path} does not exist")
+    try:
+        number, icode = parse_residue(rec["residue"])
+    except ValueError as exc:
+        raise _RowFailure(f"bad residue: {exc}") from None
+    codes = []
+    for col in ("wildtype", "variant"):
+        try:
+            codes.append(amino_acid_index(str(rec[col])))
+        except ValueError as exc:
+            raise _RowFailure(f"unknown amino-acid code: {col}: {exc}") from None
+    wt, var = codes
+    if wt == var:
+        raise _RowFailure(f"variant equals wild type: {THREE_LETTER[wt]}")
+    chain = str(rec["chain"]).strip()
+    structure = _load(str(path), cache)
+    if isinstance(structure, Exception):
+        raise _RowFailure(f"unreadable structure: {structure}")
+    if chain not in structure.chains:
+        raise _RowFailure(f"chain not found: {chain!r} not in {list(structure.chains)} ({path})")
+    res = structure.find_residue(chain, number, icode)
+    if res < 0:
+        raise _RowFailure(f"residue not found: {chain} {number}{icode} in {path}")
+    aa = int(structure.residue_aa[res])
+    label = structure.residue_labels([res])[0]
+    if aa < 0:
+        raise _RowFailure(f"non-standard residue: {label}")
+    if aa != wt:
+        raise _RowFailure(
+            f"wild type mismatch: table says {THREE_LETTER[wt]}, structure has {label}"
+        )
+    values: dict[str, float] = {}
+    for name, column in targets.items():
+        value = pd.to_numeric(rec.get(column), errors="coerce")
+        if value is None or not np.isfinite(value):
+            raise _RowFailure(f"missing target: {column}={rec.get(column)!r}")
+        values[name] = float(value)
+    return SingleResidueVariantQuery(
+        pdb_path=str(path),
+        chain_ids=chain,
+        variant_residue_number=number,
+        insertion_code=icode,
+        wildtype_amino_acid=THREE_LETTER[wt],
+        variant_amino_acid=THREE_LETTER[var],
+        targets=values,
+        **query_kwargs,
+    )
+
+
+# ---- graphs → tensors -----------------------------------------------------------------------
+
+
+def _columns(values: dict[str, np.ndarray], names: list[str], rows: int, what: str) -> np.ndarray:
+    cols = []
+    for name in names:
+        if name not in values:
+            raise DeeprankLikeError(f"graph lacks {what} feature {name!r}")
+        v = np.asarray(values[name], dtype=np.float32)
+        cols.append(v.reshape(rows, -1))
+    return np.concatenate(cols, axis=1) if cols else np.zeros((rows, 0), np.float32)
+
+
+def graph_to_data(
+    graph: Any, node_features: list[str], edge_features: list[str], target: str | None = None
+) -> Any:
+    """A PyG ``Data`` of a graph, with the named features in the given order.
+
+    Parameters
+    ----------
+    graph : deeprank_like.graph.Graph
+    node_features, edge_features : list of str
+        Feature names; multi-column features contribute all their columns, in order.
+    target : str, optional
+        Name in ``graph.targets`` stored as ``y`` (1, 1) float32.
+
+    Returns
+    -------
+    torch_geometric.data.Data
+        ``x`` (N, F) float32, ``edge_index`` (2, 2E) int64 (both directions),
+        ``edge_attr`` (2E, Fe) float32, ``entry_id`` and optionally ``y``.
+    """
+    import torch
+    from torch_geometric.data import Data
+
+    n = int(graph.num_nodes)
+    x = _columns(graph.node_features, node_features, n, "node")
+    ei = np.asarray(graph.edge_index, dtype=np.int64)
+    e = _columns(graph.edge_features, edge_features, ei.shape[1], "edge")
+    edge_index = np.concatenate([ei, ei[::-1]], axis=1)
+    edge_attr = np.concatenate([e, e], axis=0)
+    data = Data(
+        x=torch.from_numpy(np.ascontiguousarray(x)),
+        edge_index=torch.from_numpy(np.ascontiguousarray(edge_index)),
+        edge_attr=torch.from_numpy(np.ascontiguousarray(edge_attr)),
+    )
+    data.entry_id = graph.id
+    if target is not None:
+        data.y = torch.tensor([[float(graph.targets[target])]], dtype=torch.float32)
+    return data
+
+
+# ---- the shipped model ----------------------------------------------------------------------
+
+
+def _default_dir() -> Path:
+    return Path(str(resources.files("deeprank_like.pretrained.ddg")))
+
+
+def load_ddg_model(directory: str | os.PathLike | None = None) -> tuple[Any, dict[str, Any]]:
+    """Load the stability model: ``(network in eval mode, metadata dict)``.
+
+    Parameters
+    ----------
+    directory : path, optional
+        Folder with ``model.json`` and ``model.pt`` (default: the one shipped in the package).
+
+    Raises
+    ------
+    DeeprankLikeError
+        If a file is missing or does not describe a network.
+    """
+    import torch
+
+    from deeprank_like.nn import build_model
+
+    folder = Path(directory) if directory is not None else _default_dir()
+    meta_path, weights_path = folder / "model.json", folder / "model.pt"
+    for p in (meta_path, weights_path):
+        if not p.is_file():
+            raise DeeprankLikeError(f"ΔΔG model file {p} not found")
+    try:
+        meta = json.loads(meta_path.read_text())
+        network, config = meta["network"], meta["config"]
+    except (json.JSONDecodeError, KeyError) as exc:
+        raise DeeprankLikeError(f"{meta_path}: not a ΔΔG model description ({exc})") from exc
+    model = build_model(network, config)
+    state = torch.load(weights_path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    model.eval()
+    return model, meta
+
+
+def predict_ddg(
+    table: pd.DataFrame,
+    *,
+    model_dir: str | os.PathLike | None = None,
+    base_dir: str | os.PathLike | None = None,
+    batch_size: int = 64,
+) -> pd.DataFrame:
+    """Predict the stability change of each substitution in a variant table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns :data:`TABLE_COLUMNS` (more are kept).
+    model_dir : path, optional
+        A model folder (default: the shipped model).
+    base_dir : path, optional
+        Directory relative ``pdb_path`` values resolve against (default: current directory).
+    batch_size : int
+        Graphs per forward pass.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table with ``predicted_ddg`` (kcal/mol, negative = destabilising; NaN where no
+        prediction) and ``reason`` (empty, or why the row could not be predicted).
+    """
+    import torch
+    from torch_geometric.data import Batch
+
+    model, meta = load_ddg_model(model_dir)
+    made = variant_queries(table, base_dir=base_dir, **meta.get("query", {}))
+    out = table.copy()
+    out["predicted_ddg"] = np.nan
+    out["reason"] = ""
+    for row, reason in zip(made.failures["row"], made.failures["reason"], strict=True):
+        out.at[row, "reason"] = reason
+    datas, rows = [], []
+    for row, query in zip(made.rows, made.queries, strict=True):
+        try:
+            graph = query.build(meta["feature_modules"])
+            datas.append(graph_to_data(graph, meta["node_features"], meta["edge_features"]))
+            rows.append(row)
+        except DeeprankLikeError as exc:
+            out.at[row, "reason"] = f"features failed: {exc}"
+    with torch.no_grad():
+        for i in range(0, len(datas), batch_size):
+            batch = Batch.from_data_list(datas[i : i + batch_size])
+            pred = model(batch)[:, 0].numpy().astype(np.float64)
+            for row, value in zip(rows[i : i + batch_size], pred, strict=True):
+                out.at[row, "predicted_ddg"] = float(value)
+    return out
