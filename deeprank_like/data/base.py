@@ -82,10 +82,15 @@ def check_finite(values: np.ndarray, where: str, what: str) -> None:
     first = tuple(int(i) for i in bad[0])
     value = values[first]
     kinds = sorted({"NaN" if np.isnan(v) else "inf" for v in values[~finite].ravel()[:1000]})
-    at = f"row {first[0]}" if len(first) <= 2 else f"index {first}"
+    if not first:
+        at = ""
+    elif len(first) <= 2:
+        at = f" at row {first[0]}"
+    else:
+        at = f" at index {first}"
     raise StorageError(
-        f"{where}: {what} has {len(bad)} non-finite value(s) ({'/'.join(kinds)}; first {value} "
-        f"at {at}); non-finite values are not accepted: recompute the entry, or leave it out "
+        f"{where}: {what} has {len(bad)} non-finite value(s) ({'/'.join(kinds)}; first {value}"
+        f"{at}); non-finite values are not accepted: recompute the entry, or leave it out "
         f"with subset="
     )
 

@@ -259,10 +259,14 @@ class GraphDataset(HDF5Dataset):
                     f"expected {widths[name]}"
                 )
             check_finite(values, where, f"{kind} feature {name!r}")
-            if name in self.transforms:
+            transformed = name in self.transforms
+            if transformed:
                 values = self._apply_transforms(name, values)
-                check_finite(values, where, f"{kind} feature {name!r} after its transform")
-            out[:, col : col + widths[name]] = values
+            block = out[:, col : col + widths[name]]
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                block[...] = values
+            stage = " after its transform" if transformed else " in float32"
+            check_finite(block, where, f"{kind} feature {name!r}{stage}")
             col += widths[name]
         return out
 

@@ -254,7 +254,8 @@ class GridDataset(HDF5Dataset):
                 if spec is not None:
                     x[c] = apply_transform(spec, x[c], channel)
             self._check_channels(x, where, " after its transform")
-            x = x.astype(np.float32)
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                x = x.astype(np.float32)
             self._check_channels(x, where, " after its transform (float32 overflow)")
         target = None
         if self.target is not None and has_link(group, "targets"):
