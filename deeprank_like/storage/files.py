@@ -17,6 +17,8 @@ from deeprank_like.storage._superblock import repair_superblock, write_flag_set
 from deeprank_like.storage.schema import FORMAT, LIBVER, SCHEMA_VERSION
 
 __all__ = [
+    "NO_SPACE_ERRNOS",
+    "NO_SPACE_TEXT",
     "DiskFullError",
     "disk_full_errno",
     "free_bytes",
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 
 #: errno values that mean "no room to write": full device, exhausted quota, file size limit.
 NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-_NO_SPACE_TEXT = {
+NO_SPACE_TEXT = {
     errno.ENOSPC: "no space left on device",
     errno.EDQUOT: "disk quota exceeded",
     errno.EFBIG: "file size limit exceeded",
@@ -87,7 +89,7 @@ def os_error_message(path: str, exc: BaseException, action: str = "open") -> str
         free = free_bytes(path)
         size = os.path.getsize(path) if os.path.isfile(path) else 0
         return (
-            f"{path}: cannot {action}: {_NO_SPACE_TEXT[code]} (the file holds {size:,} bytes; "
+            f"{path}: cannot {action}: {NO_SPACE_TEXT[code]} (the file holds {size:,} bytes; "
             f"{'unknown' if free is None else f'{free:,}'} bytes free on its file system)"
         )
     code = getattr(exc, "errno", None)

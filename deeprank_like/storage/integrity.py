@@ -156,7 +156,10 @@ def check_entry(group: h5py.Group) -> EntryCheck:
             )
         computed = entry_checksum(group)
     except (OSError, KeyError, RuntimeError, ValueError, TypeError) as exc:
-        return EntryCheck(False, False, f"unreadable ({' '.join(str(exc).split())})")
+        text = " ".join(str(exc).split())
+        if "filter" in text or "fletcher" in text.lower():
+            return EntryCheck(False, False, f"a data chunk failed its checksum ({text})")
+        return EntryCheck(False, False, f"unreadable ({text})")
     if stored is None:
         return EntryCheck(True, False)
     if str(stored) != computed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import json
 import logging
 import os
@@ -15,8 +16,10 @@ import h5py
 import numpy as np
 
 from deeprank_like.errors import StorageError
+from deeprank_like.storage._superblock import end_of_file_address
 from deeprank_like.storage.files import (
     FAILED_WRITES,
+    NO_SPACE_TEXT,
     DiskFullError,
     disk_full_errno,
     free_bytes,
@@ -210,6 +213,7 @@ def write_graph(
     qid = str(graph.id)
     name = entry_name(qid)
     _check_space(f, graph, qid)
+    _reserve_space(f, graph, qid)
     with _no_space_guard(f, qid):
         if name in f:
             if not overwrite:
@@ -280,6 +284,48 @@ def _check_space(f: h5py.File, graph: Any, qid: str) -> None:
         )
 
 
+#: Bytes reserved per entry for HDF5 metadata, on top of the in-memory size of its arrays
+#: (float64 in memory, float32 and compressed on disk: a generous bound for the data).
+_METADATA_RESERVE = 128 * 1024
+
+
+def _reserve_space(f: h5py.File, graph: Any, qid: str) -> None:
+    """Allocate the blocks the entry will be written to before HDF5 writes anything.
+
+    HDF5 appends new objects at the end of its allocated space (the superblock's
+    end-of-file address, EOA); ``posix_fallocate`` of the range after it makes a full disk,
+    an exhausted quota or a file size limit fail *here*, with the file untouched, instead
+    of half-way through a metadata flush that would damage the entries already written.
+    HDF5 truncates the unused part when it closes the file.
+    """
+    path = f.filename
+    need = _raw_bytes(graph) + _METADATA_RESERVE
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError:
+        return  # e.g. an in-memory or custom driver: the guard still applies
+    try:
+        start = end_of_file_address(path)
+        if start is None:
+            start = os.fstat(fd).st_size
+        os.posix_fallocate(fd, start, need)
+    except OSError as exc:
+        code = disk_full_errno(exc)
+        if code is None:  # fallocate unsupported here: nothing reserved, the guard applies
+            log.debug("cannot reserve space in %s: %s", path, exc)
+            return
+        free = free_bytes(path)
+        size = os.path.getsize(path)
+        raise DiskFullError(
+            f"{path}: {NO_SPACE_TEXT[code]}: cannot reserve {need:,} bytes for entry {qid!r} "
+            f"(the file holds {size:,} bytes, {int(f.attrs.get('entry_count', 0))} entries, all "
+            f"complete; {'unknown' if free is None else f'{free:,}'} bytes free on its file "
+            "system)"
+        ) from exc
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def _no_space_guard(f: h5py.File, qid: str) -> Any:
     """Turn a failed write for lack of space into one :class:`DiskFullError`.
@@ -318,11 +364,11 @@ def _no_space_guard(f: h5py.File, qid: str) -> Any:
         if not seen:
             return
         cause = seen[0]
-        _freeze_and_close(f)
+        _freeze_and_close(f, path)
         size = os.path.getsize(path) if os.path.isfile(path) else 0
         free = free_bytes(path)
         code = disk_full_errno(cause) or errno.ENOSPC
-        reason = os.strerror(code)
+        reason = NO_SPACE_TEXT.get(code, os.strerror(code))
         FAILED_WRITES[os.path.abspath(path)] = reason
         raise DiskFullError(
             f"{path}: {reason} while writing entry {qid!r}; the file holds {size:,} bytes and "
@@ -333,23 +379,24 @@ def _no_space_guard(f: h5py.File, qid: str) -> Any:
         sys.unraisablehook, sys.excepthook = old_unraisable, old_excepthook
 
 
-def _freeze_and_close(f: h5py.File) -> None:
-    """Close a file whose writes fail without letting HDF5 write anything more to it."""
+def _freeze_and_close(f: h5py.File, path: str) -> None:
+    """Close a file whose writes fail without letting HDF5 write anything more to it.
+
+    ``f`` must not be touched after the close attempt (HDF5 may have half-closed it).
+    """
     try:
-        fd = f.id.get_vfd_handle()
-        ro = os.open(f.filename, os.O_RDONLY)
+        fd = int(f.id.get_vfd_handle())
+        ro = os.open(path, os.O_RDONLY)
         try:
-            os.dup2(ro, int(fd))
+            os.dup2(ro, fd)
         finally:
             os.close(ro)
     except (OSError, TypeError, ValueError, RuntimeError) as exc:  # other drivers: best effort
-        log.debug("could not freeze %s: %s", f.filename, exc)
+        log.debug("could not freeze %s: %s", path, exc)
     try:
         f.close()
     except Exception as exc:  # the close itself fails to flush: expected
-        log.debug("closing %s after a failed write: %s", f.filename, exc)
-    import gc
-
+        log.debug("closing %s after a failed write: %s", path, exc)
     gc.collect()
 
 
