@@ -532,9 +532,12 @@ def table_queries(
         missing_targets=missing_targets,
     )
     cache = _StructureCache() if check_structures else None
-    for item in table.rows:
-        if item.error is not None:
-            continue
+    # Check the rows of one structure together (each structure is read once), keep table order.
+    order = sorted(
+        (item for item in table.rows if item.error is None),
+        key=lambda item: (str(item.values.get("pdb_path")), str(item.values.get("model", 0))),
+    )
+    for item in order:
         try:
             item.query = _make_query(item.values, defaults or {})
             check_query(item.query, cache)

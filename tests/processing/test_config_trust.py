@@ -87,11 +87,12 @@ def test_bad_queries_in_a_config_exit_1_on_the_command_line(folder: Path, capsys
 def test_bad_queries_on_the_command_line_fail_alone(folder: Path, capsys):
     out = folder / "cli.hdf5"
     argv = ["featurize", "--executor", "serial", "-o", str(out), str(folder / "3C8P.pdb")]
-    code = main([*argv, "--ppi", "A,A", "--ppi", "A,B"])
+    code = main([*argv, "--ppi", "A,A", "--ppi", "A,B", "--srv", "A:1:LYS:XYZ"])
     assert code == 1, capsys.readouterr().err
     assert list_entries(out) == ["residue-ppi:A-B:3C8P"]
-    (failure,) = read_failures(out)
-    assert failure["query_id"] == "3C8P.pdb:--ppi A,A"
+    failures = {f["query_id"]: f["message"] for f in read_failures(out)}
+    assert sorted(failures) == ["3C8P.pdb:--ppi A,A", "3C8P.pdb:--srv A:1:LYS:XYZ"]
+    assert "unknown amino acid 'XYZ'" in failures["3C8P.pdb:--srv A:1:LYS:XYZ"]
 
 
 @pytest.mark.parametrize(
