@@ -181,6 +181,8 @@ class QueryCollection:
         TableError
             Only for the table as a whole: unreadable, no ``pdb_path`` column, a mapped or
             target column that does not exist.
+        TypeError
+            A keyword argument that is not a query field.
         """
         from deeprank_like.query.table import table_queries
 

@@ -522,6 +522,16 @@ def table_queries(
         One item per row, in table order, and a short label of the table (its file name, or
         ``"table"``) used in failure ids.
     """
+    from dataclasses import fields
+
+    from deeprank_like.query.base import _KINDS
+
+    valid = {f.name for cls in _KINDS.values() for f in fields(cls)} - {"pdb_path"}
+    unknown = sorted(set(defaults or {}) - valid)
+    if unknown:
+        raise TypeError(
+            f"unknown query field(s) {unknown} given as defaults; valid: {sorted(valid)}"
+        )
     table = parse_table(
         source,
         kind=kind,

@@ -247,6 +247,8 @@ def add_targets(
     from deeprank_like.storage.reader import complete_entry_names
 
     path = os.fspath(path)
+    if not Path(path).is_file():
+        raise StorageError(f"{path}: no such file")
     parsed = parse_table(
         table,
         kind=kind,
@@ -263,8 +265,6 @@ def add_targets(
     join = "entry_id" if "entry_id" in parsed.fields else "query"
     result = AddTargetsResult(path=path, join=join, targets=sorted(set(parsed.targets.values())))
     lock = contextlib.nullcontext() if dry_run else OutputLock(path, "targets add")
-    if not Path(path).is_file():
-        raise StorageError(f"{path}: no such file")
     with lock, open_h5(path, "r" if dry_run else "a") as f:
         names = complete_entry_names(f)
         entries: dict[str, dict[str, Any]] = {}

@@ -225,6 +225,8 @@ def test_table_level_problems_raise(table_dir: Path):
         QueryCollection.from_table(df, columns={"PDB": "pdb_path"})
     with pytest.raises(TableError, match="unknown field 'bogus'"):
         QueryCollection.from_table(df, columns={"chains": "bogus"})
+    with pytest.raises(TypeError, match=r"unknown query field\(s\) \['resoluton'\]"):
+        QueryCollection.from_table(df, resoluton="atom")
 
 
 def test_chain_named_like_a_number_stays_text(table_dir: Path):
