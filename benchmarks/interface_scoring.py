@@ -1,0 +1,986 @@
+"""Interface scoring on Docking Benchmark 5: decoys → labels → features → CV → shipped scorer.
+
+One command regenerates everything from ``../shared/data/bm5`` (185 complexes, chain A receptor,
+chain B ligand; the unbound pair superposed onto the bound complex)::
+
+    python benchmarks/interface_scoring.py --seed 0
+
+Stages (``--stages``, default all, in this order):
+
+``decoys``
+    Rigid-body decoys of every unbound pair (near-native moves and wrong-site poses) and their
+    quality against the bound complex (DockQ, Fnat, i-RMSD, L-RMSD, CAPRI class), with
+    :mod:`deeprank_like.structure.docking_decoys` and :mod:`deeprank_like.targets.dockq`:
+    ``<work>/decoys/<ID>/*.pdb`` and ``<work>/labels.csv``. Skipped when ``labels.csv`` exists
+    (``--redo-decoys`` forces it).
+``features``
+    One residue interface graph per decoy through :func:`deeprank_like.processing.process`
+    (modules :data:`~deeprank_like.pretrained.docking.FEATURE_MODULES`, labels as query
+    targets) into ``<work>/features-NNN.hdf5``, ``--chunk-complexes`` complexes per file in
+    seeded order (so the finished files are a random sample of complexes); resumes an
+    interrupted run. Later stages use the finished files.
+``cv``
+    5-fold cross-validation over complexes (all decoys of a complex in one fold; folds drawn
+    with the seed): a GINE network regressing DockQ (BCE on the soft DockQ label, sigmoid
+    output), and the baselines on the same decoys: random, inter-residue contact count (residue
+    pairs of different sides closer than 5 Å), sum of contact energies (Coulomb + Lennard-Jones
+    over inter-side edges; lower is better) and buried surface area (sum of ``bsa``).
+``cnn``
+    The same CV for a 3D CNN on grids, on a subset (``--cnn-complexes`` complexes ×
+    ``--cnn-decoys`` decoys spread over the DockQ range), with the GNN retrained on the same
+    subset for a like-for-like comparison.
+``ship``
+    The GNN trained on every complex, written with
+    :func:`~deeprank_like.pretrained.docking.save_scoring_model` to ``--model-out``.
+``report``
+    Tables and plots into ``--docs`` (``interface-scoring.md`` between the result markers,
+    PNGs under ``img/``) and ``<work>/results.json``.
+
+Metrics (per held-out fold and pooled over all folds): median over complexes of the Spearman
+correlation between score and DockQ; top-1 / top-10 success (share of complexes whose best
+ranked decoy / one of the 10 best is acceptable, DockQ ≥ 0.23); AUC of acceptable vs incorrect
+decoys, pooled over the decoys of the held-out complexes. The random baseline is the mean of
+100 seeded shuffles.
+
+Prints ``name: value unit`` lines (queries/s featurised, graphs/s trained, peak memory, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "bm5"
+LABELS = ("dockq", "fnat", "irmsd", "lrmsd", "capri_class")
+ACCEPTABLE = 0.23
+CONTACT_CUTOFF = 5.0  # Å, residue pairs counted by the contact-count baseline
+STAGES = ("decoys", "features", "cv", "cnn", "ship", "report")
+SCORES = {  # column → label, in table order
+    "gnn": "GNN (GINE)",
+    "random": "random",
+    "contacts": "contact count",
+    "energy": "contact energy (Coulomb + LJ)",
+    "bsa": "buried surface area",
+}
+RESULTS_START = "<!-- results:start (written by benchmarks/interface_scoring.py) -->"
+RESULTS_END = "<!-- results:end -->"
+
+
+@dataclass
+class Settings:
+    """Everything the pipeline depends on (stored in ``results.json``)."""
+
+    seed: int = 0
+    data: str = str(DEFAULT_DATA)
+    work: str = "/work/runs/bm5"
+    complexes: int | None = None
+    ids: list[str] | None = None
+    decoys: int = 100
+    folds: int = 5
+    cpu_count: int = 2
+    chunk_complexes: int = 10
+    epochs: int = 4
+    batch_size: int = 32
+    hidden: int = 32
+    layers: int = 3
+    lr: float = 2e-3
+    threads: int = 2
+    cnn_complexes: int = 40
+    cnn_decoys: int = 20
+    cnn_epochs: int = 8
+    grid_points: int = 16
+    grid_size: float = 24.0
+    model_out: str = str(ROOT / "deeprank_like" / "pretrained" / "docking")
+    docs: str = str(ROOT / "docs" / "benchmarks")
+    stages: list[str] = field(default_factory=lambda: list(STAGES))
+    redo_decoys: bool = False
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def figure(name: str, value: float, unit: str) -> None:
+    """A ``name: value unit`` result line on stdout."""
+    text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    print(f"{name}: {text} {unit}", flush=True)
+
+
+def peak_memory_mb() -> tuple[float, float]:
+    """Peak resident memory (MB) of this process and of its largest finished child."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, kids
+
+
+# ---- stage 1: decoys and labels ----------------------------------------------------------------
+def complex_ids(
+    data: Path, limit: int | None, seed: int, only: list[str] | None = None
+) -> list[str]:
+    """Complex ids with both the bound and the unbound file (``only`` those, or a seeded sample)."""
+    ids = sorted(
+        p.name[: -len("_target-unbound.pdb.gz")] for p in data.glob("*_target-unbound.pdb.gz")
+    )
+    ids = [i for i in ids if (data / f"{i}_target.pdb.gz").exists()]
+    if not ids:
+        raise FileNotFoundError(f"{data}: no <ID>_target.pdb.gz / <ID>_target-unbound.pdb.gz pairs")
+    if only:
+        missing = sorted(set(only) - set(ids))
+        if missing:
+            raise FileNotFoundError(f"{data}: no bound/unbound pair for {missing}")
+        ids = sorted(set(only))
+    if limit is not None and limit < len(ids):
+        rng = np.random.default_rng(seed)
+        ids = sorted(rng.choice(ids, size=limit, replace=False).tolist())
+    return ids
+
+
+def complex_decoys(data: str, cid: str, out_dir: str, n_decoys: int, seed: int) -> list[dict]:
+    """Decoys of one complex (half near-native, half wrong-site) and their labels.
+
+    The unbound pair (chain A receptor, B ligand) is posed with
+    :func:`~deeprank_like.structure.docking_decoys.sample_docking_poses` (seeded by ``seed``
+    and the complex id, so independent of the order complexes run in), written as PDB files
+    and scored against the bound complex in one batch (:meth:`DockQPlan.score_rigid`).
+    """
+    import zlib
+
+    from deeprank_like.structure.docking_decoys import (
+        DockingDecoySettings,
+        read_atom_table,
+        sample_docking_poses,
+        write_decoy_pdbs,
+    )
+    from deeprank_like.targets.dockq import DockQPlan
+
+    unbound = read_atom_table(Path(data) / f"{cid}_target-unbound.pdb.gz")
+    bound = read_atom_table(Path(data) / f"{cid}_target.pdb.gz")
+    moving = unbound.chain_ids == "B"
+    settings = DockingDecoySettings(
+        n_near_native=n_decoys - n_decoys // 2, n_wrong_site=n_decoys // 2
+    )
+    poses = sample_docking_poses(
+        unbound.coords[~moving],
+        unbound.coords[moving],
+        settings=settings,
+        seed=[int(seed), zlib.crc32(cid.encode())],
+    )
+    names = [f"{cid}_{kind}_{k:03d}" for k, kind in enumerate(poses.kinds)]
+    paths = write_decoy_pdbs(unbound, moving, poses, Path(out_dir) / cid, names)
+    plan = DockQPlan(unbound, bound, "A,B")
+    scores = plan.score_rigid(
+        unbound.coords, moving, poses.rotations, poses.translations, poses.center
+    )
+    return [
+        {
+            "complex": cid,
+            "file": f"decoys/{cid}/{p.name}",
+            **scores.row(k),
+            "kind": str(poses.kinds[k]),
+        }
+        for k, p in enumerate(paths)
+    ]
+
+
+def _complex_decoys_task(args: tuple) -> tuple[str, list[dict] | str]:
+    cid = args[1]
+    try:
+        return cid, complex_decoys(*args)
+    except Exception as exc:  # one bad complex must not stop the benchmark
+        return cid, f"{type(exc).__name__}: {exc}"
+
+
+def stage_decoys(s: Settings) -> Path:
+    """Generate decoys and labels (``<work>/labels.csv``) with the decoy library."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    work = Path(s.work)
+    labels = work / "labels.csv"
+    if labels.exists() and not s.redo_decoys:
+        log(f"decoys: {labels} exists, kept (--redo-decoys to regenerate)")
+        return labels
+    ids = complex_ids(Path(s.data), s.complexes, s.seed, s.ids)
+    t0 = time.perf_counter()
+    tasks = [(s.data, cid, str(work / "decoys"), s.decoys, s.seed) for cid in ids]
+    rows: list[dict] = []
+    failed: dict[str, str] = {}
+    if s.cpu_count > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(min(s.cpu_count, len(tasks))) as pool:
+            results = list(pool.map(_complex_decoys_task, tasks))
+    else:
+        results = [_complex_decoys_task(t) for t in tasks]
+    for cid, out in results:
+        if isinstance(out, str):
+            failed[cid] = out
+            log(f"decoys: {cid} failed: {out}")
+        else:
+            rows += out
+    if not rows:
+        raise RuntimeError(f"no decoys generated; failures: {failed}")
+    pd.DataFrame(rows).to_csv(labels, index=False)
+    dt = time.perf_counter() - t0
+    figure("decoys_generated", len(rows), "decoys")
+    figure("decoys_failed_complexes", len(failed), "complexes")
+    figure("decoys_per_s", len(rows) / dt, "decoys/s")
+    return labels
+
+
+def load_labels(path: Path) -> pd.DataFrame:
+    """labels.csv with absolute decoy paths (column ``path``)."""
+    frame = pd.read_csv(path)
+    missing = [c for c in ("complex", "file", *LABELS) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}")
+    base = path.parent
+
+    def resolve(row: Any) -> str:
+        p = Path(str(row.file))
+        first = p if p.is_absolute() else base / p
+        for cand in (first, base / "decoys" / str(row.complex) / p.name):
+            if cand.exists():
+                return str(cand.resolve())
+        return str(base / p)
+
+    frame["path"] = [resolve(r) for r in frame.itertuples()]
+    frame["complex"] = frame["complex"].astype(str)
+    return frame
+
+
+# ---- stage 2: features ------------------------------------------------------------------------
+def model_id(row: Any) -> str:
+    stem = Path(str(row.path)).name.split(".")[0]
+    return stem if stem.startswith(str(row.complex)) else f"{row.complex}_{stem}"
+
+
+def build_queries(labels: pd.DataFrame) -> tuple[list, dict[str, str]]:
+    """PPI queries (labels as targets) and the map query id → complex."""
+    from deeprank_like import ProteinProteinInterfaceQuery
+
+    queries, groups = [], {}
+    for row in labels.itertuples():
+        targets = {k: float(getattr(row, k)) for k in LABELS}
+        targets["capri_class"] = int(row.capri_class)
+        q = ProteinProteinInterfaceQuery(
+            pdb_path=row.path, chain_ids=["A", "B"], targets=targets, model_id=model_id(row)
+        )
+        queries.append(q)
+        groups[q.get_query_id()] = str(row.complex)
+    return queries, groups
+
+
+def feature_files(work: str | Path) -> list[Path]:
+    """The finished chunk files ``features-NNN.hdf5`` (shards of a running chunk excluded)."""
+    return sorted(Path(work).glob("features-[0-9][0-9][0-9].hdf5"))
+
+
+def feature_chunks(labels: pd.DataFrame, size: int, seed: int) -> list[list[str]]:
+    """Complexes in seeded random order, cut into chunks of ``size`` (a finished prefix of
+    chunks is a random sample of complexes)."""
+    ids = sorted(labels["complex"].unique())
+    order = [ids[i] for i in np.random.default_rng(seed).permutation(len(ids))]
+    return [order[k : k + size] for k in range(0, len(order), size)]
+
+
+def stage_features(s: Settings, labels: pd.DataFrame) -> dict[str, Any]:
+    """Featurise every decoy, ``chunk_complexes`` complexes per HDF5 file (resumable)."""
+    from deeprank_like.pretrained.docking import FEATURE_MODULES
+    from deeprank_like.processing import process
+
+    t0 = time.perf_counter()
+    processed = skipped = 0
+    failures: list[str] = []
+    chunks = feature_chunks(labels, s.chunk_complexes, s.seed)
+    for k, chunk in enumerate(chunks):
+        queries, _ = build_queries(labels[labels["complex"].isin(chunk)])
+        prefix = Path(s.work) / f"features-{k:03d}"
+        resume = Path(f"{prefix}.hdf5").exists() or any(
+            Path(s.work).glob(f"features-{k:03d}.shard-*.hdf5")
+        )
+        summary = process(
+            queries,
+            prefix=str(prefix),
+            feature_modules=list(FEATURE_MODULES),
+            cpu_count=s.cpu_count,
+            resume=resume,
+            progress=True,
+        )
+        processed += summary.processed
+        skipped += summary.skipped
+        failures += [str(f) for f in summary.failures]
+        dt = time.perf_counter() - t0
+        log(f"features: chunk {k + 1}/{len(chunks)} done, {processed} queries in {dt:.0f} s")
+    dt = time.perf_counter() - t0
+    own, kids = peak_memory_mb()
+    out = {
+        "queries": len(labels),
+        "processed": processed,
+        "skipped": skipped,
+        "failed": len(failures),
+        "wall_s": dt,
+        "queries_per_s": processed / dt if dt > 0 else float("nan"),
+        "file_mb": sum(p.stat().st_size for p in feature_files(s.work)) / 1e6,
+        "files": len(feature_files(s.work)),
+        "peak_rss_main_mb": own,
+        "peak_rss_worker_mb": kids,
+        "modules": list(FEATURE_MODULES),
+        "failures": failures[:50],
+    }
+    figure("featurize_queries", len(labels), "queries")
+    figure("featurize_wall", dt, "s")
+    figure("featurize_queries_per_s", out["queries_per_s"], "queries/s")
+    figure("featurize_failed", out["failed"], "queries")
+    figure("features_files", out["file_mb"], "MB")
+    figure("featurize_peak_rss_worker", kids, "MB")
+    return out
+
+
+# ---- per-decoy table and baselines ------------------------------------------------------------
+def entry_table(files: list[Path], labels: pd.DataFrame) -> pd.DataFrame:
+    """One row per stored entry: labels, complex and the baseline scores."""
+    _, groups = build_queries(labels)
+    by_qid = {qid: row for qid, row in zip(groups, labels.itertuples(), strict=True)}
+    rows = []
+    for path in files:
+        rows += _entry_rows(path, by_qid)
+    return pd.DataFrame(rows).sort_values("entry").reset_index(drop=True)
+
+
+def _entry_rows(path: Path, by_qid: dict[str, Any]) -> list[dict[str, Any]]:
+    import h5py
+
+    from deeprank_like.storage.schema import entry_id as decode_entry
+
+    rows = []
+    with h5py.File(path, "r") as f:
+        for name in f:
+            if name.startswith("_"):
+                continue
+            g = f[name]
+            qid = decode_entry(name)
+            if qid not in by_qid:
+                continue
+            query = json.loads(g.attrs["query"])
+            side_of = {
+                c: k
+                for k, side in enumerate(query["chain_ids"])
+                for c in ([side] if isinstance(side, str) else side)
+            }
+            chains = [c.decode() for c in g["node_ids"]["chain"]]
+            side = np.array([side_of.get(c, -1) for c in chains])
+            ei = g["edge_index"][()]
+            inter = side[ei[0]] != side[ei[1]]
+            ef = g["edge_features"]
+            dist = ef["distance"][()]
+            energy = ef["electrostatic"][()] + ef["vanderwaals"][()]
+            row = by_qid[qid]
+            rows.append(
+                {
+                    "entry": qid,
+                    "complex": str(row.complex),
+                    "file": str(row.path),
+                    "kind": getattr(row, "kind", ""),
+                    **{k: getattr(row, k) for k in LABELS},
+                    "nodes": len(chains),
+                    "edges": ei.shape[1],
+                    "contacts": float((inter & (dist < CONTACT_CUTOFF)).sum()),
+                    "energy": -float(energy[inter].astype(np.float64).sum()),
+                    "bsa": float(g["node_features"]["bsa"][()].astype(np.float64).sum()),
+                }
+            )
+    return rows
+
+
+# ---- metrics ----------------------------------------------------------------------------------
+def auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve (Mann–Whitney, ties count half); NaN with one class only."""
+    from scipy.stats import rankdata
+
+    pos = np.asarray(positive, dtype=bool)
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    r = rankdata(scores)
+    return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def success_curve(frame: pd.DataFrame, score: str, n_max: int = 100) -> np.ndarray:
+    """Share of complexes with an acceptable decoy among the N best ranked, N = 1..n_max."""
+    hits = np.zeros(n_max)
+    groups = list(frame.groupby("complex", sort=True))
+    for _, g in groups:
+        ranked = g.sort_values(score, ascending=False, kind="stable")["dockq"].to_numpy()
+        good = np.flatnonzero(ranked >= ACCEPTABLE)
+        if good.size and good[0] < n_max:
+            hits[good[0] :] += 1
+    return hits / max(len(groups), 1)
+
+
+def ranking_metrics(frame: pd.DataFrame, score: str) -> dict[str, float]:
+    """Median per-complex Spearman, top-1/top-10 success, pooled AUC (score: higher = better)."""
+    from scipy.stats import spearmanr
+
+    rhos = []
+    for _, g in frame.groupby("complex", sort=True):
+        if g[score].nunique() > 1 and g["dockq"].nunique() > 1:
+            rhos.append(float(spearmanr(g[score], g["dockq"]).statistic))
+    curve = success_curve(frame, score, 10)
+    return {
+        "complexes": int(frame["complex"].nunique()),
+        "decoys": len(frame),
+        "spearman_median": float(np.median(rhos)) if rhos else float("nan"),
+        "top1": float(curve[0]),
+        "top10": float(curve[9]),
+        "auc": auc(frame[score].to_numpy(), frame["dockq"].to_numpy() >= ACCEPTABLE),
+    }
+
+
+def random_metrics(frame: pd.DataFrame, seed: int, repeats: int = 100) -> dict[str, float]:
+    """Mean metrics of ``repeats`` seeded random scorings."""
+    rng = np.random.default_rng(seed)
+    runs = []
+    for _ in range(repeats):
+        f = frame.assign(_random=rng.random(len(frame)))
+        runs.append(ranking_metrics(f, "_random"))
+    out = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+    out["complexes"], out["decoys"] = runs[0]["complexes"], runs[0]["decoys"]
+    return out
+
+
+def random_curve(
+    frame: pd.DataFrame, seed: int, n_max: int = 100, repeats: int = 100
+) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    curves = [
+        success_curve(frame.assign(_r=rng.random(len(frame))), "_r", n_max) for _ in range(repeats)
+    ]
+    return np.mean(curves, axis=0)
+
+
+def complex_folds(complexes: list[str], k: int, seed: int) -> dict[str, int]:
+    """complex → fold (0..k-1): sorted ids, seeded permutation, dealt round-robin."""
+    ids = sorted(set(complexes))
+    k = min(k, len(ids))
+    order = np.random.default_rng(seed).permutation(len(ids))
+    return {ids[j]: pos % k for pos, j in enumerate(order)}
+
+
+# ---- GNN ----------------------------------------------------------------------------------
+def soft_bce(output: Any, target: Any) -> Any:
+    """Binary cross-entropy of the logit against the soft label DockQ ∈ [0, 1]."""
+    import torch.nn.functional as F
+
+    return F.binary_cross_entropy_with_logits(output, target.clamp(0.0, 1.0))
+
+
+def graph_dataset(files: list[Path], subset: list[str] | None = None) -> Any:
+    from deeprank_like.data import GraphDataset
+
+    return GraphDataset(
+        [str(p) for p in files],
+        subset=subset,
+        target="dockq",
+        task="regress",
+        transforms={
+            "electrostatic": "signed_log1p",
+            "vanderwaals": "signed_log1p",
+            "distance": "log1p",
+        },
+        standardize=True,
+        in_memory=True,
+    )
+
+
+def train_gnn(s: Settings, train: Any, out_dir: Path, seed: int) -> tuple[Any, float]:
+    """Train a GINE network on ``train``; returns (trainer, median train graphs/s)."""
+    from deeprank_like.training import Trainer, build_model_for
+
+    model = build_model_for("gine", train, hidden_size=s.hidden, num_layers=s.layers)
+    trainer = Trainer(
+        model,
+        train,
+        loss=soft_bce,
+        lr=s.lr,
+        scheduler="cosine",
+        seed=seed,
+        output_dir=out_dir,
+        device="cpu",
+        distributed=False,
+    )
+    history = trainer.train(s.epochs, batch_size=s.batch_size, checkpoint=None, best_model=False)
+    rate = history.loc[history["phase"] == "train", "items_per_s"].median()
+    return trainer, float(rate)
+
+
+def predict_logits(trainer: Any, dataset: Any) -> pd.Series:
+    frame = trainer.predict(dataset, batch_size=128)
+    return pd.Series(frame["output"].to_numpy(), index=frame["entry"].astype(str))
+
+
+def load_graphs(s: Settings, table: pd.DataFrame) -> Any:
+    """Every graph of ``table`` read into memory once (shared by CV, CNN comparison, shipping)."""
+    dataset = graph_dataset(feature_files(s.work), subset=table["entry"].tolist())
+    t0 = time.perf_counter()
+    dataset.preload(num_workers=s.cpu_count if s.cpu_count > 1 else 0)
+    figure("load_graphs_per_s", len(dataset) / (time.perf_counter() - t0), "graphs/s")
+    return dataset
+
+
+def stage_cv(s: Settings, dataset: Any, table: pd.DataFrame) -> dict[str, Any]:
+    """5-fold complex-grouped CV of the GNN; adds column ``gnn`` (held-out logits) to ``table``."""
+    import torch
+
+    torch.set_num_threads(s.threads)
+    folds = complex_folds(table["complex"].tolist(), s.folds, s.seed)
+    table["fold"] = table["complex"].map(folds)
+    t0 = time.perf_counter()
+    entries = np.array(dataset.entry_ids())
+    fold_of = table.set_index("entry")["fold"].reindex(entries).to_numpy()
+    preds: dict[str, float] = {}
+    rates = []
+    for k in sorted(set(folds.values())):
+        t1 = time.perf_counter()
+        train = dataset.subset(np.flatnonzero(fold_of != k))
+        test = dataset.subset(np.flatnonzero(fold_of == k), train_source=train)
+        trainer, rate = train_gnn(s, train, Path(s.work) / "cv" / f"fold{k}", s.seed + k)
+        rates.append(rate)
+        preds.update(predict_logits(trainer, test).to_dict())
+        log(f"cv fold {k}: {len(train)} train / {len(test)} test graphs, {rate:.0f} graphs/s, "
+            f"{time.perf_counter() - t1:.0f} s")  # fmt: skip
+    table["gnn"] = table["entry"].map(preds)
+    figure("train_graphs_per_s", float(np.median(rates)), "graphs/s")
+    own, _ = peak_memory_mb()
+    figure("cv_peak_rss", own, "MB")
+    return {"train_graphs_per_s": rates, "wall_s": time.perf_counter() - t0, "peak_rss_mb": own}
+
+
+def evaluate(table: pd.DataFrame, scores: list[str], seed: int) -> dict[str, Any]:
+    """Metrics per fold and pooled, for each score column (and random)."""
+    out: dict[str, Any] = {"pooled": {}, "folds": {}}
+    for name in scores:
+        if name == "random":
+            out["pooled"][name] = random_metrics(table, seed)
+        else:
+            out["pooled"][name] = ranking_metrics(table, name)
+    for k, g in table.groupby("fold", sort=True):
+        out["folds"][int(k)] = {
+            name: random_metrics(g, seed) if name == "random" else ranking_metrics(g, name)
+            for name in scores
+        }
+    return out
+
+
+# ---- CNN on grids (subset) ----------------------------------------------------------------
+def cnn_subset(table: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """``cnn_complexes`` complexes (seeded) × ``cnn_decoys`` decoys evenly spread over DockQ."""
+    ids = sorted(table["complex"].unique())
+    rng = np.random.default_rng(s.seed + 1)
+    chosen = sorted(rng.choice(ids, size=min(s.cnn_complexes, len(ids)), replace=False).tolist())
+    parts = []
+    for cid in chosen:
+        g = table[table["complex"] == cid].sort_values(["dockq", "entry"])
+        take = np.unique(np.linspace(0, len(g) - 1, min(s.cnn_decoys, len(g))).round().astype(int))
+        parts.append(g.iloc[take])
+    return pd.concat(parts).reset_index(drop=True)
+
+
+def stage_cnn(
+    s: Settings, labels: pd.DataFrame, table: pd.DataFrame, all_graphs: Any
+) -> dict[str, Any]:
+    """Grids for the subset, then the same complex-grouped CV for a 3D CNN and the GNN."""
+    import torch
+
+    from deeprank_like.data import GridDataset
+    from deeprank_like.grid import GridSettings, MapMethod
+    from deeprank_like.pretrained.docking import FEATURE_MODULES
+    from deeprank_like.processing import process
+    from deeprank_like.training import Trainer, build_model_for
+
+    torch.set_num_threads(s.threads)
+    sub = cnn_subset(table, s)
+    keep = set(sub["file"])
+    queries, _ = build_queries(labels[labels["path"].isin(keep)])
+    prefix = Path(s.work) / "grids"
+    t0 = time.perf_counter()
+    summary = process(
+        queries,
+        prefix=str(prefix),
+        feature_modules=list(FEATURE_MODULES),
+        cpu_count=s.cpu_count,
+        grid_settings=GridSettings(points_counts=(s.grid_points,) * 3, sizes=(s.grid_size,) * 3),
+        grid_map_method=MapMethod.GAUSSIAN,
+        resume=Path(f"{prefix}.hdf5").exists(),
+        progress=False,
+    )
+    grid_wall = time.perf_counter() - t0
+    figure("grid_queries_per_s", summary.processed / grid_wall if grid_wall else 0.0, "queries/s")
+    h5 = Path(f"{prefix}.hdf5")
+    figure("grids_file", h5.stat().st_size / 1e6, "MB")
+    grids = GridDataset(
+        str(h5),
+        subset=sub["entry"].tolist(),
+        features=["res_type", "polarity", "res_charge", "sasa", "bsa", "irc_total",
+                  "electrostatic", "vanderwaals"],
+        augment=False,
+        target="dockq",
+        task="regress",
+        transforms={"electrostatic": "signed_log1p", "vanderwaals": "signed_log1p"},
+        standardize=True,
+        in_memory=True,
+    )  # fmt: skip
+    grids.preload()
+    position = {e: i for i, e in enumerate(all_graphs.entry_ids())}
+    graphs = all_graphs.subset([position[e] for e in sub["entry"]])
+    folds = complex_folds(table["complex"].tolist(), s.folds, s.seed)
+    sub["fold"] = sub["complex"].map(folds)
+    preds: dict[str, dict[str, float]] = {"cnn": {}, "gnn_subset": {}}
+    rates = []
+    for k in sorted(sub["fold"].unique()):
+        for name, ds in (("cnn", grids), ("gnn_subset", graphs)):
+            ids = np.array(ds.entry_ids())
+            fold_of = sub.set_index("entry")["fold"].reindex(ids).to_numpy()
+            train = ds.subset(np.flatnonzero(fold_of != k))
+            test = ds.subset(np.flatnonzero(fold_of == k), train_source=train)
+            if name == "cnn":
+                model = build_model_for("cnn3d", train, channels=[16, 32], hidden_size=64)
+                trainer = Trainer(
+                    model, train, loss=soft_bce, lr=1e-3, scheduler="cosine", seed=s.seed + k,
+                    output_dir=Path(s.work) / "cnn" / f"fold{k}", device="cpu", distributed=False,
+                )  # fmt: skip
+                hist = trainer.train(s.cnn_epochs, batch_size=16, checkpoint=None, best_model=False)
+                rates.append(float(hist.loc[hist["phase"] == "train", "items_per_s"].median()))
+            else:
+                sub_settings = Settings(**{**asdict(s), "epochs": s.cnn_epochs})
+                trainer, _ = train_gnn(
+                    sub_settings, train, Path(s.work) / "cnn" / f"gnn{k}", s.seed + k
+                )
+            preds[name].update(predict_logits(trainer, test).to_dict())
+        log(f"cnn fold {k} done")
+    for name, p in preds.items():
+        sub[name] = sub["entry"].map(p)
+    figure("cnn_train_grids_per_s", float(np.median(rates)), "grids/s")
+    result = evaluate(
+        sub, ["cnn", "gnn_subset", "gnn", "random", "contacts", "energy", "bsa"], s.seed
+    )
+    result["grid"] = {"points": s.grid_points, "size": s.grid_size, "wall_s": grid_wall,
+                      "channels": len(grids.channels), "queries": summary.processed}  # fmt: skip
+    result["subset_complexes"] = sorted(sub["complex"].unique().tolist())
+    sub.to_csv(Path(s.work) / "cnn_predictions.csv", index=False)
+    return result
+
+
+# ---- shipping -----------------------------------------------------------------------------
+def stage_ship(s: Settings, dataset: Any, table: pd.DataFrame, metrics: dict[str, Any]) -> Path:
+    """Train on every complex and write the scorer folder."""
+    import torch
+
+    from deeprank_like.pretrained.docking import FEATURE_MODULES, save_scoring_model
+
+    torch.set_num_threads(s.threads)
+    trainer, rate = train_gnn(s, dataset, Path(s.work) / "final", s.seed)
+    figure("final_train_graphs_per_s", rate, "graphs/s")
+    out = save_scoring_model(
+        s.model_out,
+        trainer.model.cpu().eval(),
+        dataset.data_config(),
+        query={
+            "resolution": "residue",
+            "influence_radius": 10.0,
+            "max_edge_length": 10.0,
+            "feature_modules": list(FEATURE_MODULES),
+            "chain_ids": ["A", "B"],
+        },
+        training={
+            "data": "Docking Benchmark 5 (BM5-clean), rigid-body decoys of the unbound pairs",
+            "complexes": int(table["complex"].nunique()),
+            "decoys": len(table),
+            "epochs": s.epochs,
+            "batch_size": s.batch_size,
+            "lr": s.lr,
+            "optimizer": "adam",
+            "scheduler": "cosine",
+            "loss": "binary cross-entropy on the soft label DockQ",
+            "seed": s.seed,
+            "command": "python benchmarks/interface_scoring.py --seed " + str(s.seed),
+        },
+        metrics=metrics,
+    )
+    log(f"ship: scorer written to {out}")
+    return out
+
+
+# ---- report ---------------------------------------------------------------------------------
+def _fmt(v: float, pct: bool = False) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "–"
+    return f"{100 * v:.0f} %" if pct else f"{v:.3f}"
+
+
+def metrics_table(rows: dict[str, dict[str, float]], labels: dict[str, str]) -> str:
+    lines = [
+        "| scorer | complexes | decoys | Spearman (median per complex) | top-1 | top-10 | AUC |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, m in rows.items():
+        lines.append(
+            f"| {labels.get(key, key)} | {m['complexes']} | {m['decoys']} | "
+            f"{_fmt(m['spearman_median'])} | {_fmt(m['top1'], True)} | {_fmt(m['top10'], True)} | "
+            f"{_fmt(m['auc'])} |"
+        )
+    return "\n".join(lines)
+
+
+def folds_table(folds: dict[int, dict[str, dict[str, float]]], scores: list[str]) -> str:
+    head = "| fold | complexes | " + " | ".join(
+        f"{SCORES.get(n, n)} ρ / top-1 / AUC" for n in scores
+    )
+    lines = [head + " |", "|---:|---:|" + "---:|" * len(scores)]
+    for k, per in folds.items():
+        cells = [
+            f"{_fmt(per[n]['spearman_median'])} / {_fmt(per[n]['top1'], True)} / {_fmt(per[n]['auc'])}"
+            for n in scores
+        ]
+        lines.append(f"| {k} | {per[scores[0]]['complexes']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plots(table: pd.DataFrame, img: Path, seed: int) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    img.mkdir(parents=True, exist_ok=True)
+    written = []
+    pred = 1.0 / (1.0 + np.exp(-table["gnn"].to_numpy()))
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    ax.scatter(table["dockq"], pred, s=3, alpha=0.25, lw=0)
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+    ax.set_xlabel("true DockQ")
+    ax.set_ylabel("predicted DockQ (held-out fold)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"GNN, 5-fold CV over complexes ({table['complex'].nunique()} complexes)")
+    fig.tight_layout()
+    fig.savefig(img / "interface-scoring-pred-vs-true.png", dpi=120)
+    plt.close(fig)
+    written.append("interface-scoring-pred-vs-true.png")
+    n_max = int(min(100, table.groupby("complex").size().max()))
+    n = np.arange(1, n_max + 1)
+    fig, ax = plt.subplots(figsize=(5.2, 4.0))
+    for key in ("gnn", "contacts", "energy", "bsa"):
+        ax.plot(n, success_curve(table, key, n_max), label=SCORES[key])
+    ax.plot(n, random_curve(table, seed, n_max), "k:", label="random (mean of 100)")
+    ax.set_xscale("log")
+    ax.set_xlabel("N (top-ranked decoys per complex)")
+    ax.set_ylabel("complexes with an acceptable decoy in the top N")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(img / "interface-scoring-success.png", dpi=120)
+    plt.close(fig)
+    written.append("interface-scoring-success.png")
+    return written
+
+
+def report_markdown(results: dict[str, Any]) -> str:
+    cv = results["cv_metrics"]
+    scores = [k for k in SCORES if k in cv["pooled"]]
+    feat = results.get("features", {})
+    parts = [
+        f"Run: `python benchmarks/interface_scoring.py --seed {results['settings']['seed']}` "
+        f"({results['data']['complexes']} complexes, {results['data']['decoys']} decoys, "
+        f"{results['data']['acceptable_share']:.1%} of them acceptable).",
+        "",
+        f"### Pooled over the {len(cv['folds'])} held-out folds",
+        "",
+        metrics_table({k: cv["pooled"][k] for k in scores}, SCORES),
+        "",
+        "### Per fold (held-out complexes): median Spearman / top-1 / AUC",
+        "",
+        folds_table(cv["folds"], scores),
+        "",
+    ]
+    if "cnn_metrics" in results:
+        c = results["cnn_metrics"]
+        labels = {**SCORES, "cnn": "3D CNN (grids)", "gnn_subset": "GNN trained on the subset",
+                  "gnn": "GNN (full CV, same decoys)"}  # fmt: skip
+        g = c["grid"]
+        parts += [
+            f"### 3D CNN on grids (subset: {len(c['subset_complexes'])} complexes)",
+            "",
+            f"Grids {g['points']}³ points over {g['size']:g} Å ({g['channels']} channels, "
+            "Gaussian mapping); same folds.",
+            "",
+            metrics_table(c["pooled"], labels),
+            "",
+        ]
+    if feat:
+        parts += [
+            "### Scale",
+            "",
+            "| figure | value |",
+            "|---|---:|",
+            f"| queries featurised | {feat.get('queries')} ({feat.get('failed')} failed) |",
+            f"| featurisation wall time (last run) | {feat.get('wall_s', float('nan')):.0f} s |",
+            f"| queries/s ({results['settings']['cpu_count']} processes) | "
+            f"{feat.get('queries_per_s', float('nan')):.1f} |",
+            f"| HDF5 file | {feat.get('file_mb', float('nan')):.0f} MB |",
+            f"| peak memory, featurisation worker | {feat.get('peak_rss_worker_mb', float('nan')):.0f} MB |",
+            f"| GNN training, graphs/s (median over folds) | {np.median(results['cv']['train_graphs_per_s']):.0f} |",
+            f"| peak memory, CV (all graphs in memory) | {results['cv']['peak_rss_mb']:.0f} MB |",
+            "",
+        ]
+    parts += [
+        "![predicted vs true DockQ](img/interface-scoring-pred-vs-true.png)",
+        "![success rate vs N](img/interface-scoring-success.png)",
+    ]
+    return "\n".join(parts)
+
+
+def write_docs(docs: Path, body: str) -> Path:
+    """Put ``body`` between the result markers of ``interface-scoring.md`` (created if needed)."""
+    docs.mkdir(parents=True, exist_ok=True)
+    path = docs / "interface-scoring.md"
+    text = path.read_text() if path.exists() else "# Interface scoring on Docking Benchmark 5\n\n"
+    block = f"{RESULTS_START}\n{body}\n{RESULTS_END}"
+    if RESULTS_START in text and RESULTS_END in text:
+        head, rest = text.split(RESULTS_START, 1)
+        tail = rest.split(RESULTS_END, 1)[1]
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+    return path
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and np.isnan(obj):
+        return None
+    return obj
+
+
+# ---- driver -------------------------------------------------------------------------------
+def run(s: Settings) -> dict[str, Any]:
+    """Run the selected stages; returns the results dict (also written to results.json)."""
+    work = Path(s.work)
+    work.mkdir(parents=True, exist_ok=True)
+    results_path = work / "results.json"
+    results: dict[str, Any] = json.loads(results_path.read_text()) if results_path.exists() else {}
+    results["settings"] = asdict(s)
+    labels_path = stage_decoys(s) if "decoys" in s.stages else work / "labels.csv"
+    labels = load_labels(labels_path)
+    if "features" in s.stages:
+        results["features"] = stage_features(s, labels)
+    table_path = work / "decoys_table.csv"
+    need_table = any(st in s.stages for st in ("cv", "cnn", "ship", "report"))
+    if need_table:
+        if "cv" in s.stages or not table_path.exists():
+            table = entry_table(feature_files(work), labels)
+        else:
+            table = pd.read_csv(table_path, dtype={"complex": str})
+        results["data"] = {
+            "complexes": int(table["complex"].nunique()),
+            "decoys": len(table),
+            "acceptable_share": float((table["dockq"] >= ACCEPTABLE).mean()),
+            "complexes_without_acceptable": int(
+                (table.groupby("complex")["dockq"].max() < ACCEPTABLE).sum()
+            ),
+        }
+    cache: list[Any] = []
+
+    def graphs() -> Any:
+        if not cache:
+            cache.append(load_graphs(s, table))
+        return cache[0]
+
+    if "cv" in s.stages:
+        results["cv"] = stage_cv(s, graphs(), table)
+        table.to_csv(table_path, index=False)
+        results["cv_metrics"] = evaluate(table, list(SCORES), s.seed)
+        for name, m in results["cv_metrics"]["pooled"].items():
+            for key in ("spearman_median", "top1", "top10", "auc"):
+                figure(f"cv_{name}_{key}", m[key], "")
+    if "cnn" in s.stages:
+        results["cnn_metrics"] = stage_cnn(s, labels, table, graphs())
+        for name, m in results["cnn_metrics"]["pooled"].items():
+            figure(f"cnn_subset_{name}_top1", m["top1"], "")
+            figure(f"cnn_subset_{name}_spearman_median", m["spearman_median"], "")
+    results_path.write_text(json.dumps(_json_safe(results), indent=1))
+    if "ship" in s.stages:
+        summary = {
+            "cv_pooled": results.get("cv_metrics", {}).get("pooled"),
+            "protocol": "5-fold CV over complexes; metrics on held-out complexes",
+        }
+        stage_ship(s, graphs(), table, _json_safe(summary))
+    if "report" in s.stages and "cv_metrics" in results:
+        if "gnn" not in table.columns:
+            table = pd.read_csv(table_path, dtype={"complex": str})
+        written = plots(table, Path(s.docs) / "img", s.seed)
+        path = write_docs(Path(s.docs), report_markdown(results))
+        log(f"report: {path} and {', '.join(written)}")
+    results_path.write_text(json.dumps(_json_safe(results), indent=1))
+    return results
+
+
+def parse_args(argv: list[str] | None = None) -> Settings:
+    d = Settings()
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--data", default=d.data, help="BM5 folder (<ID>_target[-unbound].pdb.gz)")
+    p.add_argument("--work", default=d.work, help="output folder (decoys, HDF5, results)")
+    p.add_argument("--complexes", type=int, default=None, help="use a seeded sample of N complexes")
+    p.add_argument("--ids", help="comma-separated complex ids (default: all in --data)")
+    p.add_argument("--decoys", type=int, default=d.decoys, help="decoys per complex")
+    p.add_argument("--folds", type=int, default=d.folds)
+    p.add_argument("--cpu-count", type=int, default=d.cpu_count)
+    p.add_argument(
+        "--chunk-complexes", type=int, default=d.chunk_complexes, help="complexes per HDF5 file"
+    )
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--hidden", type=int, default=d.hidden)
+    p.add_argument("--layers", type=int, default=d.layers)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--threads", type=int, default=d.threads, help="torch threads")
+    p.add_argument("--cnn-complexes", type=int, default=d.cnn_complexes)
+    p.add_argument("--cnn-decoys", type=int, default=d.cnn_decoys)
+    p.add_argument("--cnn-epochs", type=int, default=d.cnn_epochs)
+    p.add_argument("--grid-points", type=int, default=d.grid_points)
+    p.add_argument("--grid-size", type=float, default=d.grid_size)
+    p.add_argument("--model-out", default=d.model_out, help="scorer folder to write")
+    p.add_argument("--docs", default=d.docs, help="docs folder for the report")
+    p.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {STAGES}")
+    p.add_argument("--redo-decoys", action="store_true")
+    a = p.parse_args(argv)
+    stages = [x.strip() for x in a.stages.split(",") if x.strip()]
+    bad = [x for x in stages if x not in STAGES]
+    if bad:
+        p.error(f"unknown stage(s) {bad}; choose from {STAGES}")
+    values = {k: v for k, v in vars(a).items() if k != "stages"}
+    values["ids"] = [x.strip() for x in a.ids.split(",") if x.strip()] if a.ids else None
+    return Settings(**values, stages=stages)
+
+
+def main(argv: list[str] | None = None) -> int:
+    run(parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""benchmarks/interface_scoring.py: metrics, and the whole pipeline on 2 complexes × 10 decoys."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data" / "dockq"
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location(
+        "interface_scoring", ROOT / "benchmarks" / "interface_scoring.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["interface_scoring"] = module  # dataclasses need the module registered
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load_script()
+
+
+def _table() -> pd.DataFrame:
+    # complex X: decoys 0..3 with DockQ 0.9, 0.5, 0.1, 0.0; complex Y: 0.3, 0.05, 0.0
+    return pd.DataFrame(
+        {
+            "complex": ["X"] * 4 + ["Y"] * 3,
+            "dockq": [0.9, 0.5, 0.1, 0.0, 0.3, 0.05, 0.0],
+            "good": [4.0, 3.0, 2.0, 1.0, 3.0, 2.0, 1.0],
+            "bad": [1.0, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0],
+        }
+    )
+
+
+def test_ranking_metrics_known_values():
+    t = _table()
+    good = bench.ranking_metrics(t, "good")
+    assert good["spearman_median"] == pytest.approx(1.0)
+    assert good["top1"] == 1.0 and good["top10"] == 1.0
+    assert good["auc"] == pytest.approx(1.0)
+    bad = bench.ranking_metrics(t, "bad")
+    assert bad["spearman_median"] == pytest.approx(-1.0)
+    assert bad["top1"] == 0.0 and bad["top10"] == 1.0
+    # acceptable decoys get bad scores 1, 2 (X) and 1 (Y); incorrect 3, 4, 2, 3 → AUC of -score
+    assert bad["auc"] == pytest.approx(1 - bench.auc(-t["bad"].to_numpy(), t["dockq"] >= 0.23))
+    curve = bench.success_curve(t, "bad", 4)
+    np.testing.assert_allclose(curve, [0.0, 0.0, 1.0, 1.0])  # both at rank 3
+
+
+def test_auc_ties_count_half():
+    assert bench.auc(np.array([1.0, 1.0]), np.array([True, False])) == pytest.approx(0.5)
+    assert np.isnan(bench.auc(np.array([1.0, 2.0]), np.array([True, True])))
+
+
+def test_random_baseline_is_near_chance():
+    t = _table()
+    r = bench.random_metrics(t, seed=0, repeats=200)
+    # expected top-1: X has 2 of 4 acceptable, Y 1 of 3
+    assert r["top1"] == pytest.approx((0.5 + 1 / 3) / 2, abs=0.05)
+    assert r["auc"] == pytest.approx(0.5, abs=0.05)
+
+
+def test_complex_folds_group_and_repeat():
+    ids = [f"C{i}" for i in range(12)]
+    a = bench.complex_folds(ids * 3, 5, seed=0)
+    assert a == bench.complex_folds(list(reversed(ids)), 5, seed=0)
+    assert set(a) == set(ids) and set(a.values()) == set(range(5))
+    assert sorted(np.bincount(list(a.values()))) == [2, 2, 2, 3, 3]
+    assert a != bench.complex_folds(ids, 5, seed=1)
+
+
+def test_whole_pipeline_on_two_complexes(tmp_path):
+    from deeprank_like.pretrained.docking import load_scoring_model, score_models
+
+    s = bench.Settings(
+        seed=0,
+        data=str(DATA),
+        work=str(tmp_path / "work"),
+        ids=["2OOB", "2X9A"],
+        decoys=10,
+        cpu_count=1,
+        epochs=2,
+        batch_size=8,
+        hidden=8,
+        layers=2,
+        threads=1,
+        cnn_complexes=2,
+        cnn_decoys=4,
+        cnn_epochs=1,
+        grid_points=8,
+        grid_size=16.0,
+        model_out=str(tmp_path / "model"),
+        docs=str(tmp_path / "docs"),
+    )
+    results = bench.run(s)
+    work = tmp_path / "work"
+    labels = pd.read_csv(work / "labels.csv")
+    assert len(labels) == 20 and set(labels["complex"]) == {"2OOB", "2X9A"}
+    assert labels["dockq"].between(0, 1).all()
+    assert set(labels["kind"]) == {"near_native", "wrong_site"}
+    assert (labels["dockq"] >= 0.23).any() and (labels["dockq"] < 0.23).any()
+    with h5py.File(work / "features-000.hdf5", "r") as f:
+        entries = [k for k in f if not k.startswith("_")]
+        assert len(entries) == 20
+        assert float(f[entries[0]]["targets"]["dockq"][()]) >= 0
+    assert results["features"]["failed"] == 0
+    pooled = results["cv_metrics"]["pooled"]
+    assert set(pooled) == set(bench.SCORES)
+    for m in pooled.values():
+        assert m["complexes"] == 2 and m["decoys"] == 20
+        assert 0 <= m["top1"] <= m["top10"] <= 1
+        assert 0 <= m["auc"] <= 1
+    assert set(results["cv_metrics"]["folds"]) == {0, 1}
+    assert "cnn" in results["cnn_metrics"]["pooled"]
+    table = pd.read_csv(work / "decoys_table.csv")
+    assert table["gnn"].notna().all() and (table["contacts"] > 0).all()
+    saved = json.loads((work / "results.json").read_text())
+    assert saved["settings"]["ids"] == ["2OOB", "2X9A"]
+    model = load_scoring_model(tmp_path / "model")
+    assert model.metadata["training"]["decoys"] == 20
+    scored = score_models(labels["file"].map(lambda p: work / p)[:3], "A,B", model_dir=model.path)
+    assert (scored["error"] == "").all() and list(scored["rank"]) == [1, 2, 3]
+    doc = (tmp_path / "docs" / "interface-scoring.md").read_text()
+    assert bench.RESULTS_START in doc and "| GNN (GINE) | 2 | 20 |" in doc
+    for png in ("interface-scoring-pred-vs-true.png", "interface-scoring-success.png"):
+        assert (tmp_path / "docs" / "img" / png).stat().st_size > 1000
+    # a second run reuses decoys and resumes the features (nothing recomputed)
+    again = bench.run(bench.Settings(**{**vars(s), "stages": ["decoys", "features"]}))
+    assert again["features"]["skipped"] == 20 and again["features"]["processed"] == 0
