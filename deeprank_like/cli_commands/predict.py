@@ -19,7 +19,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             features, transforms and standardisation (stored in the checkpoint), so the
             training data is not needed. Entries without the target are predicted too (target
             column empty). Output columns: entry, file, target, then output (regression) or
-            predicted_class and probability_<class> (classification).""",
+            predicted_class and probability_<class> (classification). Only registered networks
+            are built from the checkpoint (it is data; nothing named in it is imported). A
+            non-finite input value or network output is an error naming the entries, and then
+            no CSV is written: no row is ever made up.""",
         example="""\
             deeprank-like predict --model run1/model.pt new.hdf5 -o predictions.csv""",
         func=run,
@@ -34,7 +37,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     import tempfile
+    from pathlib import Path
 
     from deeprank_like.training.trainer import Trainer
 
@@ -45,6 +50,13 @@ def run(args: argparse.Namespace) -> int:
         frame = trainer.predict(
             args.files, batch_size=args.batch_size, num_workers=args.num_workers
         )
-    frame.to_csv(args.output, index=False)
+    # complete or absent: written next to the target, then renamed over it
+    out = Path(args.output)
+    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    try:
+        frame.to_csv(partial, index=False)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
     print(f"{len(frame)} predictions written to {args.output}")
     return 0

@@ -210,3 +210,23 @@ def test_cli_predict_on_nan_feature_file_writes_nothing(builders, graph_file, tm
     )
     pred = pd.read_csv(out)
     assert len(pred) == 9 and np.isfinite(pred[["probability_0", "probability_1"]].to_numpy()).all()
+
+
+def test_cli_train_on_nan_file_fails_without_checkpoint(builders, tmp_path, capsys):
+    import yaml
+
+    from deeprank_like.cli import main
+
+    graphs, bad = _poisoned(builders, node="res_mass", value=np.inf, index=0)
+    path = _write(tmp_path / "inf.hdf5", graphs)
+    config = {
+        "data": {"train": [str(path)], "target": "irmsd", "standardize": True},
+        "network": {"name": "gine", "kwargs": SMALL},
+        "training": {"epochs": 1, "batch_size": 3, "device": "cpu"},
+        "output_dir": str(tmp_path / "run"),
+    }
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    assert main(["train", str(tmp_path / "c.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert f"entry {bad!r}: node feature 'res_mass' has 1 non-finite value(s) (inf" in err
+    assert not (tmp_path / "run" / "model.pt").exists()
