@@ -6,8 +6,6 @@ import os
 import subprocess
 from pathlib import Path
 
-COMMANDS = ["featurize", "inspect", "merge", "train", "predict", "betagm", "quickstart"]
-
 
 def help_text(*args: str) -> str:
     env = {**os.environ, "COLUMNS": "100"}
@@ -30,7 +28,9 @@ def main() -> None:
         "```",
         "",
     ]
-    for name in COMMANDS:
+    from deeprank_like.cli import _command_modules
+
+    for name in _command_modules():
         lines += [f"## `deeprank-like {name}`", "", "```text", help_text(name), "```", ""]
     path = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
     path.write_text("\n".join(lines))
