@@ -6,5 +6,14 @@ from deeprank_like.targets.docking import (
     capri_class_official,
     compute_docking_scores,
 )
+from deeprank_like.targets.dockq import DockQPlan, DockQScores, dockq_score
 
-__all__ = ["DockingScores", "capri_class", "capri_class_official", "compute_docking_scores"]
+__all__ = [
+    "DockQPlan",
+    "DockQScores",
+    "DockingScores",
+    "capri_class",
+    "capri_class_official",
+    "compute_docking_scores",
+    "dockq_score",
+]

@@ -1,49 +1,47 @@
 """Docking-quality targets: i-RMSD, L-RMSD, Fnat, DockQ, CAPRI class, binary.
 
 :func:`compute_docking_scores` compares a docking model (decoy) with the native (reference)
-complex using pdb2sql's ``StructureSimilarity`` — the same calls and settings as DeepRank2's
-``compute_ppi_scores`` (``enforce_residue_matching=False``, ``compute_lrmsd_fast`` /
-``compute_irmsd_fast`` with ``method="svd"``, ``compute_fnat_fast``, ``compute_DockQScore``). We
-checked that these calls work with numpy 2 (pdb2sql 0.5.3), so no score is re-implemented.
+complex using our vectorised DockQ (:mod:`deeprank_like.targets.dockq`, held to the ``DockQ``
+package v2 within 0.01 DockQ by ``tests/targets/test_dockq_reference.py``). It replaced the
+pdb2sql ``StructureSimilarity`` calls DeepRank2 makes (``compute_ppi_scores``), which agree with it
+to 1e-3 on the test decoys but cost ~1–9 s per decoy against ~0.1–0.3 s here, files read included.
 
-Definitions (pdb2sql, after the DockQ paper, Basu & Wallner 2016):
+Definitions (DockQ v2; Basu & Wallner 2016):
 
-* ``fnat``: fraction of the reference's inter-chain residue contacts (heavy atoms within 5 Å)
+* ``fnat``: fraction of the reference's inter-side residue contacts (heavy atoms within 5 Å)
   present in the decoy.
-* ``irmsd`` (Å): backbone RMSD, after superposition, of the reference's interface residues (any
-  heavy atom within 10 Å of the other chain).
-* ``lrmsd`` (Å): backbone RMSD of the shorter chain ("ligand") after superposing the longer one.
+* ``irmsd`` (Å): backbone RMSD, after superposition, of the reference's interface residues (a heavy
+  atom within 10 Å of the other side).
+* ``lrmsd`` (Å): backbone RMSD of the side with fewer residues ("ligand") after superposing the
+  other one.
 * ``dockq`` = ``(fnat + 1/(1 + (lrmsd/8.5)²) + 1/(1 + (irmsd/1.5)²)) / 3``.
 * ``capri_class``: DeepRank2's i-RMSD-only rule: 1 if irmsd < 1 Å, 2 if < 2 Å, 3 if < 4 Å, else 4
   (1 high, 2 medium, 3 acceptable, 4 incorrect). The official CAPRI criteria also use Fnat and
   L-RMSD (high: fnat ≥ 0.5 and (lrmsd ≤ 1 or irmsd ≤ 1); medium: fnat ≥ 0.3 and (lrmsd ≤ 5 or
   irmsd ≤ 2); acceptable: fnat ≥ 0.1 and (lrmsd ≤ 10 or irmsd ≤ 4)); :func:`capri_class_official`
-  implements them, but the stored target keeps DeepRank2's definition.
+  implements them (and ``dockq.capri_class_official`` vectorised), but the stored target keeps
+  DeepRank2's definition.
 * ``binary``: ``irmsd < 4 Å`` (DeepRank2's threshold).
 
-Files
-    pdb2sql writes ``<reference>.lzone`` / ``.izone`` zone files next to the working directory
-    when asked to. Every file it may write is placed in a private temporary directory (the zone
-    file names are passed explicitly), so nothing ever lands in the user's folders, and the
-    process-wide working directory is not changed (safe with threads). pdb2sql needs plain PDB
-    files with exactly two chains: when ``chain_ids`` is given, or the input is mmCIF or gzipped,
-    the two chains are first written to a PDB file in that temporary directory with gemmi.
-    pdb2sql matches residues by chain and number, ignoring insertion codes.
+Residues of decoy and reference are matched per chain by sequence alignment (not by number), ATOM
+records only, heavy atoms only. Sides may be chain groups (antibody ``H+L`` against antigen ``A``).
+Nothing is written to disk. The reference's atom table and the DockQ plan are cached per process
+(keyed by the files' paths and modification times), so scoring many decoys of one complex
+parses the reference once.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-import tempfile
-import warnings
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
 from deeprank_like.errors import FeatureError, StructureError
 from deeprank_like.features.base import FeatureContext, FeatureModule, FeatureSpec
+from deeprank_like.structure.docking_decoys import AtomTable, read_atom_table
+from deeprank_like.targets.dockq import DockQPlan
 
 __all__ = [
     "BINARY_IRMSD_THRESHOLD",
@@ -76,109 +74,103 @@ def capri_class_official(fnat: float, lrmsd: float, irmsd: float) -> int:
     return 4
 
 
-def _as_two_chain_pdb(path: str, chain_ids: list[str] | None, out_path: str) -> str:
-    """``path`` itself when pdb2sql can read it as it is, else a two-chain PDB copy."""
-    plain = path.lower().endswith((".pdb", ".ent"))
-    if chain_ids is None and plain:
-        return path
-    import gemmi
+_REF_CACHE: OrderedDict[tuple, AtomTable] = OrderedDict()
+_REF_CACHE_SIZE = 8
 
-    try:
-        st = gemmi.read_structure(path, merge_chain_parts=True)
-    except (RuntimeError, ValueError, OSError) as exc:
-        raise StructureError(f"{path}: cannot parse structure ({exc})") from exc
-    if len(st) == 0:
-        raise StructureError(f"{path}: no models in file")
-    st.remove_waters()
-    present = list(dict.fromkeys(ch.name for ch in st[0]))
-    if chain_ids is not None:
-        missing = [c for c in chain_ids if c not in present]
-        if missing:
-            raise StructureError(f"{path}: chain(s) {missing} not found (chains: {present})")
-        if plain and len(st) == 1 and set(present) == set(chain_ids):
-            return path
-    while len(st) > 1:
-        del st[len(st) - 1]
-    if chain_ids is not None:
-        for name in present:
-            if name not in chain_ids:
-                st[0].remove_chain(name)
-    st.write_pdb(out_path)
-    return out_path
+
+def _reference_table(path: str) -> AtomTable:
+    key = (path, os.stat(path).st_mtime_ns)
+    table = _REF_CACHE.get(key)
+    if table is None:
+        table = read_atom_table(path)
+        _REF_CACHE[key] = table
+        while len(_REF_CACHE) > _REF_CACHE_SIZE:
+            _REF_CACHE.popitem(last=False)
+    else:
+        _REF_CACHE.move_to_end(key)
+    return table
+
+
+def _groups(chain_ids: Any) -> list[list[str]] | None:
+    """Two sides from ``["A", "B"]``, ``[["H", "L"], "A"]`` or ``"H+L,A"``; None stays None."""
+    if chain_ids is None:
+        return None
+    if isinstance(chain_ids, str):
+        sides: list = [side.split("+") for side in chain_ids.split(",")]
+    else:
+        sides = [[c] if isinstance(c, str) else list(c) for c in chain_ids]
+    flat = [str(c) for side in sides for c in side]
+    if len(sides) != 2 or not all(sides) or len(set(flat)) != len(flat):
+        raise FeatureError(
+            f"docking scores need exactly two distinct chains (or chain groups), got "
+            f"chain_ids={chain_ids!r}"
+        )
+    return [[str(c) for c in side] for side in sides]
 
 
 def compute_docking_scores(
     decoy_path: str | os.PathLike,
     reference_path: str | os.PathLike,
-    chain_ids: list[str] | tuple[str, str] | None = None,
+    chain_ids: list[str] | tuple[str, str] | str | None = None,
 ) -> dict[str, Any]:
     """Docking-quality scores of a decoy against the reference complex.
 
     Parameters
     ----------
     decoy_path, reference_path : str or PathLike
-        Structure files (PDB; mmCIF or gzip is converted first). Only read.
-    chain_ids : two chain ids, optional
-        The two chains forming the interface; required when the files have more than two chains.
+        Structure files (PDB or mmCIF, optionally gzipped). Only read.
+    chain_ids : two chain ids or chain groups, optional
+        The two sides forming the interface (``["A", "B"]``, ``[["H", "L"], "A"]`` or
+        ``"H+L,A"``), the same ids in decoy and reference; required when the reference has more
+        than two chains.
 
     Returns
     -------
     dict
-        ``irmsd``, ``lrmsd`` (Å), ``fnat``, ``dockq`` (floats), ``capri_class`` (int, 1..4) and
-        ``binary`` (bool, irmsd < 4 Å).
+        ``irmsd``, ``lrmsd`` (Å), ``fnat``, ``dockq`` (floats), ``capri_class`` (int, 1..4,
+        DeepRank2's i-RMSD rule) and ``binary`` (bool, irmsd < 4 Å).
 
     Raises
     ------
     StructureError
         A file is missing or unreadable, or a chain is absent.
     FeatureError
-        pdb2sql failed (e.g. not exactly two chains); the message names both files.
+        Not two sides, no residue of a side matches the reference, or the reference has no
+        contact between the sides; the message names both files.
     """
     decoy = os.path.abspath(os.fspath(decoy_path))
     ref = os.path.abspath(os.fspath(reference_path))
     for p, what in ((decoy, "decoy"), (ref, "reference")):
         if not os.path.isfile(p):
             raise StructureError(f"{p}: {what} structure file not found")
-    if chain_ids is not None:
-        chain_ids = [str(c) for c in chain_ids]
-        if len(chain_ids) != 2 or len(set(chain_ids)) != 2:
-            raise FeatureError(
-                f"docking scores need exactly two distinct chains, got chain_ids={chain_ids!r}"
-            )
-    from pdb2sql import StructureSimilarity
-
-    with tempfile.TemporaryDirectory(prefix="deeprank_like_dock_") as tmp:
-        decoy_in = _as_two_chain_pdb(decoy, chain_ids, os.path.join(tmp, "decoy.pdb"))
-        ref_in = _as_two_chain_pdb(ref, chain_ids, os.path.join(tmp, "reference.pdb"))
-        try:
-            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-                warnings.simplefilter("ignore")
-                sim = StructureSimilarity(decoy_in, ref_in, enforce_residue_matching=False)
-                lrmsd = float(
-                    sim.compute_lrmsd_fast(method="svd", lzone=os.path.join(tmp, "ref.lzone"))
+    groups = _groups(chain_ids)
+    model_table = read_atom_table(decoy)
+    ref_table = _reference_table(ref)
+    if groups is not None:
+        for table, path in ((model_table, decoy), (ref_table, ref)):
+            missing = [c for side in groups for c in side if c not in table.chains]
+            if missing:
+                raise StructureError(
+                    f"{path}: chain(s) {missing} not found (chains: {list(table.chains)})"
                 )
-                irmsd = float(
-                    sim.compute_irmsd_fast(method="svd", izone=os.path.join(tmp, "ref.izone"))
-                )
-                fnat = float(sim.compute_fnat_fast())
-                dockq = float(sim.compute_DockQScore(fnat, lrmsd, irmsd))
-        except (ValueError, KeyError, IndexError, ZeroDivisionError) as exc:
-            raise FeatureError(
-                f"docking scores of {decoy} against {ref} failed: {type(exc).__name__}: {exc}"
-            ) from exc
+    try:
+        scores = DockQPlan(model_table, ref_table, groups).score(model_table.coords).row(0)
+    except FeatureError as exc:
+        raise FeatureError(f"docking scores of {decoy} against {ref} failed: {exc}") from exc
+    irmsd = scores["irmsd"]
     return {
         "irmsd": irmsd,
-        "lrmsd": lrmsd,
-        "fnat": fnat,
-        "dockq": dockq,
+        "lrmsd": scores["lrmsd"],
+        "fnat": scores["fnat"],
+        "dockq": scores["dockq"],
         "capri_class": capri_class(irmsd),
         "binary": bool(irmsd < BINARY_IRMSD_THRESHOLD),
     }
 
 
 _TARGET_SPECS = (
-    FeatureSpec(name="irmsd", kind="target", unit="Å", description="interface backbone RMSD to the reference (pdb2sql)"),
-    FeatureSpec(name="lrmsd", kind="target", unit="Å", description="ligand backbone RMSD after superposing the receptor (pdb2sql)"),
+    FeatureSpec(name="irmsd", kind="target", unit="Å", description="interface backbone RMSD to the reference (DockQ v2 definition)"),
+    FeatureSpec(name="lrmsd", kind="target", unit="Å", description="ligand backbone RMSD after superposing the receptor (DockQ v2 definition)"),
     FeatureSpec(name="fnat", kind="target", description="fraction of native inter-chain residue contacts (5 Å)"),
     FeatureSpec(name="dockq", kind="target", description="DockQ score"),
     FeatureSpec(name="capri_class", kind="target", dtype="int64", description="1 (i-RMSD < 1 Å), 2 (< 2 Å), 3 (< 4 Å), 4 otherwise (DeepRank2)"),
@@ -209,14 +201,19 @@ class DockingScores(FeatureModule):
 
     def compute(self, context: FeatureContext) -> dict[str, np.ndarray]:
         q = context.query
-        sides = q.sides
-        if len(sides) != 2 or any(len(side) != 1 for side in sides):
+        sides = [list(side) for side in q.sides]
+        if len(sides) != 2:
             raise FeatureError(
-                f"docking scores need two single-chain sides, got chain_ids={q.chain_ids!r}"
+                f"docking scores need two sides (chains or chain groups), got "
+                f"chain_ids={q.chain_ids!r}"
             )
-        chains = [sides[0][0], sides[1][0]]
-        key = ("_docking", os.path.abspath(q.pdb_path), os.path.abspath(q.reference_path), *chains)
+        key = (
+            "_docking",
+            os.path.abspath(q.pdb_path),
+            os.path.abspath(q.reference_path),
+            tuple(tuple(side) for side in sides),
+        )
         if key not in context.cache:
-            context.cache[key] = compute_docking_scores(q.pdb_path, q.reference_path, chains)
+            context.cache[key] = compute_docking_scores(q.pdb_path, q.reference_path, sides)
         scores = context.cache[key]
         return {spec.name: np.array([float(scores[spec.name])]) for spec in _TARGET_SPECS}
