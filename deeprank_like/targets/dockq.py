@@ -495,6 +495,7 @@ class DockQPlan:
         center: np.ndarray,
         *,
         chunk: int = 64,
+        round_decimals: int | None = None,
     ) -> DockQScores:
         """Score rigid poses: the ``moving`` atoms of one model moved by each transform.
 
@@ -508,6 +509,9 @@ class DockQPlan:
         translations : ndarray (B, 3), Å
         center : ndarray (3,), Å
             Pose ``k`` puts atom ``x`` at ``(x - center) @ rotations[k].T + center + translations[k]``.
+        round_decimals : int, optional
+            Round the posed coordinates to this many decimals first: ``3`` scores exactly what
+            PDB files of the poses hold (a contact at 5.000 Å can flip otherwise).
 
         Returns
         -------
@@ -524,6 +528,8 @@ class DockQPlan:
         translations = np.asarray(translations, dtype=np.float64).reshape(-1, 3)
         out = np.broadcast_to(sub, (rotations.shape[0], *sub.shape)).copy()
         out[:, mov] = apply_rigid(sub[mov], rotations, translations, np.asarray(center, float))
+        if round_decimals is not None:
+            out = np.round(out, round_decimals)
         return self.score_subset(out, chunk=chunk)
 
     def score_subset(self, sub: np.ndarray, *, chunk: int = 64) -> DockQScores:
