@@ -6,6 +6,7 @@ import errno
 import json
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -144,19 +145,45 @@ def _open_raw(path: str, mode: str, repair: bool) -> h5py.File:
                 try:
                     return h5py.File(path, mode, **kwargs)
                 except OSError as exc2:
-                    raise StorageError(f"{path}: not an HDF5 file or corrupted ({exc2})") from exc2
+                    raise StorageError(_unreadable(path, exc2)) from exc2
             raise StorageError(f"{path}: {_flag_reason(path)}") from exc
         if repair and _repair(path):
             try:
                 return h5py.File(path, mode, **kwargs)
             except OSError as exc2:
-                raise StorageError(f"{path}: not an HDF5 file or corrupted ({exc2})") from exc2
+                raise StorageError(_unreadable(path, exc2)) from exc2
         if "unable to lock file" in text.lower():
             raise StorageError(
                 f"{path}: cannot lock the file ({text}); another process has it open, or the "
                 "file system does not support locking (set HDF5_USE_FILE_LOCKING=FALSE)"
             ) from exc
-        raise StorageError(f"{path}: not an HDF5 file or corrupted ({text})") from exc
+        raise StorageError(_unreadable(path, exc)) from exc
+
+
+def _unreadable(path: str, exc: BaseException) -> str:
+    """Why HDF5 cannot open ``path``, in words (empty, foreign, truncated, damaged)."""
+    text = " ".join(str(exc).split())
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError:
+        size, head = -1, b""
+    if size == 0:
+        return f"{path}: empty file (0 bytes), not an HDF5 file"
+    if "file signature not found" in text or (head and head != b"\x89HDF\r\n\x1a\n"):
+        return (
+            f"{path}: not an HDF5 file (no HDF5 signature at its start; {size:,} bytes, "
+            f"begins with {head[:8]!r})"
+        )
+    m = re.search(r"eof = (\d+).*stored_eof = (\d+)", text)
+    if "truncated file" in text and m:
+        return (
+            f"{path}: truncated HDF5 file: {int(m.group(1)):,} of {int(m.group(2)):,} bytes "
+            "present (an interrupted copy or download?); copy it again, or resume=True sets "
+            "it aside and recomputes its queries"
+        )
+    return f"{path}: not an HDF5 file or corrupted ({text})"
 
 
 def _flag_reason(path: str) -> str:
