@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -58,6 +59,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+# Threads that sleep when idle: on a shared machine spinning OpenMP threads collapse throughput
+# (see benchmarks/train.py); must be set before torch starts.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "bm5"
@@ -89,12 +94,13 @@ class Settings:
     folds: int = 5
     cpu_count: int = 2
     chunk_complexes: int = 10
+    first_pass_decoys: int = 40
     epochs: int = 4
     batch_size: int = 32
     hidden: int = 32
     layers: int = 3
     lr: float = 2e-3
-    threads: int = 2
+    threads: int = 1
     cnn_complexes: int = 40
     cnn_decoys: int = 20
     cnn_epochs: int = 8
@@ -283,12 +289,45 @@ def feature_files(work: str | Path) -> list[Path]:
     return sorted(Path(work).glob("features-[0-9][0-9][0-9].hdf5"))
 
 
-def feature_chunks(labels: pd.DataFrame, size: int, seed: int) -> list[list[str]]:
-    """Complexes in seeded random order, cut into chunks of ``size`` (a finished prefix of
-    chunks is a random sample of complexes)."""
+def decoy_tiers(labels: pd.DataFrame, first: int, seed: int) -> np.ndarray:
+    """0 for the ``first`` decoys of each complex featurised in the first pass, else 1.
+
+    The first-pass decoys are a seeded random half from each ``kind`` (near-native,
+    wrong-site), so a first pass alone already covers every complex and the DockQ range.
+    """
+    import zlib
+
+    tier = np.ones(len(labels), dtype=np.int64)
+    if first <= 0:
+        return tier * 0
+    kinds = labels["kind"].astype(str) if "kind" in labels else pd.Series([""] * len(labels))
+    for cid, idx in labels.groupby("complex", sort=True).indices.items():
+        rng = np.random.default_rng([int(seed), zlib.crc32(str(cid).encode())])
+        groups = [idx[kinds.to_numpy()[idx] == k] for k in sorted(set(kinds.to_numpy()[idx]))]
+        quota = [first // len(groups) + (g < first % len(groups)) for g in range(len(groups))]
+        for members, n in zip(groups, quota, strict=True):
+            chosen = rng.permutation(np.sort(members))[:n]
+            tier[chosen] = 0
+    return tier
+
+
+def feature_chunks(labels: pd.DataFrame, s: Settings) -> list[np.ndarray]:
+    """Row indices of ``labels`` per chunk file: first-pass decoys of every complex, then the
+    rest; each pass cut into chunks of ``chunk_complexes`` complexes in seeded order (so the
+    finished chunks of a pass are a random sample of complexes)."""
     ids = sorted(labels["complex"].unique())
-    order = [ids[i] for i in np.random.default_rng(seed).permutation(len(ids))]
-    return [order[k : k + size] for k in range(0, len(order), size)]
+    order = [ids[i] for i in np.random.default_rng(s.seed).permutation(len(ids))]
+    tier = decoy_tiers(labels, s.first_pass_decoys, s.seed)
+    complexes = labels["complex"].to_numpy()
+    chunks = []
+    for t in (0, 1):
+        for k in range(0, len(order), s.chunk_complexes):
+            rows = np.flatnonzero(
+                np.isin(complexes, order[k : k + s.chunk_complexes]) & (tier == t)
+            )
+            if rows.size:
+                chunks.append(rows)
+    return chunks
 
 
 def stage_features(s: Settings, labels: pd.DataFrame) -> dict[str, Any]:
@@ -299,9 +338,9 @@ def stage_features(s: Settings, labels: pd.DataFrame) -> dict[str, Any]:
     t0 = time.perf_counter()
     processed = skipped = 0
     failures: list[str] = []
-    chunks = feature_chunks(labels, s.chunk_complexes, s.seed)
-    for k, chunk in enumerate(chunks):
-        queries, _ = build_queries(labels[labels["complex"].isin(chunk)])
+    chunks = feature_chunks(labels, s)
+    for k, rows in enumerate(chunks):
+        queries, _ = build_queries(labels.iloc[rows])
         prefix = Path(s.work) / f"features-{k:03d}"
         resume = Path(f"{prefix}.hdf5").exists() or any(
             Path(s.work).glob(f"features-{k:03d}.shard-*.hdf5")
@@ -949,6 +988,12 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--decoys", type=int, default=d.decoys, help="decoys per complex")
     p.add_argument("--folds", type=int, default=d.folds)
     p.add_argument("--cpu-count", type=int, default=d.cpu_count)
+    p.add_argument(
+        "--first-pass-decoys",
+        type=int,
+        default=d.first_pass_decoys,
+        help="decoys per complex featurised first (0: one pass)",
+    )
     p.add_argument(
         "--chunk-complexes", type=int, default=d.chunk_complexes, help="complexes per HDF5 file"
     )

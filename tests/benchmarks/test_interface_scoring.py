@@ -69,6 +69,21 @@ def test_random_baseline_is_near_chance():
     assert r["auc"] == pytest.approx(0.5, abs=0.05)
 
 
+def test_decoy_tiers_take_each_kind_evenly():
+    labels = pd.DataFrame(
+        {
+            "complex": ["X"] * 10 + ["Y"] * 6,
+            "kind": (["near_native"] * 5 + ["wrong_site"] * 5)
+            + (["near_native"] * 3 + ["wrong_site"] * 3),
+        }
+    )
+    tier = bench.decoy_tiers(labels, 4, seed=0)
+    first = labels[tier == 0]
+    assert first.groupby(["complex", "kind"]).size().tolist() == [2, 2, 2, 2]
+    np.testing.assert_array_equal(tier, bench.decoy_tiers(labels, 4, seed=0))
+    assert (bench.decoy_tiers(labels, 0, seed=0) == 0).all()
+
+
 def test_complex_folds_group_and_repeat():
     ids = [f"C{i}" for i in range(12)]
     a = bench.complex_folds(ids * 3, 5, seed=0)
@@ -87,6 +102,7 @@ def test_whole_pipeline_on_two_complexes(tmp_path):
         work=str(tmp_path / "work"),
         ids=["2OOB", "2X9A"],
         decoys=10,
+        first_pass_decoys=6,
         cpu_count=1,
         epochs=2,
         batch_size=8,
@@ -108,10 +124,15 @@ def test_whole_pipeline_on_two_complexes(tmp_path):
     assert labels["dockq"].between(0, 1).all()
     assert set(labels["kind"]) == {"near_native", "wrong_site"}
     assert (labels["dockq"] >= 0.23).any() and (labels["dockq"] < 0.23).any()
-    with h5py.File(work / "features-000.hdf5", "r") as f:
-        entries = [k for k in f if not k.startswith("_")]
-        assert len(entries) == 20
-        assert float(f[entries[0]]["targets"]["dockq"][()]) >= 0
+    files = bench.feature_files(work)
+    assert [p.name for p in files] == ["features-000.hdf5", "features-001.hdf5"]
+    sizes = []
+    for path in files:
+        with h5py.File(path, "r") as f:
+            entries = [k for k in f if not k.startswith("_")]
+            sizes.append(len(entries))
+            assert 0 <= float(f[entries[0]]["targets"]["dockq"][()]) <= 1
+    assert sizes == [12, 8]  # first pass: 6 decoys of each complex, then the other 4
     assert results["features"]["failed"] == 0
     pooled = results["cv_metrics"]["pooled"]
     assert set(pooled) == set(bench.SCORES)
