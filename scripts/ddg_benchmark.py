@@ -92,7 +92,11 @@ def stability_table(
     """Pooled, deduplicated single mutations (``ddg``: kcal/mol, negative = destabilising)."""
     frames, stats = [], {"records": {}, "multiple_mutations_dropped": {}}
     for name in sets:
-        df = read_benchmark_csv(data_dir / "csv" / f"{name}.csv")
+        path = data_dir / "csv" / f"{name}.csv"
+        if not path.is_file():
+            log.warning("%s not found: set %s skipped", path, name)
+            continue
+        df = read_benchmark_csv(path)
         stats["records"][name] = len(df)
         multi = df["Mutations"].str.contains("_")
         stats["multiple_mutations_dropped"][name] = int(multi.sum())
@@ -288,6 +292,11 @@ def group_folds(groups: list[str], k: int, seed: int) -> np.ndarray:
     """Fold number of each row; whole groups per fold, balanced by rows (largest first)."""
     rng = np.random.default_rng(seed)
     names, counts = np.unique(np.asarray(groups), return_counts=True)
+    if len(names) < 2:
+        raise ValueError(f"grouped cross-validation needs at least 2 groups, got {len(names)}")
+    if len(names) < k:
+        log.warning("only %d sequence groups: %d folds instead of %d", len(names), len(names), k)
+        k = len(names)
     order = np.lexsort((rng.random(len(names)), -counts))
     load = np.zeros(k, dtype=np.int64)
     fold_of = {}
@@ -455,7 +464,17 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     from scipy import stats
 
     y, p = np.asarray(y, float), np.asarray(p, float)
-    const = np.ptp(p) == 0
+    if len(y) < 3:
+        nan = float("nan")
+        return {
+            "n": len(y),
+            "pearson": nan,
+            "spearman": nan,
+            "rmse": nan,
+            "auc": nan,
+            "n_destabilising": int((y <= DESTABILISING).sum()),
+        }
+    const = np.ptp(p) == 0 or np.ptp(y) == 0
     out = {
         "n": len(y),
         "pearson": float("nan") if const else float(stats.pearsonr(y, p)[0]),
