@@ -17,7 +17,7 @@ Stages (``--stages``, default all, in this order):
     One residue interface graph per decoy through :func:`deeprank_like.processing.process`
     (modules :data:`~deeprank_like.pretrained.docking.FEATURE_MODULES`, labels as query
     targets) into ``<work>/features-NNN.hdf5``, ``--chunk-complexes`` complexes per file in
-    seeded order (so the finished files are a random sample of complexes); resumes an
+    PDB-id order, first ``--first-pass-decoys`` decoys of every complex, then the rest; resumes an
     interrupted run. Later stages use the finished files.
 ``cv``
     5-fold cross-validation over complexes (all decoys of a complex in one fold; folds drawn
@@ -241,9 +241,24 @@ def stage_decoys(s: Settings) -> Path:
     return labels
 
 
+CAPRI_CODES = {"high": 1, "medium": 2, "acceptable": 3, "incorrect": 4}
+
+
 def load_labels(path: Path) -> pd.DataFrame:
-    """labels.csv with absolute decoy paths (column ``path``)."""
-    frame = pd.read_csv(path)
+    """labels.csv with absolute decoy paths (column ``path``), CAPRI class as 1 (high) … 4.
+
+    Without ``labels.csv``, the per-complex files ``labels/<ID>.csv`` next to it (written by
+    the decoy generator as each complex finishes) are read: only finished complexes.
+    """
+    parts = sorted((path.parent / "labels").glob("*.csv"))
+    if path.exists():
+        frame = pd.read_csv(path)
+    elif parts:
+        frame = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
+    else:
+        raise FileNotFoundError(f"{path}: no labels (and no {path.parent / 'labels'}/*.csv)")
+    if not pd.api.types.is_numeric_dtype(frame["capri_class"]):
+        frame["capri_class"] = frame["capri_class"].map(CAPRI_CODES)
     missing = [c for c in ("complex", "file", *LABELS) if c not in frame.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}")
@@ -311,22 +326,21 @@ def decoy_tiers(labels: pd.DataFrame, first: int, seed: int) -> np.ndarray:
     return tier
 
 
-def feature_chunks(labels: pd.DataFrame, s: Settings) -> list[np.ndarray]:
+def feature_chunks(labels: pd.DataFrame, s: Settings) -> list[np.ndarray | None]:
     """Row indices of ``labels`` per chunk file: first-pass decoys of every complex, then the
-    rest; each pass cut into chunks of ``chunk_complexes`` complexes in seeded order (so the
-    finished chunks of a pass are a random sample of complexes)."""
-    ids = sorted(labels["complex"].unique())
-    order = [ids[i] for i in np.random.default_rng(s.seed).permutation(len(ids))]
+    rest; each pass cut into chunks of ``chunk_complexes`` complexes of the data folder in
+    PDB-id order (the decoy generator's order, so chunks can start while it runs). None for a
+    chunk with a complex that has no labels (yet)."""
+    order = complex_ids(Path(s.data), s.complexes, s.seed, s.ids)
     tier = decoy_tiers(labels, s.first_pass_decoys, s.seed)
     complexes = labels["complex"].to_numpy()
     chunks = []
     for t in (0, 1):
         for k in range(0, len(order), s.chunk_complexes):
-            rows = np.flatnonzero(
-                np.isin(complexes, order[k : k + s.chunk_complexes]) & (tier == t)
-            )
-            if rows.size:
-                chunks.append(rows)
+            members = order[k : k + s.chunk_complexes]
+            rows = np.flatnonzero(np.isin(complexes, members) & (tier == t))
+            ready = set(members) <= set(complexes)
+            chunks.append(rows if ready else None)
     return chunks
 
 
@@ -340,6 +354,13 @@ def stage_features(s: Settings, labels: pd.DataFrame) -> dict[str, Any]:
     failures: list[str] = []
     chunks = feature_chunks(labels, s)
     for k, rows in enumerate(chunks):
+        if rows is None:
+            log(
+                f"features: chunk {k + 1}/{len(chunks)} skipped, its complexes are not all labelled"
+            )
+            continue
+        if rows.size == 0:
+            continue
         queries, _ = build_queries(labels.iloc[rows])
         prefix = Path(s.work) / f"features-{k:03d}"
         resume = Path(f"{prefix}.hdf5").exists() or any(
