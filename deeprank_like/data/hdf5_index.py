@@ -88,15 +88,36 @@ def has_link(group_id: Any, name: str) -> bool:
 
 
 def read_array(group_id: Any, name: str) -> np.ndarray:
-    """Whole dataset ``name`` of a low-level group as a numpy array (KeyError if absent)."""
+    """Whole dataset ``name`` of a low-level group as a numpy array (KeyError if absent).
+
+    A damaged dataset (e.g. a chunk failing its fletcher32 checksum) raises
+    :class:`StorageError` naming the file and the array.
+    """
     key = name.encode()
     if not group_id.links.exists(key):
         raise KeyError(name)
-    did = h5py.h5d.open(group_id, key)
-    out = np.empty(did.shape, dtype=did.dtype)
-    if out.size:
-        did.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
+    try:
+        did = h5py.h5d.open(group_id, key)
+        out = np.empty(did.shape, dtype=did.dtype)
+        if out.size:
+            did.read(h5py.h5s.ALL, h5py.h5s.ALL, out)
+    except (OSError, RuntimeError) as exc:
+        raise StorageError(_damaged(group_id, name, exc)) from exc
     return out
+
+
+def _damaged(group_id: Any, name: str, exc: BaseException) -> str:
+    """ "<file>: <entry>/<name> is damaged (...)" for a failed low-level read."""
+    try:
+        where = h5py.h5i.get_name(group_id).decode("utf-8", "replace")
+        path = h5py.h5f.get_name(group_id).decode("utf-8", "replace")
+    except (OSError, RuntimeError, ValueError):  # pragma: no cover - a closed handle
+        where, path = "?", "?"
+    text = " ".join(str(exc).split())
+    return (
+        f"{path}: {where.rstrip('/')}/{name} is damaged ({text}); "
+        "`deeprank-like inspect --verify` lists the damaged entries"
+    )
 
 
 def width_of(shape: tuple[int, ...]) -> int:

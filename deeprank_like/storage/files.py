@@ -173,8 +173,8 @@ def _unreadable(path: str, exc: BaseException) -> str:
         return f"{path}: empty file (0 bytes), not an HDF5 file"
     if "file signature not found" in text or (head and head != b"\x89HDF\r\n\x1a\n"):
         return (
-            f"{path}: not an HDF5 file (no HDF5 signature at its start; {size:,} bytes, "
-            f"begins with {head[:8]!r})"
+            f"{path}: not an HDF5 file or corrupted (no HDF5 signature at its start; "
+            f"{size:,} bytes, beginning {head[:8]!r})"
         )
     m = re.search(r"eof = (\d+).*stored_eof = (\d+)", text)
     if "truncated file" in text and m:

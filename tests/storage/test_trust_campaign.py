@@ -56,7 +56,7 @@ def _assert_complete(path):
     ("damage", "message"),
     [
         ("truncate", "truncated HDF5 file: 40,000 of"),
-        ("text", "not an HDF5 file (no HDF5 signature"),
+        ("text", "not an HDF5 file or corrupted (no HDF5 signature"),
         ("empty", "empty file (0 bytes)"),
     ],
 )
