@@ -14,12 +14,14 @@ Rules applied while reading (one model):
 * atoms with a placeholder coordinate (``|x|``, ``|y|`` or ``|z|`` ≥ 9999 Å, e.g. the
   ``9999.999`` some tools write for missing atoms) are dropped with one warning naming them;
 * a non-finite coordinate, occupancy or B-factor (``nan``, ``inf``) is an error naming the atoms;
-* atoms before the first ``MODEL`` record form a model of their own (the first one), and
-  ``MODEL`` records that are never closed are closed;
+* atoms before the first ``MODEL`` record form an implicit ``MODEL 1`` (replaced by a later
+  ``MODEL 1`` block, as written by tools that restart the first model), and ``MODEL``
+  records that are never closed are closed;
 * a ``.gz`` file is checked whole (CRC and length) before parsing: a truncated or damaged
   gzip file is an error saying so, never a silently shortened structure;
 * PDB ``ATOM``/``HETATM`` records with a blank or non-numeric x, y or z field are an error
-  (gemmi would read them as 0);
+  (gemmi would read them as 0); element/charge columns (77-80) holding something else
+  (CNS/HADDOCK files) are ignored with a warning, elements then come from the atom names;
 * the format is told by the content (``data_`` → mmCIF), then by the suffix; mmCIF files
   without ``_atom_site.id``, ``label_alt_id`` or ``label_asym_id`` (which gemmi needs) get them
   added with a warning, and files without coordinates, elements, names, residue numbers or
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import zlib
 from pathlib import Path
 
@@ -183,25 +186,53 @@ def _is_mmcif(path: str, data: bytes) -> bool:
 
 
 def _parse_pdb(data: bytes, path: str):
+    """gemmi's PDB reader, with repairs of two real-world layouts it rejects."""
     import gemmi
 
-    try:
-        return gemmi.read_structure_string(
-            data, merge_chain_parts=True, format=gemmi.CoorFormat.Pdb
-        )
-    except (RuntimeError, ValueError, OSError) as exc:
-        if "ENDMDL" not in str(exc):
-            raise StructureError(f"{path}: cannot parse structure ({exc})") from exc
-        # Real-world quirks: a MODEL record that is never closed (e.g. a restarted MODEL 1),
-        # or atoms before the first MODEL record.
-        log.warning("%s: %s; closing unterminated models and reading again", path, exc)
-    try:
-        text = _repair_unterminated_models(data.decode("latin-1"))
-        return gemmi.read_structure_string(
-            text.encode("latin-1"), merge_chain_parts=True, format=gemmi.CoorFormat.Pdb
-        )
-    except (RuntimeError, ValueError, OSError) as exc2:
-        raise StructureError(f"{path}: cannot parse structure ({exc2})") from exc2
+    repaired: set[str] = set()
+    while True:
+        try:
+            return gemmi.read_structure_string(
+                data, merge_chain_parts=True, format=gemmi.CoorFormat.Pdb
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            message = str(exc)
+            if "ENDMDL" in message and "models" not in repaired:
+                # A MODEL record that is never closed (e.g. a restarted MODEL 1), or atoms
+                # before the first MODEL record.
+                log.warning("%s: %s; closing unterminated models and reading again", path, exc)
+                text = _repair_unterminated_models(data.decode("latin-1"))
+                data = text.encode("latin-1")
+                repaired.add("models")
+            elif "format for charge" in message and "charge" not in repaired:
+                # CNS/HADDOCK files put a segment id and numbers where element and charge go.
+                data, count = _blank_bad_element_charge(data)
+                log.warning(
+                    "%s: %s; ignored the element/charge columns (77-80) of %d record(s) that "
+                    "hold no element or charge (elements are taken from the atom names)",
+                    path,
+                    exc,
+                    count,
+                )
+                repaired.add("charge")
+            else:
+                raise StructureError(f"{path}: cannot parse structure ({exc})") from exc
+
+
+_ELEMENT_CHARGE_RE = re.compile(rb"^ *[A-Za-z]{0,2}(?:[0-9][+-]|[+-][0-9]| *)$")
+
+
+def _blank_bad_element_charge(data: bytes) -> tuple[bytes, int]:
+    """Blank columns 77-80 of ATOM/HETATM records where they are not element + charge."""
+    lines = data.split(b"\n")
+    count = 0
+    for i, line in enumerate(lines):
+        if line.startswith((b"ATOM", b"HETATM")) and len(line.rstrip()) > 76:
+            tail = line[76:80].rstrip(b"\r")
+            if not _ELEMENT_CHARGE_RE.match(tail):
+                lines[i] = line[:76] + b" " * len(tail) + line[76 + len(tail) :]
+                count += 1
+    return b"\n".join(lines), count
 
 
 #: ``_atom_site`` columns without which gemmi silently reads no atoms, and which can be
@@ -355,7 +386,7 @@ def _from_gemmi_model(gmodel, path: str) -> Structure:
                  len(atom_rows) - before)
             )  # fmt: skip
     if not atom_rows:
-        raise StructureError(f"{path}: no atoms (after removing waters)")
+        raise StructureError(f"{path}: no atoms (no ATOM/HETATM records, or only waters)")
 
     names, elems, alts, occ_t, b_t, x, y, z = zip(*atom_rows, strict=True)
     r_chain, r_num, r_icode, r_name, r_het, r_count = zip(*res_rows, strict=True)
@@ -489,13 +520,14 @@ _COORDINATE_RECORDS = frozenset({"ATOM", "HETATM", "ANISOU", "SIGATM", "SIGUIJ",
 def _repair_unterminated_models(text: str) -> str:
     """Rewrite the MODEL/ENDMDL layout of a PDB text so that gemmi reads it.
 
-    * every MODEL not closed before the next one is closed; a repeated model number replaces
-      the earlier (partial) block;
-    * coordinate records before the first MODEL record form a model of their own, the first;
+    * every MODEL not closed before the next one is closed;
+    * coordinate records before the first MODEL record form an implicit ``MODEL 1``;
+    * a repeated model number replaces the earlier (partial) block, in its place: files
+      that write the first residue, then ``MODEL 1`` and the whole model again (as MCCE
+      does) are read as that one model;
     * models are renumbered 1, 2, ... in the order they are kept.
     """
     header: list[str] = []
-    leading: list[str] = []  # coordinates before the first MODEL
     models: dict[str, list[str]] = {}
     current: list[str] | None = None
     trailer: list[str] = []
@@ -510,16 +542,15 @@ def _repair_unterminated_models(text: str) -> str:
         elif current is not None:
             current.append(line)
         elif not models and record in _COORDINATE_RECORDS:
-            leading.append(line)
+            current = models["1"] = [line]  # atoms before any MODEL record: implicit model 1
         elif models and record in ("CONECT", "MASTER", "END"):
             trailer.append(line)
         elif not models:
             header.append(line)
         else:
             trailer.append(line)
-    blocks = ([leading] if leading else []) + list(models.values())
     out = list(header)
-    for num, lines in enumerate(blocks, start=1):
+    for num, lines in enumerate(models.values(), start=1):
         out.append(f"MODEL     {num:>4}")
         out.extend(lines)
         out.append("ENDMDL")

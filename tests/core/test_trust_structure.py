@@ -30,9 +30,10 @@ LOGGER = "deeprank_like.structure.io"
 
 def _atom(serial, name, resname, chain, num, xyz, occ=1.0, b=10.0, rec="ATOM", alt=" "):
     x, y, z = xyz
+    name = f" {name:<3}" if len(name) < 4 else name  # PDB alignment: element in column 14
     return (
-        f"{rec:<6}{serial:5d} {name:<4}{alt}{resname:>3} {chain}{num:4d}    "
-        f"{x:8.3f}{y:8.3f}{z:8.3f}{occ:6.2f}{b:6.2f}          {name[0]:>2}"
+        f"{rec:<6}{serial:5d} {name}{alt}{resname:>3} {chain}{num:4d}    "
+        f"{x:8.3f}{y:8.3f}{z:8.3f}{occ:6.2f}{b:6.2f}          {name.strip()[0]:>2}"
     )
 
 
@@ -141,6 +142,23 @@ def test_atoms_before_the_first_model_record_load(tmp_path, caplog):
     assert s0.coords[0, 0] == 0.0 and s1.coords[0, 0] == 20.0
     with pytest.raises(StructureError, match="model 2 requested but the file has 2"):
         load_structure(path, model=2)
+
+
+def test_first_residue_written_before_model_1_is_replaced_by_it(tmp_path):
+    """The MCCE layout: the first residue, then ``MODEL 1`` and the whole model again."""
+    lines = _complex()
+    path = _write(tmp_path / "mcce.pdb", [*lines[:5], "MODEL        1", *lines, "ENDMDL"])
+    s = load_structure(path)
+    assert s.num_atoms == 20 and s.num_residues == 4
+    with pytest.raises(StructureError, match="model 1 requested but the file has 1"):
+        load_structure(path, model=1)
+
+
+def test_real_file_with_atoms_before_model_loads():
+    s = load_structure(PDB / "2zta.pdb.gz")  # gemmi: "MODEL without ENDMDL?"
+    assert s.chains == ("A", "B")
+    assert (s.residue_aa >= 0).sum() == 62  # two GCN4 leucine-zipper helices of 31 residues
+    assert s.residue_names[0] == "ACE" and s.num_atoms == 524
 
 
 def _gz(tmp_path: Path) -> bytes:
@@ -257,6 +275,15 @@ def test_non_utf8_chain_id_is_a_structure_error(tmp_path):
     path.write_bytes(text.encode("latin-1"))
     with pytest.raises(StructureError, match="not UTF-8 text.*line 11"):
         load_structure(path)
+
+
+def test_segment_id_and_numbers_in_element_charge_columns(tmp_path, caplog):
+    """CNS/HADDOCK layout (BM5): segid in 73-76, a number in 77-80; gemmi alone rejects it."""
+    lines = [ln[:66] + f"      {ln[21]}   {i + 150:4d}" for i, ln in enumerate(_complex())]
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        s = load_structure(_write(tmp_path / "cns.pdb", lines))
+    assert s.num_atoms == 20 and set(s.elements) == {"N", "C", "O"}
+    assert "element/charge columns (77-80) of 20 record(s)" in caplog.text
 
 
 def test_occupancy_zero_and_huge_b_factors_are_kept(tmp_path):
