@@ -246,6 +246,7 @@ class GraphDataset(HDF5Dataset):
         where: str = "",
     ) -> np.ndarray:
         out = np.empty((rows, sum(widths[n] for n in names)), dtype=np.float32)
+        blocks: list[tuple[str, int, np.ndarray]] = []
         col = 0
         for name in names:
             try:
@@ -258,16 +259,20 @@ class GraphDataset(HDF5Dataset):
                     f"entry {entry!r}: {kind} feature {name!r} has {values.shape[1]} columns, "
                     f"expected {widths[name]}"
                 )
-            check_finite(values, where, f"{kind} feature {name!r}")
-            transformed = name in self.transforms
-            if transformed:
+            raw = values
+            if name in self.transforms:
                 values = self._apply_transforms(name, values)
-            block = out[:, col : col + widths[name]]
-            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-                block[...] = values
-            stage = " after its transform" if transformed else " in float32"
-            check_finite(block, where, f"{kind} feature {name!r}{stage}")
+            with np.errstate(over="ignore", invalid="ignore"):  # checked below
+                out[:, col : col + widths[name]] = values
+            blocks.append((name, col, raw))
             col += widths[name]
+        if not np.isfinite(out).all():  # one pass; find the culprit only on failure
+            for name, start, raw in blocks:
+                block = out[:, start : start + widths[name]]
+                if not np.isfinite(block).all():
+                    check_finite(raw, where, f"{kind} feature {name!r}")
+                    stage = " after its transform" if name in self.transforms else " in float32"
+                    check_finite(block, where, f"{kind} feature {name!r}{stage}")
         return out
 
     def _read_item(self, f: Any, key: tuple) -> dict[str, Any]:

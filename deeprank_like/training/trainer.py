@@ -450,8 +450,13 @@ class Trainer:
         grads = [p.grad.detach() for p in self.model.parameters() if p.grad is not None]
         if not grads:
             return
-        peak = torch.stack([g.abs().amax() if g.numel() else g.new_zeros(()) for g in grads])
-        if bool(torch.isfinite(peak).all()):
+        # one fused pass (as clip_grad_norm_); NaN/inf in any gradient makes the sum non-finite
+        foreach_norm = getattr(torch, "_foreach_norm", None)
+        if foreach_norm is not None:
+            total = torch.stack(foreach_norm(grads, 2.0)).sum()
+        else:  # pragma: no cover - very old torch
+            total = torch.stack([torch.linalg.vector_norm(g) for g in grads]).sum()
+        if bool(torch.isfinite(total)):
             return
         names = self._entry_names(batch, batch.sample_weight.reshape(-1) > 0)
         raise TrainingError(
