@@ -179,9 +179,9 @@ def _unreadable(path: str, exc: BaseException) -> str:
     m = re.search(r"eof = (\d+).*stored_eof = (\d+)", text)
     if "truncated file" in text and m:
         return (
-            f"{path}: truncated HDF5 file: {int(m.group(1)):,} of {int(m.group(2)):,} bytes "
-            "present (an interrupted copy or download?); copy it again, or resume=True sets "
-            "it aside and recomputes its queries"
+            f"{path}: not an HDF5 file or corrupted (truncated: {int(m.group(1)):,} of "
+            f"{int(m.group(2)):,} bytes present; an interrupted copy or download?); copy it "
+            "again, or resume=True sets it aside and recomputes its queries"
         )
     return f"{path}: not an HDF5 file or corrupted ({text})"
 

@@ -238,7 +238,22 @@ def write_graph(
             raise
         _update_root(f, specs, +1)
         f.flush()
+    _trim_reservation(f.filename)
     return f[name]
+
+
+def _trim_reservation(path: str) -> None:
+    """Cut the unused part of the space reserved by :func:`_reserve_space` (after a flush).
+
+    HDF5 only truncates a file to its end of allocated space when it saw the file grow;
+    the blocks reserved behind its back would otherwise stay as a tail of zeros.
+    """
+    eoa = end_of_file_address(path)
+    try:
+        if eoa is not None and os.path.getsize(path) > eoa:
+            os.truncate(path, eoa)
+    except OSError as exc:  # pragma: no cover - the tail only wastes space
+        log.debug("cannot trim %s: %s", path, exc)
 
 
 def _space_margin() -> int:

@@ -55,7 +55,7 @@ def _assert_complete(path):
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        ("truncate", "truncated HDF5 file: 40,000 of"),
+        ("truncate", "corrupted (truncated: 40,000 of"),
         ("text", "not an HDF5 file or corrupted (no HDF5 signature"),
         ("empty", "empty file (0 bytes)"),
     ],
