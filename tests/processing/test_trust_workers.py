@@ -71,27 +71,43 @@ def _kill_all(pids: list[int]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+def _complete_entries(prefix: Path) -> int:
+    import h5py
+
+    from deeprank_like.processing import output_paths
+
+    n = 0
+    for path in output_paths(prefix)[1]:
+        try:
+            with h5py.File(path, "r", locking=False) as f:
+                n += sum(1 for k in f if not k.startswith("_") and f[k].attrs.get("complete") == 1)
+        except Exception:  # being written right now
+            pass
+    return n
+
+
 def test_workers_die_with_killed_parent(tmp_path):
     """process() with 2 workers; SIGKILL of the parent only; the workers exit within 5 s."""
-    env = dict(os.environ, DRL_TEST_SLEEP="30")  # every worker is inside a query when killed
+    prefix = tmp_path / "run"
+    env = dict(os.environ, DRL_TEST_SLEEP="1.0")  # workers are inside a query when killed
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "kill_target.py"), str(tmp_path / "run")],
+        [sys.executable, str(HERE / "kill_target.py"), str(prefix)],
         env=env,
         start_new_session=True,  # so that cleanup can reach anything left over
         stderr=subprocess.DEVNULL,
     )
     workers: list[int] = []
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:  # until the workers run queries
             workers = [p for p in _children(proc.pid) if "resource_tracker" not in _cmdline(p)]
-            if len(workers) >= min(2, len(os.sched_getaffinity(0))):
+            if workers and _complete_entries(prefix) >= 1:
                 break
             assert proc.poll() is None, "the run ended before it was killed"
             time.sleep(0.05)
         else:
-            pytest.fail("no worker processes within 60 s")
-        time.sleep(1.5)  # let them import and start their first query
+            pytest.fail("no entry written within 90 s")
+        assert len(workers) == min(2, len(os.sched_getaffinity(0)))
         assert all(_alive(p) for p in workers)
         os.kill(proc.pid, signal.SIGKILL)  # the parent only
         proc.wait()
@@ -115,13 +131,17 @@ def test_parent_watch_without_death_signal(tmp_path):
             import multiprocessing, os, sys, time
             from deeprank_like.processing.executors import init_worker
 
-            def child():
-                init_worker(os.getppid(), use_death_signal=False, interval=0.1)
+            def child(parent, ready):
+                init_worker(parent, use_death_signal=False, interval=0.1)
+                ready.set()
                 time.sleep(60)
 
             if __name__ == "__main__":
-                p = multiprocessing.get_context("spawn").Process(target=child)
+                ctx = multiprocessing.get_context("spawn")
+                ready = ctx.Event()
+                p = ctx.Process(target=child, args=(os.getpid(), ready))
                 p.start()
+                assert ready.wait(120)
                 print(p.pid, flush=True)
                 time.sleep(60)
             """
@@ -135,8 +155,7 @@ def test_parent_watch_without_death_signal(tmp_path):
     )
     child = None
     try:
-        child = int(proc.stdout.readline())
-        time.sleep(1.0)  # the child imports deeprank_like and starts its watch
+        child = int(proc.stdout.readline())  # printed once the child's watch runs
         assert _alive(child)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -153,10 +172,11 @@ def test_worker_whose_parent_is_already_gone_exits(tmp_path):
     """A worker that starts after its parent died (wrong parent pid) exits at once."""
     code = (
         "from deeprank_like.processing.executors import init_worker; import time; "
-        "init_worker(1, use_death_signal=False); time.sleep(30)"
+        "print('imported', flush=True); init_worker(1, use_death_signal=False); time.sleep(30)"
     )
     if os.getpid() == 1:  # pragma: no cover - tests running as PID 1
         pytest.skip("test process is PID 1")
     t0 = time.monotonic()
-    rc = subprocess.run([sys.executable, "-c", code], timeout=30).returncode
-    assert rc == 1 and time.monotonic() - t0 < 20
+    run = subprocess.run([sys.executable, "-c", code], timeout=60, capture_output=True, text=True)
+    assert (run.returncode, run.stdout) == (1, "imported\n"), run.stderr
+    assert time.monotonic() - t0 < 25
