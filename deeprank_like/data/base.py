@@ -62,7 +62,7 @@ def load_data_config(path: str | os.PathLike) -> dict[str, Any]:
     from deeprank_like.training.checkpoint import read_metadata
 
     meta = read_metadata(path)
-    if "data" not in meta:
+    if not isinstance(meta.get("data"), Mapping):
         raise TrainingError(f"{os.fspath(path)}: checkpoint holds no dataset config")
     return meta["data"]
 

@@ -243,8 +243,30 @@ def _non_finite(state: dict[str, torch.Tensor]) -> list[str]:
     ]
 
 
+def _mismatch(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> list[str]:
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} (network: {tuple(v.shape)})"
+        for k, v in own.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    parts = []
+    if missing:
+        parts.append(f"missing {missing[:5]}")
+    if unexpected:
+        parts.append(f"unexpected {unexpected[:5]}")
+    if shapes:
+        parts.append(f"wrong shapes {shapes[:5]}")
+    return parts
+
+
 def restore_model(payload: dict[str, Any], source: str = "checkpoint") -> nn.Module:
     """The network of a loaded checkpoint (:func:`load_checkpoint`) with its weights (CPU).
+
+    The network is first built on PyTorch's ``meta`` device (no memory) and its parameter
+    shapes compared with the stored tensors, so a config asking for a huge network fails
+    before anything is allocated.
 
     Raises
     ------
@@ -253,36 +275,36 @@ def restore_model(payload: dict[str, Any], source: str = "checkpoint") -> nn.Mod
         (missing/unexpected parameters, wrong shapes), naming the parameters.
     """
     state = payload["state_dict"]
+    meta = payload["metadata"]
     bad = _non_finite(state)
     if bad:
         raise TrainingError(
             f"{source}: the checkpoint holds non-finite weights (NaN/inf) in {len(bad)} "
             f"tensor(s): {bad[:5]}; it cannot predict anything"
         )
-    model = model_from_metadata(payload["metadata"], source)
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [
-        f"{k} {tuple(state[k].shape)} (network: {tuple(v.shape)})"
-        for k, v in own.items()
-        if k in state and tuple(state[k].shape) != tuple(v.shape)
-    ]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing[:5]}")
-        if unexpected:
-            parts.append(f"unexpected {unexpected[:5]}")
-        if shapes:
-            parts.append(f"wrong shapes {shapes[:5]}")
-        raise TrainingError(
-            f"{source}: the weights do not fit the network {payload['metadata']['model']['name']!r} "
-            f"built from the stored config: {'; '.join(parts)}"
-        )
+
+    def check(own: dict[str, torch.Tensor]) -> None:
+        parts = _mismatch(own, state)
+        if parts:
+            raise TrainingError(
+                f"{source}: the weights do not fit the network {meta['model']['name']!r} built "
+                f"from the stored config: {'; '.join(parts)}"
+            )
+
+    try:
+        with torch.device("meta"):
+            skeleton: nn.Module | None = model_from_metadata(meta, source)
+    except TrainingError:
+        raise
+    except Exception:  # a constructor that cannot run on the meta device: check after building
+        skeleton = None
+    if skeleton is not None:
+        check(skeleton.state_dict())
+    model = model_from_metadata(meta, source)
+    check(model.state_dict())
     try:
         model.load_state_dict(state)
-    except RuntimeError as exc:  # e.g. dtype that cannot be copied
+    except RuntimeError as exc:  # e.g. a dtype that cannot be copied
         raise TrainingError(f"{source}: cannot load the weights ({exc})") from exc
     return model
 

@@ -424,8 +424,20 @@ class Trainer:
         sample = batch.sample_id.reshape(-1).tolist()
         return [f"item {sample[i]}" for i in index]
 
+    def _infinite_targets(self, target: Tensor | None, weight: Tensor) -> Tensor:
+        """(B,) bool: real samples with a ±inf regression target (NaN means unlabelled)."""
+        if target is None or self.task == "classif":
+            return torch.zeros_like(weight, dtype=torch.bool)
+        return torch.isinf(target).reshape(target.size(0), -1).any(dim=1) & (weight > 0)
+
     def _non_finite_error(
-        self, phase: str, number: int, batch: Any, bad: Tensor, loss_sum: Tensor
+        self,
+        phase: str,
+        number: int,
+        batch: Any,
+        bad: Tensor,
+        loss_sum: Tensor,
+        inf_target: Tensor | None = None,
     ) -> TrainingError:
         names = self._entry_names(batch, bad)
         where = (
@@ -433,14 +445,16 @@ class Trainer:
             if names
             else "entries of another process (DDP rank)"
         )
+        if inf_target is not None and bool(inf_target.any()):
+            where += f" (infinite target: {self._entry_names(batch, inf_target)[:10]})"
         saved = (
             f"the checkpoint keeps epoch {self.best_epoch}"
             if self.best_epoch is not None
             else "no checkpoint was written"
         )
         return TrainingError(
-            f"epoch {self.epoch}, {phase} batch {number}: non-finite loss "
-            f"({float(loss_sum.detach())}) from {where}. Training stopped before this step "
+            f"epoch {self.epoch}, {phase} batch {number}: non-finite loss or target "
+            f"(batch loss {float(loss_sum.detach())}) from {where}. Training stopped before this step "
             f"changed the weights; {saved}. Check these entries (deeprank-like inspect), the "
             f"transforms/standardisation, or lower the learning rate (lr={self.lr:g})"
         )
@@ -564,6 +578,8 @@ class Trainer:
                 else:
                     loss_sum = w_sum = None
                 bad = self._non_finite_items(out, target, weight, loss_sum)
+                inf_target = self._infinite_targets(target, weight)
+                bad = bad | inf_target
                 if train:
                     if loss_sum is None:
                         raise TrainingError("the training set has no target")
@@ -571,7 +587,9 @@ class Trainer:
                     packed = torch.stack([w_sum.double(), bad.sum().double()])
                     reduced = all_reduce_sum(packed, self.ctx)
                     if float(reduced[1]) > 0:
-                        raise self._non_finite_error(phase, number, batch, bad, loss_sum)
+                        raise self._non_finite_error(
+                            phase, number, batch, bad, loss_sum, inf_target
+                        )
                     global_w = reduced[0].to(w_sum.dtype)
                     step_loss = loss_sum * (world / global_w) if global_w > 0 else loss_sum * 0
                     self.optimizer.zero_grad(set_to_none=True)
@@ -595,11 +613,11 @@ class Trainer:
             bad_all = [e for part in bad_lists for e in part]
             if bad_all:
                 raise TrainingError(
-                    f"{phase}: the network gives non-finite outputs or loss (NaN/inf) for "
-                    f"{len(bad_all)} entr{'y' if len(bad_all) == 1 else 'ies'}: "
+                    f"{phase}: the network gives non-finite outputs (NaN/inf), or the target "
+                    f"is infinite, for {len(bad_all)} entr{'y' if len(bad_all) == 1 else 'ies'}: "
                     f"{bad_all[:10]}{' ...' if len(bad_all) > 10 else ''}; nothing is reported "
-                    f"for made-up values. The inputs were checked finite when read, so the "
-                    f"weights overflow on these entries"
+                    f"for made-up values. Feature files are checked finite when read, so the "
+                    f"network overflows on these entries"
                 )
         elapsed = time.perf_counter() - start
         totals = all_reduce_sum(torch.stack([sum_loss, sum_w]), self.ctx).cpu().numpy()

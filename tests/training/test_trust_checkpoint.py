@@ -159,3 +159,12 @@ def test_malformed_sections_for_trainer_and_dataset(graph_file, tmp_path):
     loaded = Trainer.from_checkpoint(no_data, device="cpu", output_dir=tmp_path)
     with pytest.raises(TrainingError, match="holds no dataset config"):
         loaded.predict([graph_file])
+
+
+def test_config_asking_for_a_huge_network_fails_before_allocating(good, tmp_path):
+    _, payload = good
+    meta = json.loads(payload["metadata"])
+    meta["model"]["config"]["hidden_size"] = 10**6  # ~10^12 parameters if it were built
+    bad = _write(tmp_path / "huge.pt", {**payload, "metadata": json.dumps(meta)})
+    with pytest.raises(TrainingError, match=r"wrong shapes .*\(network: \(1000000, "):
+        load_model(bad)

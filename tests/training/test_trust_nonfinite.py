@@ -125,7 +125,7 @@ def test_nan_grid_channel_is_named(builders, tmp_path):
         [ds[i] for i in range(len(ds))]
 
 
-def _data_list(bad_index: int | None = None) -> list[Data]:
+def _data_list(bad_index: int | None = None, inf_target: int | None = None) -> list[Data]:
     gen = torch.Generator().manual_seed(0)
     items = []
     for i in range(6):
@@ -138,7 +138,7 @@ def _data_list(bad_index: int | None = None) -> list[Data]:
                 x=x,
                 edge_index=torch.cat([ei, ei.flip(0)], 1),
                 edge_attr=torch.ones(8, 2),
-                y=torch.tensor([[float(i)]]),
+                y=torch.tensor([[float("inf") if i == inf_target else float(i)]]),
                 entry_id=f"entry-{i}",
             )
         )
@@ -155,7 +155,7 @@ def test_non_finite_loss_stops_training_with_entry_ids(tmp_path):
     with pytest.raises(TrainingError) as info:
         trainer.train(3, batch_size=2, shuffle=False)
     text = str(info.value)
-    assert "non-finite loss (nan)" in text and "['entry-4']" in text
+    assert "non-finite loss or target (batch loss nan)" in text and "['entry-4']" in text
     assert "epoch 1, training batch 2" in text and "no checkpoint was written" in text
     assert not (tmp_path / "model.pt").exists()
     # the step of the bad batch was not applied; earlier steps were, and are finite
@@ -230,3 +230,13 @@ def test_cli_train_on_nan_file_fails_without_checkpoint(builders, tmp_path, caps
     err = capsys.readouterr().err
     assert f"entry {bad!r}: node feature 'res_mass' has 1 non-finite value(s) (inf" in err
     assert not (tmp_path / "run" / "model.pt").exists()
+
+
+def test_infinite_target_in_a_plain_dataset_stops_training(tmp_path):
+    torch.manual_seed(0)
+    model = GINENet(3, 2, **SMALL)
+    trainer = Trainer(model, _data_list(inf_target=1), task="regress", output_dir=tmp_path)
+    with pytest.raises(
+        TrainingError, match=r"training batch 0: .*\(infinite target: \['entry-1'\]\)"
+    ):
+        trainer.train(1, batch_size=3, shuffle=False)
