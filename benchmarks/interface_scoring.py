@@ -71,7 +71,7 @@ ACCEPTABLE = 0.23
 CONTACT_CUTOFF = 5.0  # Å, residue pairs counted by the contact-count baseline
 STAGES = ("decoys", "features", "cv", "cnn", "ship", "report")
 SCORES = {  # column → label, in table order
-    "gnn": "GNN (GINE)",
+    "gnn": "GNN (GINE, mean+max+sum readout)",
     "random": "random",
     "contacts": "contact count",
     "energy": "contact energy (Coulomb + LJ)",
@@ -94,7 +94,7 @@ class Settings:
     folds: int = 5
     cpu_count: int = 2
     chunk_complexes: int = 10
-    first_pass_decoys: int = 40
+    first_pass_decoys: int = 30
     epochs: int = 4
     batch_size: int = 32
     hidden: int = 32
@@ -412,7 +412,8 @@ def entry_table(files: list[Path], labels: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for path in files:
         rows += _entry_rows(path, by_qid)
-    return pd.DataFrame(rows).sort_values("entry").reset_index(drop=True)
+    frame = pd.DataFrame(rows).drop_duplicates("entry", keep="first")  # a resumed pass may repeat
+    return frame.sort_values("entry").reset_index(drop=True)
 
 
 def _entry_rows(path: Path, by_qid: dict[str, Any]) -> list[dict[str, Any]]:
@@ -562,9 +563,10 @@ def graph_dataset(files: list[Path], subset: list[str] | None = None) -> Any:
 
 def train_gnn(s: Settings, train: Any, out_dir: Path, seed: int) -> tuple[Any, float]:
     """Train a GINE network on ``train``; returns (trainer, median train graphs/s)."""
+    from deeprank_like.pretrained.docking import DockingGINE
     from deeprank_like.training import Trainer, build_model_for
 
-    model = build_model_for("gine", train, hidden_size=s.hidden, num_layers=s.layers)
+    model = build_model_for(DockingGINE, train, hidden_size=s.hidden, num_layers=s.layers)
     trainer = Trainer(
         model,
         train,
@@ -589,6 +591,9 @@ def predict_logits(trainer: Any, dataset: Any) -> pd.Series:
 def load_graphs(s: Settings, table: pd.DataFrame) -> Any:
     """Every graph of ``table`` read into memory once (shared by CV, CNN comparison, shipping)."""
     dataset = graph_dataset(feature_files(s.work), subset=table["entry"].tolist())
+    ids = pd.Series(dataset.entry_ids())
+    if ids.duplicated().any():  # the same entry in two chunk files: keep the first
+        dataset = dataset.subset(np.flatnonzero(~ids.duplicated().to_numpy()))
     t0 = time.perf_counter()
     dataset.preload(num_workers=s.cpu_count if s.cpu_count > 1 else 0)
     figure("load_graphs_per_s", len(dataset) / (time.perf_counter() - t0), "graphs/s")

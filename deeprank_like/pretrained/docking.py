@@ -10,7 +10,9 @@
 The command line does the same: ``deeprank-like score --ppi A,B -o scores.csv models/*.pdb``.
 
 The model
-    A GINE graph network on residue graphs of the interface (``components``, ``contact``,
+    :class:`DockingGINE` (a GINE graph network whose readout also sums the node embeddings, so
+    it sees the size of the interface that mean and max pooling hide) on residue graphs of the
+    interface (``components``, ``contact``,
     ``surfacearea`` and ``irc`` features), trained on rigid-body decoys of the 185 complexes of
     Docking Benchmark 5 to predict DockQ against the bound complex; the output is a logit and
     ``predicted_dockq = sigmoid(logit)`` lies in (0, 1). The weights (a plain ``state_dict``
@@ -47,13 +49,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
+from torch import nn
+from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
 
 from deeprank_like.errors import DeeprankLikeError, QueryError, StructureError, TrainingError
+from deeprank_like.nn.gnn import GINENet
+from deeprank_like.nn.registry import record_config, register_model
 
 __all__ = [
     "CAPRI_DOCKQ_THRESHOLDS",
     "DEFAULT_MODEL_DIR",
     "FEATURE_MODULES",
+    "DockingGINE",
     "ScoringModel",
     "dockq_capri_class",
     "load_scoring_model",
@@ -89,6 +97,69 @@ _ATOM_ALIASES: dict[tuple[str, str], str] = {
     ("*", "O2"): "OXT",
     ("ILE", "CD"): "CD1",
 }
+
+
+@register_model("docking_gine")
+class DockingGINE(GINENet):
+    """:class:`~deeprank_like.nn.gnn.GINENet` with a mean ‖ max ‖ sum/``SUM_SCALE`` readout.
+
+    Mean and max pooling make a graph of 50 interface residues look like one of 150 with the
+    same kind of residues; the scaled sum keeps the size of the interface, which the
+    contact-count and buried-area baselines live on. Parameters as ``GINENet`` (pooling fixed).
+    """
+
+    SUM_SCALE = 100.0
+
+    def __init__(
+        self,
+        num_node_features: int,
+        num_edge_features: int = 0,
+        output_size: int = 1,
+        hidden_size: int = 32,
+        num_layers: int = 3,
+        head_hidden_size: int = 64,
+        dropout: float = 0.0,
+        norm: str = "none",
+    ) -> None:
+        super().__init__(
+            num_node_features,
+            num_edge_features,
+            output_size,
+            hidden_size,
+            num_layers,
+            head_hidden_size,
+            dropout,
+            ("mean", "max"),
+            norm,
+        )
+        record_config(self, locals())
+        self.head = nn.Sequential(
+            nn.Linear(3 * int(hidden_size), int(head_hidden_size)),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(int(head_hidden_size), int(output_size)),
+        )
+
+    def forward(self, data: Any) -> torch.Tensor:
+        """(B, output_size) outputs (logits) for a PyG batch."""
+        x = torch.relu(self.node_encoder(data.x))
+        e = self.edge_encoder(data.edge_attr) if self.edge_encoder is not None else None
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            h = conv(x, data.edge_index, e) if e is not None else conv(x, data.edge_index)
+            x = norm(x + torch.relu(h))
+        batch = getattr(data, "batch", None)
+        if batch is None:
+            batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
+        size = getattr(data, "num_graphs", None) or (int(batch.max()) + 1 if batch.numel() else 1)
+        pooled = torch.cat(
+            [
+                global_mean_pool(x, batch, size),
+                global_max_pool(x, batch, size),
+                global_add_pool(x, batch, size) / self.SUM_SCALE,
+            ],
+            dim=1,
+        )
+        return self.head(pooled)
 
 
 def dockq_capri_class(dockq: float) -> str:
@@ -287,8 +358,6 @@ def save_scoring_model(
     """
     import datetime as dt
 
-    import torch
-
     from deeprank_like import __version__
     from deeprank_like.nn.registry import model_config, model_name
 
@@ -332,7 +401,6 @@ def load_scoring_model(model_dir: str | os.PathLike | None = None) -> ScoringMod
     TrainingError
         Missing files, a ``model.json`` that is not this format, or weights that do not fit.
     """
-    import torch
 
     from deeprank_like.training.checkpoint import restore_model
 
@@ -363,7 +431,6 @@ def load_scoring_model(model_dir: str | os.PathLike | None = None) -> ScoringMod
 
 
 def _predict_logits(model: ScoringModel, hdf5_path: str, batch_size: int) -> pd.Series:
-    import torch
     from torch_geometric.loader import DataLoader
 
     from deeprank_like.data import GraphDataset
