@@ -32,7 +32,7 @@ from torch.utils.data import Dataset as TorchDataset
 from torch_geometric.data import Batch
 from torch_geometric.loader import DataLoader
 
-from deeprank_like.errors import TrainingError
+from deeprank_like.errors import DeeprankLikeError, TrainingError
 from deeprank_like.nn.registry import build_model, model_config, model_name
 from deeprank_like.training.checkpoint import (
     load_checkpoint,
@@ -103,6 +103,28 @@ def build_model_for(
         config.setdefault("num_node_features", dataset.num_node_features)
         config.setdefault("num_edge_features", dataset.num_edge_features)
     return build_model(name, config)
+
+
+def _batches(loader: DataLoader) -> Any:
+    """Iterate ``loader``; a package error raised in a worker keeps its own one-line message.
+
+    PyTorch re-raises a worker's exception as ``"Caught X in DataLoader worker process 0.
+    Original Traceback ..."``; the reason (file, entry, feature) would be buried at its end.
+    """
+    it = iter(loader)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except DeeprankLikeError as exc:
+            text = str(exc).rstrip()
+            prefix = f"{type(exc).__module__}.{type(exc).__qualname__}: "
+            last = text.splitlines()[-1] if text else ""
+            if text.startswith("Caught ") and last.startswith(prefix):
+                raise type(exc)(last[len(prefix) :]) from exc
+            raise
+        yield batch
 
 
 def _meta_section(meta: dict[str, Any], key: str, source: str) -> dict[str, Any]:
@@ -567,7 +589,7 @@ class Trainer:
         bad_entries: list[str] = []
         world = float(self.ctx.world_size)
         start = time.perf_counter()
-        for number, batch in enumerate(loader):
+        for number, batch in enumerate(_batches(loader)):
             batch = batch.to(self.device, non_blocking=True)
             weight = batch.sample_weight.reshape(-1)
             target = self._target(batch)
@@ -616,8 +638,8 @@ class Trainer:
                     f"{phase}: the network gives non-finite outputs (NaN/inf), or the target "
                     f"is infinite, for {len(bad_all)} entr{'y' if len(bad_all) == 1 else 'ies'}: "
                     f"{bad_all[:10]}{' ...' if len(bad_all) > 10 else ''}; nothing is reported "
-                    f"for made-up values. Feature files are checked finite when read, so the "
-                    f"network overflows on these entries"
+                    f"for made-up values (HDF5 datasets check their values when read, so with "
+                    f"them the network itself overflows on these entries)"
                 )
         elapsed = time.perf_counter() - start
         totals = all_reduce_sum(torch.stack([sum_loss, sum_w]), self.ctx).cpu().numpy()

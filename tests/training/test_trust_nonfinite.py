@@ -240,3 +240,14 @@ def test_infinite_target_in_a_plain_dataset_stops_training(tmp_path):
         TrainingError, match=r"training batch 0: .*\(infinite target: \['entry-1'\]\)"
     ):
         trainer.train(1, batch_size=3, shuffle=False)
+
+
+def test_error_from_a_dataloader_worker_keeps_its_message(builders, tmp_path):
+    graphs, bad = _poisoned(builders, node="res_charge")
+    path = _write(tmp_path / "nan.hdf5", graphs)
+    ds = GraphDataset(path, target="irmsd")
+    torch.manual_seed(0)
+    trainer = Trainer(build_model_for("gine", ds, **SMALL), ds, output_dir=tmp_path, device="cpu")
+    with pytest.raises(StorageError) as info:  # preflight reads item 0; the worker meets item 2
+        trainer.train(1, batch_size=1, num_workers=1, shuffle=False)
+    assert str(info.value).startswith(f"{path}: entry {bad!r}: node feature 'res_charge'")
