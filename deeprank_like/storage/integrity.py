@@ -33,6 +33,7 @@ __all__ = [
     "FileCheck",
     "check_entry",
     "check_file",
+    "combine_digests",
     "dataset_digest",
     "describe_check",
     "entry_checksum",
@@ -69,7 +70,8 @@ def dataset_digest(path: str, array: np.ndarray) -> bytes:
     return h.digest()
 
 
-def _combine(digests: dict[str, bytes]) -> str:
+def combine_digests(digests: dict[str, bytes]) -> str:
+    """The entry checksum from the digests of all its datasets (path → digest)."""
     h = hashlib.blake2b(digest_size=16)
     for path in sorted(digests):
         h.update(digests[path])
@@ -120,7 +122,7 @@ def entry_checksum(group: h5py.Group, known: dict[str, bytes] | None = None) -> 
     digests: dict[str, bytes] = {}
     for path, did in _datasets(group.id):
         digests[path] = known[path] if path in known else dataset_digest(path, _read(did))
-    return _combine(digests)
+    return combine_digests(digests)
 
 
 @dataclass(frozen=True)

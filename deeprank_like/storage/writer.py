@@ -28,7 +28,12 @@ from deeprank_like.storage.files import (
     open_h5,
     package_version,
 )
-from deeprank_like.storage.integrity import CHECKSUM_ATTR, dataset_digest, entry_checksum
+from deeprank_like.storage.integrity import (
+    CHECKSUM_ATTR,
+    combine_digests,
+    dataset_digest,
+    entry_checksum,
+)
 from deeprank_like.storage.schema import (
     FAILURE_DTYPE,
     FAILURES,
@@ -229,7 +234,12 @@ def write_graph(
             specs = _write_entry(group, graph, dtype, put, qid)
             if extra is not None:
                 extra(group)
-            group.attrs[CHECKSUM_ATTR] = entry_checksum(group, put.digests)
+            # every dataset went through `put` unless `extra` added some: then walk the group
+            group.attrs[CHECKSUM_ATTR] = (
+                combine_digests(put.digests)
+                if extra is None
+                else entry_checksum(group, put.digests)
+            )
             group.attrs["complete"] = 1
             f.move(f"{TMP}/{name}", name)
         except BaseException as exc:
