@@ -101,9 +101,9 @@ class Settings:
     layers: int = 3
     lr: float = 2e-3
     threads: int = 1
-    cnn_complexes: int = 40
-    cnn_decoys: int = 20
-    cnn_epochs: int = 8
+    cnn_complexes: int = 30
+    cnn_decoys: int = 12
+    cnn_epochs: int = 6
     grid_points: int = 16
     grid_size: float = 24.0
     model_out: str = str(ROOT / "deeprank_like" / "pretrained" / "docking")
@@ -783,6 +783,69 @@ def stage_ship(s: Settings, dataset: Any, table: pd.DataFrame, metrics: dict[str
     return out
 
 
+def model_card(s: Settings, table: pd.DataFrame, results: dict[str, Any]) -> str:
+    """MODEL_CARD.md of the shipped scorer, with the cross-validation figures of this run."""
+    from deeprank_like.pretrained.docking import FEATURE_MODULES
+
+    cv = results.get("cv_metrics", {}).get("pooled", {})
+    rows = metrics_table({k: cv[k] for k in SCORES if k in cv}, SCORES) if cv else "(not run)"
+    n_complexes, n_decoys = int(table["complex"].nunique()), len(table)
+    return f"""# Model card: docking-model scorer (`deeprank-like score`)
+
+## What it does
+Predicts the DockQ (0–1, higher is better) of a protein–protein docking model from a residue
+graph of its interface, to rank the models of a docking run. The predicted CAPRI class follows
+from the predicted DockQ (acceptable ≥ 0.23, medium ≥ 0.49, high ≥ 0.80).
+
+    deeprank-like score --ppi A,B -o scores.csv models/*.pdb
+    deeprank_like.pretrained.docking.score_models(paths, "A,B")  # → DataFrame
+
+## Model
+`DockingGINE` (registered as `docking_gine`): {s.layers} GINE message-passing layers of width
+{s.hidden} with a shared edge encoder, residual connections, mean ‖ max ‖ sum/100 readout and an
+MLP head; one logit, `predicted_dockq = sigmoid(logit)`. Files: `weights.pt` (a plain
+`state_dict`, read with `torch.load(weights_only=True)`), `model.json` (network config, feature
+list, transforms and standardisation, training record, metrics). No network access.
+
+## Data
+Docking Benchmark 5 (BM5-clean, Vreven et al. 2015; Apache-2.0): rigid-body decoys of the
+unbound receptor–ligand pair superposed on the bound complex, near-native moves and wrong-site
+poses over the receptor surface, labelled with DockQ against the bound complex. Trained on
+{n_complexes} complexes, {n_decoys} decoys (about {n_decoys // max(n_complexes, 1)} per complex),
+{s.epochs} epochs, Adam (lr {s.lr}), cosine schedule, batch
+{s.batch_size}, binary cross-entropy on the soft label DockQ, seed {s.seed}:
+`python benchmarks/interface_scoring.py --seed {s.seed}`.
+
+## Features
+Residue nodes of the interface (a heavy atom within 10 Å of the other side), edges up to 10 Å;
+modules {", ".join(f"`{m}`" for m in FEATURE_MODULES)}: residue type, charge, polarity, size,
+mass, pI, H-bond donors/acceptors; SASA and buried surface area; inter-residue contact counts by
+polarity; edge distance, same-chain and covalent flags, Coulomb and Lennard-Jones energies.
+
+## Evaluation (5-fold cross-validation over complexes, held-out complexes only)
+{rows}
+
+Spearman: median over complexes of the rank correlation between score and DockQ; top-1 /
+top-10: share of complexes with an acceptable decoy ranked first / in the 10 best; AUC:
+acceptable against incorrect decoys, pooled. Details and per-fold figures:
+`docs/benchmarks/interface-scoring.md`.
+
+## Intended use
+Ranking and triaging the models of one docking run of a protein–protein complex (two sides;
+a side may be a chain group such as an antibody `H+L`, merged into one chain before scoring).
+
+## Limits
+* Trained on rigid-body decoys of unbound structures; accuracy on models refined with
+  flexibility, or from other programs, is not measured (they are read correctly: other atom
+  names, hydrogens, extra chains, HETATM records and mmCIF are handled).
+* Scores are for ranking models of the same complex; absolute values across complexes are less
+  reliable (predicted DockQ is pulled towards the training mean).
+* Two sides only; nucleic acids, ligands and glycans are ignored; non-standard residues are read
+  as their parent amino acid.
+* The training complexes are the BM5 set: do not use it to benchmark on BM5 itself.
+"""
+
+
 # ---- report ---------------------------------------------------------------------------------
 def _fmt(v: float, pct: bool = False) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
@@ -993,6 +1056,7 @@ def run(s: Settings) -> dict[str, Any]:
             "protocol": "5-fold CV over complexes; metrics on held-out complexes",
         }
         stage_ship(s, graphs(), table, _json_safe(summary))
+        (Path(s.model_out) / "MODEL_CARD.md").write_text(model_card(s, table, results))
     if "report" in s.stages and "cv_metrics" in results:
         if "gnn" not in table.columns:
             table = pd.read_csv(table_path, dtype={"complex": str})

@@ -147,6 +147,8 @@ def test_whole_pipeline_on_two_complexes(tmp_path):
     saved = json.loads((work / "results.json").read_text())
     assert saved["settings"]["ids"] == ["2OOB", "2X9A"]
     model = load_scoring_model(tmp_path / "model")
+    card = (tmp_path / "model" / "MODEL_CARD.md").read_text()
+    assert "2 complexes, 20 decoys" in card and "| random |" in card
     assert model.metadata["training"]["decoys"] == 20
     scored = score_models(labels["file"].map(lambda p: work / p)[:3], "A,B", model_dir=model.path)
     assert (scored["error"] == "").all() and list(scored["rank"]) == [1, 2, 3]
