@@ -59,7 +59,7 @@ def group_keys(dataset: Any, group_by: Any = None) -> list[str]:
 
 def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
     f = np.asarray(list(fractions), dtype=np.float64)
-    if f.ndim != 1 or len(f) < 2 or (f < 0).any() or abs(f.sum() - 1.0) > 1e-6:
+    if f.ndim != 1 or len(f) < 2 or not (f >= 0).all() or not abs(f.sum() - 1.0) <= 1e-6:
         raise TrainingError(
             f"fractions must be ≥ 0 and sum to 1 (2 or 3 values), got {list(fractions)}"
         )

@@ -251,3 +251,11 @@ def test_error_from_a_dataloader_worker_keeps_its_message(builders, tmp_path):
     with pytest.raises(StorageError) as info:  # preflight reads item 0; the worker meets item 2
         trainer.train(1, batch_size=1, num_workers=1, shuffle=False)
     assert str(info.value).startswith(f"{path}: entry {bad!r}: node feature 'res_charge'")
+
+
+@pytest.mark.parametrize("fractions", [[float("nan"), 0.5], [0.5, float("nan")], [np.inf, 0.5]])
+def test_nan_split_fractions_are_refused(fractions):
+    from deeprank_like.data import split_dataset
+
+    with pytest.raises(TrainingError, match="fractions must be"):
+        split_dataset(list(range(10)), fractions, seed=0)
