@@ -576,6 +576,10 @@ class Trainer:
             weights = np.asarray(list(arg), dtype=np.float64)
             if weights.shape != (n_classes,):
                 raise TrainingError(f"class_weights needs {n_classes} values, got {list(arg)}")
+            if not (np.isfinite(weights).all() and (weights >= 0).all() and weights.sum() > 0):
+                raise TrainingError(
+                    f"class_weights must be finite, >= 0 and not all 0, got {list(arg)}"
+                )
         return torch.tensor(weights, dtype=torch.float32, device=self.device)
 
     # ---- epochs -----------------------------------------------------------------------------------

@@ -259,3 +259,11 @@ def test_nan_split_fractions_are_refused(fractions):
 
     with pytest.raises(TrainingError, match="fractions must be"):
         split_dataset(list(range(10)), fractions, seed=0)
+
+
+def test_non_finite_class_weights_are_refused(graph_file, tmp_path):
+    ds = GraphDataset(graph_file, target="binary")
+    model = build_model_for("gine", ds, **SMALL)
+    trainer = Trainer(model, ds, class_weights=[float("nan"), 1.0], output_dir=tmp_path)
+    with pytest.raises(TrainingError, match="class_weights must be finite"):
+        trainer.train(1, batch_size=3)
