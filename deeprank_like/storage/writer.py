@@ -217,8 +217,10 @@ def write_graph(
     dtype = _float_dtype(float_dtype)
     qid = str(graph.id)
     name = entry_name(qid)
-    _check_space(f, graph, qid)
-    _reserve_space(f, graph, qid)
+    on_disk = f.driver in ("sec2", "stdio") and os.path.isfile(f.filename)
+    if on_disk:  # in-memory, family, MPI-IO... drivers: no space management here
+        _check_space(f, graph, qid)
+        _reserve_space(f, graph, qid)
     with _no_space_guard(f, qid):
         if name in f:
             if not overwrite:
@@ -248,7 +250,8 @@ def write_graph(
             raise
         _update_root(f, specs, +1)
         f.flush()
-    _trim_reservation(f.filename)
+    if on_disk:
+        _trim_reservation(f.filename)
     return f[name]
 
 
@@ -410,6 +413,8 @@ def _freeze_and_close(f: h5py.File, path: str) -> None:
     ``f`` must not be touched after the close attempt (HDF5 may have half-closed it).
     """
     try:
+        if f.driver != "sec2":  # only sec2's handle is a file descriptor
+            raise TypeError(f"driver {f.driver!r}")
         fd = int(f.id.get_vfd_handle())
         ro = os.open(path, os.O_RDONLY)
         try:
