@@ -190,6 +190,99 @@ def run(args: argparse.Namespace) -> None:
     print(f"DockQ {doc['dockq_package']['version']}: {n_total / t_total:.1f} labels/s")
 
 
+def bench(args: argparse.Namespace) -> None:
+    """Labels/s of ours (files, and rigid poses) and of DockQ on the same decoy files."""
+    import csv
+    import subprocess
+
+    import numpy as np
+
+    from deeprank_like.structure.docking_decoys import read_atom_table
+    from deeprank_like.targets.dockq import DockQPlan
+
+    runs = Path(args.runs)
+    with open(runs / "labels.csv") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["complex"] in set(args.complexes)]
+    jobs = []
+    for cid in args.complexes:
+        mine = [r for r in rows if r["complex"] == cid][: args.per_complex]
+        jobs.append(
+            {
+                "complex": cid,
+                "reference": str(Path(args.bm5) / f"{cid}_target.pdb.gz"),
+                "files": [str(runs / r["file"]) for r in mine],
+                "labels": [float(r["dockq"]) for r in mine],
+            }
+        )
+    # ours, from the files (every file parsed; one plan per file, reference parsed once)
+    t0 = time.perf_counter()
+    ours = []
+    for job in jobs:
+        ref = read_atom_table(job["reference"])
+        for f in job["files"]:
+            model = read_atom_table(f)
+            ours.append(DockQPlan(model, ref, "A,B").score(model.coords).dockq[0])
+    t_files = time.perf_counter() - t0
+    # ours, rigid poses from the transforms (as scripts/bm5_decoys.py labels them)
+    t0 = time.perf_counter()
+    n_rigid = 0
+    for job in jobs:
+        cid = job["complex"]
+        npz = np.load(runs / "transforms" / f"{cid}.npz")
+        # the first file is the unmoved unbound pair (<ID>_nn_000), the poses' starting point
+        model = read_atom_table(job["files"][0])
+        ref = read_atom_table(job["reference"])
+        plan = DockQPlan(model, ref, "A,B")
+        k = len(job["files"])
+        plan.score_rigid(
+            model.coords,
+            model.chain_ids == "B",
+            npz["rotations"][:k],
+            npz["translations"][:k],
+            npz["center"],
+            round_decimals=3,
+        )
+        n_rigid += k
+    t_rigid = time.perf_counter() - t0
+    spec = runs / "bench_jobs.json"
+    spec.write_text(json.dumps(jobs))
+    out = subprocess.run(
+        [args.dockq_python, __file__, "time-dockq", "--jobs", str(spec)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    theirs = json.loads(out.stdout.strip().splitlines()[-1])
+    n = len(ours)
+    ours_arr = np.array(ours)
+    result = {
+        "decoys": n,
+        "complexes": args.complexes,
+        "ours_from_files_labels_per_s": n / t_files,
+        "ours_rigid_labels_per_s": n_rigid / t_rigid,
+        "dockq_package_labels_per_s": n / theirs["seconds"],
+        "max_abs_dockq_diff_ours_vs_dockq": float(np.abs(ours_arr - theirs["dockq"]).max()),
+        "max_abs_dockq_diff_labels_csv_vs_dockq": float(
+            np.abs(np.concatenate([j["labels"] for j in jobs]) - theirs["dockq"]).max()
+        ),
+    }
+    print(json.dumps(result, indent=1))
+
+
+def time_dockq(args: argparse.Namespace) -> None:
+    """(DockQ venv) DockQ on the files of ``--jobs``; prints seconds and scores as JSON."""
+    from DockQ.DockQ import load_PDB
+
+    jobs = json.loads(Path(args.jobs).read_text())
+    t0 = time.perf_counter()
+    scores = []
+    for job in jobs:
+        native = load_PDB(job["reference"])
+        for f in job["files"]:
+            scores.append(_dockq_pair(load_PDB(f), native, {"A": "A", "B": "B"})["DockQ"])
+    print(json.dumps({"seconds": time.perf_counter() - t0, "dockq": scores}))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -200,8 +293,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", required=True)
     r = sub.add_parser("run", help="score the decoys with the DockQ package (its own venv)")
     r.add_argument("--work", required=True)
+    b = sub.add_parser("bench", help="labels/s of ours and of DockQ on the same decoy files")
+    b.add_argument("--runs", default=str(ROOT.parent / "runs" / "bm5"))
+    b.add_argument("--bm5", default=str(ROOT.parent / "shared" / "data" / "bm5"))
+    b.add_argument("--complexes", nargs="+", default=["1A2K", "1AY7", "2PCC"])
+    b.add_argument("--per-complex", type=int, default=40)
+    b.add_argument("--dockq-python", default="/tmp/dockq-venv/bin/python")
+    t = sub.add_parser("time-dockq", help="(internal, DockQ venv) time DockQ on bench jobs")
+    t.add_argument("--jobs", required=True)
     args = ap.parse_args(argv)
-    {"prepare": prepare, "run": run}[args.cmd](args)
+    {"prepare": prepare, "run": run, "bench": bench, "time-dockq": time_dockq}[args.cmd](args)
     return 0
 
 

@@ -196,3 +196,24 @@ def test_formula_and_capri_class():
     lrmsd = np.array([0.9, 3.0, 4.0, 9.0, 1.0, 12.0])
     irmsd = np.array([2.0, 1.5, 3.0, 5.0, 0.5, 4.5])
     assert capri_class_official(fnat, lrmsd, irmsd).tolist() == [1, 2, 2, 3, 4, 4]
+
+
+@pytest.mark.parametrize(
+    ("seq_a", "seq_b", "expected_a"),
+    [
+        # from BM5 1RKE chain B: equal-score gap placements; DockQ (Biopython) keeps the AA pair
+        # at 8, 9 (an earlier traceback preferred 7, 8)
+        (
+            "PVNQPILAAAQSLHREATKWSSKGND",
+            "NQPAALHEAKWSSKGND",
+            [2, 3, 4, 8, 9, 12, 13, 15, 16, 18, 19, 20, 21, 22, 23, 24, 25],
+        ),
+        # from BM5 1JTD chain B: a short tail; Biopython matches R at 34 (not 16)
+        ("GSRGIIAALGPDGKPSRIVVIYTTGSQATMDERNRQIAEIGASLIKHW", "GIAR", [0, 5, 6, 34]),
+    ],
+)
+def test_alignment_ties_broken_like_biopython(seq_a, seq_b, expected_a):
+    """Expected pairs from Biopython's PairwiseAligner with DockQ's scoring (first alignment)."""
+    a, b = align_sequences(seq_a, seq_b)
+    assert a.tolist() == expected_a
+    assert b.tolist() == list(range(len(seq_b)))
