@@ -542,30 +542,27 @@ def _slide(
     """Slide ``ligand`` from ``start`` to ``stop`` along ``direction``; deepest pose within limits.
 
     Positions are ``ligand + s * direction`` for ``s`` going from ``start`` towards ``stop`` in
-    ``step`` (coarse, then refined to step/4). Returns ``(s, clashes, contacts)`` of the last
-    position whose clash count is within ``max_clash`` and that has contacts, or None.
+    ``step``; after the first position over the clash limit, three ``step/4`` steps refine the
+    stop. Returns ``(s, clashes, contacts)`` of the deepest position within ``max_clash`` that has
+    contacts, or None (no such position, or ``start`` itself over the limit).
     """
     sign = 1.0 if stop > start else -1.0
     best: tuple[float, int, int] | None = None
     s = start
     n = int(np.floor(abs(stop - start) / step)) + 1
-    for _ in range(n):
+    for k in range(n):
         clashes, contacts = scorer.counts(ligand + s * direction)
         if clashes > max_clash:
+            if k == 0:
+                return None
             break
         if contacts:
             best = (s, clashes, contacts)
         s += sign * step
     else:
         return best
-    if best is None:
-        # first position already clashed (start) or clashed right after the last free one
-        prev = s - sign * step
-        if prev == start - sign * step:
-            return None
-        best_s = prev
-    else:
-        best_s = best[0]
+    # refine from the deepest acceptable position (or the last free one) towards the clash
+    best_s = best[0] if best is not None else s - sign * step
     fine = step / 4.0
     s = best_s + sign * fine
     for _ in range(3):
