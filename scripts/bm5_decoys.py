@@ -34,6 +34,7 @@ alignment cannot tell the copies apart. Residues of the unbound chain whose CA l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import multiprocessing as mp
@@ -261,11 +262,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(ids)} complexes, {len(ids) - len(todo)} already done", flush=True)
     t0 = time.perf_counter()
     failures = []
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(args.processes, maxtasksperchild=20) as pool, open(summary_path, "a") as log:
-        for done, res in enumerate(
-            pool.imap_unordered(_safe_run, [(i, cfg) for i in todo]), start=1
-        ):
+    jobs = [(i, cfg) for i in todo]
+    with contextlib.ExitStack() as stack:
+        if args.processes > 1:
+            pool = stack.enter_context(
+                mp.get_context("spawn").Pool(args.processes, maxtasksperchild=20)
+            )
+            results = pool.imap_unordered(_safe_run, jobs)
+        else:  # in process: simpler to debug, and no pickling of this script's functions
+            results = map(_safe_run, jobs)
+        log = stack.enter_context(open(summary_path, "a"))
+        for done, res in enumerate(results, start=1):
             if "error" in res:
                 failures.append(res)
                 print(f"[{done}/{len(todo)}] {res['complex']} FAILED: {res['error']}", flush=True)
