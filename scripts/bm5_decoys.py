@@ -174,6 +174,8 @@ def relabel(out: Path, data: Path, ids: list[str], crop_distance: float, crop_mi
     changed = 0
     t0 = time.perf_counter()
     n = 0
+    summary_path = out / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
     for cid in ids:
         npz = np.load(out / "transforms" / f"{cid}.npz")
         unbound = read_atom_table(data / f"{cid}_target-unbound.pdb.gz")
@@ -195,6 +197,14 @@ def relabel(out: Path, data: Path, ids: list[str], crop_distance: float, crop_mi
             row["lrmsd"] = f"{scores.lrmsd[k]:.3f}"
             row["capri_class"] = CAPRI_CLASS_NAMES[int(scores.capri_class[k])]
         n += len(rows)
+        if summary is not None and cid in summary.get("per_complex", {}):
+            nn = npz["kinds"] == "near_native"
+            summary["per_complex"][cid].update(
+                native_pose_dockq=float(scores.dockq[0]),
+                native_pose_irmsd=float(scores.irmsd[0]),
+                classes_near_native=np.bincount(scores.capri_class[nn], minlength=5)[1:].tolist(),
+                classes_wrong_site=np.bincount(scores.capri_class[~nn], minlength=5)[1:].tolist(),
+            )
         tmp = path.with_suffix(".csv.tmp")
         with open(tmp, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=FIELDS)
@@ -202,6 +212,10 @@ def relabel(out: Path, data: Path, ids: list[str], crop_distance: float, crop_mi
             w.writerows(rows)
         os.replace(tmp, path)
     _merge_labels(out, ids)
+    if summary is not None:
+        tmp = summary_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(summary, indent=1))
+        os.replace(tmp, summary_path)
     dt = time.perf_counter() - t0
     print(f"relabelled {n} decoys of {len(ids)} complexes in {dt:.1f}s ({n / dt:.0f}/s, "
           f"files read included); {changed} DockQ values changed by > 1e-4")  # fmt: skip
