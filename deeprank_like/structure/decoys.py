@@ -1,7 +1,11 @@
-"""Docking decoys: random rigid-body moves of one side of a complex, clashing poses dropped.
+"""Docking decoys: random rigid-body moves of one side of a complex, without clashes.
 
-Used by the docking tutorial to make training data with a known native: each decoy is written
-as a new PDB file in an output folder (the input file is only read).
+Used by the docking tutorial and the quickstart to make training data with a known native:
+each decoy is written as a new PDB file in an output folder (the input file is only read).
+A pose that clashes is pushed out of the interface until it no longer does (tight interfaces,
+such as an inhibitor in a protease's cleft, clash after almost every random move); a pose that
+then lost contact is redrawn. The files are written only once every pose is found, so a call
+that fails leaves no decoy files behind.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -35,6 +40,15 @@ class DecoySettings:
         Poses with more clashing atom pairs are dropped.
     contact_distance : float
         Poses must keep at least one inter-side heavy-atom pair closer than this (Å).
+    separate : bool
+        Push a clashing pose out along the line from the fixed side's interface centre to the
+        moving side's centroid, ``separation_step`` Å at a time, until it has at most
+        ``max_clashes`` clashes (default). False: drop clashing poses and redraw (then tight
+        interfaces need small moves or many attempts).
+    separation_step : float
+        Step of the push, Å.
+    max_separation : float
+        Longest push, Å; a pose still clashing after it is redrawn.
     """
 
     max_rotation_deg: float = 35.0
@@ -42,6 +56,21 @@ class DecoySettings:
     clash_distance: float = 3.0
     max_clashes: int = 5
     contact_distance: float = 5.0
+    separate: bool = True
+    separation_step: float = 0.5
+    max_separation: float = 15.0
+
+    def __post_init__(self) -> None:
+        if self.max_rotation_deg < 0 or self.max_translation < 0:
+            raise ValueError(
+                "DecoySettings: max_rotation_deg and max_translation must be >= 0, got "
+                f"{self.max_rotation_deg} and {self.max_translation}"
+            )
+        if not (self.separation_step > 0 and self.max_separation >= 0):
+            raise ValueError(
+                "DecoySettings: separation_step must be > 0 and max_separation >= 0, got "
+                f"{self.separation_step} and {self.max_separation}"
+            )
 
 
 def random_rigid_move(
@@ -78,7 +107,10 @@ def make_docking_decoys(
     """Write ``n_decoys`` rigid-body decoys of a complex.
 
     The chains in ``moving_chains`` are rotated about their centroid and translated; every
-    other chain stays put. Poses that clash or lose contact are dropped and redrawn.
+    other chain stays put. A pose that clashes is pushed out of the interface until it no
+    longer does (``settings.separate``, default); poses that lose contact are redrawn. Files
+    are written only when all ``n_decoys`` poses are found: a call that raises leaves no
+    decoy file behind (and does not create ``out_dir``).
 
     Parameters
     ----------
@@ -105,7 +137,7 @@ def make_docking_decoys(
     Raises
     ------
     StructureError
-        Unknown chains, or too many rejected poses.
+        Unknown chains, or too many rejected poses (the message counts the reasons).
     """
     import gemmi
 
@@ -124,48 +156,121 @@ def make_docking_decoys(
         raise StructureError(f"{native_path}: no fixed side left when moving {moving}")
     fixed_tree = cKDTree(fixed_xyz)
     move_heavy = s.coords[heavy & is_moving]
+    if move_heavy.size == 0:
+        raise StructureError(f"{native_path}: chain(s) {moving} have no amino-acid heavy atoms")
     centroid = move_heavy.mean(axis=0)
+    outward = _outward_direction(fixed_tree, fixed_xyz, move_heavy, centroid)
 
     rng = np.random.default_rng(seed)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    st = gemmi.read_structure(os.fspath(native_path))
-    st.remove_waters()
-    stem = prefix or f"{structure_name(native_path)}_decoy"
-    written: list[Path] = []
+    poses: list[tuple[np.ndarray, np.ndarray]] = []
     attempts = 0
+    rejected = {"clash": 0, "contact": 0}
     limit = max_attempts if max_attempts is not None else 50 * n_decoys
-    while len(written) < n_decoys:
+    while len(poses) < n_decoys:
         attempts += 1
         if attempts > limit:
+            push = (
+                f"pushed out up to {settings.max_separation:g} Å"
+                if settings.separate
+                else "separate=False"
+            )
             raise StructureError(
-                f"{native_path}: only {len(written)} of {n_decoys} decoys after {limit} attempts; "
-                "loosen DecoySettings"
+                f"{native_path}: only {len(poses)} of {n_decoys} decoys after {limit} attempts "
+                f"({rejected['clash']} poses still clashed ({push}), {rejected['contact']} lost "
+                f"contact (no heavy-atom pair < {settings.contact_distance:g} Å)); loosen "
+                "DecoySettings (smaller moves, more max_clashes) or raise max_attempts; no file "
+                "was written"
             )
         rot, shift = random_rigid_move(rng, settings.max_rotation_deg, settings.max_translation)
         moved = (move_heavy - centroid) @ rot.T + centroid + shift
-        clashes = fixed_tree.query_ball_point(
-            moved, settings.clash_distance, return_length=True
-        ).sum()
-        if clashes > settings.max_clashes:
+        shift = shift + _separation(fixed_tree, moved, outward, settings)
+        if not np.isfinite(shift).all():
+            rejected["clash"] += 1
             continue
+        moved = (move_heavy - centroid) @ rot.T + centroid + shift
         nearest, _ = fixed_tree.query(moved, k=1, distance_upper_bound=settings.contact_distance)
         if not np.isfinite(nearest).any():
+            rejected["contact"] += 1
             continue
-        decoy = st.clone()
-        for model in decoy:
-            for chain in model:
-                if chain.name not in moving:
-                    continue
-                for residue in chain:
-                    for atom in residue:
-                        p = np.array([atom.pos.x, atom.pos.y, atom.pos.z])
-                        q = (p - centroid) @ rot.T + centroid + shift
-                        atom.pos = gemmi.Position(*q)
-            break  # first model only
-        while len(decoy) > 1:
-            del decoy[1]
-        path = out / f"{stem}_{len(written):03d}.pdb"
-        decoy.write_pdb(os.fspath(path))
-        written.append(path)
+        poses.append((rot, shift))
+
+    out = Path(out_dir)
+    st = gemmi.read_structure(os.fspath(native_path))
+    st.remove_waters()
+    stem = prefix or f"{structure_name(native_path)}_decoy"
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    try:
+        for rot, shift in poses:
+            written.append(_write_decoy(st, moving, rot, shift, centroid, out, stem, len(written)))
+    except BaseException:  # disk full, interrupted: no half set of decoys
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     return written
+
+
+def _outward_direction(
+    fixed_tree: cKDTree, fixed_xyz: np.ndarray, move_xyz: np.ndarray, centroid: np.ndarray
+) -> np.ndarray:
+    """Unit vector (3,) from the fixed side's interface atoms to the moving side's centroid."""
+    near = fixed_tree.query_ball_point(move_xyz, 10.0)
+    index = np.unique(np.concatenate([np.asarray(n, dtype=np.int64) for n in near]))
+    anchor = fixed_xyz[index].mean(axis=0) if index.size else fixed_xyz.mean(axis=0)
+    direction = centroid - anchor
+    if float(np.linalg.norm(direction)) < 1e-6:  # moving side at the interface centre
+        direction = centroid - fixed_xyz.mean(axis=0)
+    norm = float(np.linalg.norm(direction))
+    return direction / norm if norm >= 1e-6 else np.array([1.0, 0.0, 0.0])
+
+
+def _separation(
+    fixed_tree: cKDTree, moved: np.ndarray, outward: np.ndarray, settings: DecoySettings
+) -> np.ndarray:
+    """Extra shift (3,) Å that clears the clashes of ``moved``; ``inf`` when none does."""
+
+    def clashes(shift: np.ndarray) -> int:
+        hits = fixed_tree.query_ball_point(
+            moved + shift, settings.clash_distance, return_length=True
+        )
+        return int(hits.sum())
+
+    zero = np.zeros(3)
+    if clashes(zero) <= settings.max_clashes:
+        return zero
+    if settings.separate:
+        steps = int(np.floor(settings.max_separation / settings.separation_step + 1e-9))
+        for k in range(1, steps + 1):
+            shift = outward * (k * settings.separation_step)
+            if clashes(shift) <= settings.max_clashes:
+                return shift
+    return np.full(3, np.inf)
+
+
+def _write_decoy(
+    st: Any,
+    moving: list[str],
+    rot: np.ndarray,
+    shift: np.ndarray,
+    centroid: np.ndarray,
+    out: Path,
+    stem: str,
+    k: int,
+) -> Path:
+    """Write the first model of ``st`` with the ``moving`` chains moved: ``<stem>_<k:03d>.pdb``."""
+    import gemmi
+
+    decoy = st.clone()
+    for chain in decoy[0]:
+        if chain.name not in moving:
+            continue
+        for residue in chain:
+            for atom in residue:
+                p = np.array([atom.pos.x, atom.pos.y, atom.pos.z])
+                q = (p - centroid) @ rot.T + centroid + shift
+                atom.pos = gemmi.Position(*q)
+    while len(decoy) > 1:
+        del decoy[1]
+    path = out / f"{stem}_{k:03d}.pdb"
+    decoy.write_pdb(os.fspath(path))
+    return path

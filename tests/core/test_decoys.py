@@ -53,3 +53,63 @@ def test_decoy_errors(tmp_path):
 def test_only_three_letter_names_are_amino_acids():
     names = np.array(["K", "ALA", "A", "GLY", "HOH", "MSE"])
     assert residue_name_indices(names).tolist() == [-1, 0, -1, 5, -1, -1]
+
+
+TIGHT = Path(__file__).parents[1] / "data" / "pdb" / "2sni.pdb.gz"  # inhibitor I in protease E
+
+
+def test_default_settings_work_on_a_tight_interface(tmp_path):
+    # The old generator only redrew clashing poses: 2-5 % of default moves of 2sni's inhibitor
+    # were kept ("only 3 of 18 decoys"); now clashing poses are pushed out, almost all are kept.
+    settings = DecoySettings()
+    paths = make_docking_decoys(TIGHT, "I", 18, tmp_path / "d", seed=0, max_attempts=36)
+    assert len(paths) == 18
+    native = load_structure(TIGHT)
+    moving_native = native.coords[native.chain_ids == "I"]
+    shifts = []
+    for p in paths:
+        d = load_structure(p)
+        heavy = (~d.is_hydrogen) & (d.residue_aa[d.residue_index] >= 0)
+        fixed = d.coords[heavy & (d.chain_ids == "E")]
+        moving = d.coords[heavy & (d.chain_ids == "I")]
+        dist = cdist(fixed, moving)
+        assert int((dist < settings.clash_distance).sum()) <= settings.max_clashes
+        assert dist.min() < settings.contact_distance
+        shifts.append(np.linalg.norm(d.coords[d.chain_ids == "I"].mean(0) - moving_native.mean(0)))
+    assert max(shifts) > 2.0  # real moves, not the native written 18 times
+
+
+def test_failed_call_writes_nothing(tmp_path):
+    out = tmp_path / "decoys"
+    strict = DecoySettings(separate=False)  # the old behaviour: redraw every clashing pose
+    with pytest.raises(StructureError, match=r"only \d+ of 18 decoys after 60 attempts.*clashed"):
+        make_docking_decoys(TIGHT, "I", 18, out, settings=strict, seed=0, max_attempts=60)
+    assert not out.exists()
+    out.mkdir()
+    (out / "keep.txt").write_text("not ours")
+    with pytest.raises(StructureError, match="no file was written"):
+        make_docking_decoys(TIGHT, "I", 18, out, settings=strict, seed=0, max_attempts=60)
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_write_error_removes_the_decoys_already_written(tmp_path, monkeypatch):
+    import deeprank_like.structure.decoys as decoys
+
+    real = decoys._write_decoy
+
+    def fail_third(*args):
+        if args[-1] == 2:
+            raise OSError(28, "No space left on device")
+        return real(*args)
+
+    monkeypatch.setattr(decoys, "_write_decoy", fail_third)
+    with pytest.raises(OSError, match="No space left"):
+        make_docking_decoys(NATIVE, "B", 4, tmp_path, seed=0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match="max_translation"):
+        DecoySettings(max_translation=-1.0)
+    with pytest.raises(ValueError, match="separation_step"):
+        DecoySettings(separation_step=0.0)
