@@ -57,7 +57,8 @@ def apply_modules(context: FeatureContext, modules: list[Any], skip_inapplicable
     context : FeatureContext
     modules : list of feature modules
     skip_inapplicable : bool
-        Skip (with a debug log) modules whose ``unavailable_reason`` is set, instead of raising.
+        Skip modules whose ``unavailable_reason`` is set, instead of raising; the skipped
+        modules and why are recorded in ``graph.metadata["skipped_modules"]`` (name → reason).
 
     Raises
     ------
@@ -71,6 +72,7 @@ def apply_modules(context: FeatureContext, modules: list[Any], skip_inapplicable
         if reason is not None:
             if skip_inapplicable:
                 log.debug("query %s: skipping %s: %s", qid, module.name, reason)
+                graph.metadata.setdefault("skipped_modules", {})[module.name] = reason
                 continue
             raise FeatureError(f"query {qid}: {reason}")
         specs = tuple(replace(s, module=module.name) for s in module.specs(context))

@@ -368,6 +368,7 @@ def process(
         summary = ProcessSummary(total=len(queries) + len(pre_failures), skipped=skipped)
         failures: list[QueryFailure] = list(pre_failures)
         disk_full = ""
+        skips: dict[str, dict[str, int]] = {}  # module -> reason -> queries
         if tasks:
             n = cpu_count
             if executor in (None, "processes") and cpu_count is None:
@@ -383,6 +384,9 @@ def process(
                         )
                     elif result["ok"]:
                         summary.processed += 1
+                        for name, reason in result.get("skipped_modules", {}).items():
+                            counts = skips.setdefault(name, {})
+                            counts[reason] = counts.get(reason, 0) + 1
                     elif result["exc_type"] == "DiskFullError":
                         disk_full = str(result["message"])
                         break  # a problem of the run: stop submitting, keep what is written
@@ -452,6 +456,9 @@ def process(
         else:
             summary.files = shards_now
         summary.failures = failures
+        summary.skipped_modules = _describe_skips(skips, summary.processed)
+        for name, why in summary.skipped_modules.items():
+            log.warning("feature module %r skipped for %s", name, why)
         summary.seconds = time.perf_counter() - t0
         if verbose:
             print(summary.line(), file=sys.stderr)
@@ -475,6 +482,17 @@ def _pre_failures(collection: Any, shard: Any, on_error: str) -> list[QueryFailu
     return out
 
 
+def _describe_skips(skips: dict[str, dict[str, int]], processed: int) -> dict[str, str]:
+    """``module -> "<n> of <processed> queries: <most frequent reason>"`` (one line per module)."""
+    out = {}
+    for name, reasons in sorted(skips.items()):
+        n = sum(reasons.values())
+        reason = max(reasons, key=lambda r: reasons[r])
+        others = f" (and {len(reasons) - 1} other reason(s))" if len(reasons) > 1 else ""
+        out[name] = f"{n} of {processed} queries: {reason}{others}"
+    return out
+
+
 def _file_size(path: Any) -> int:
     try:
         return os.path.getsize(path) if path else 0
@@ -484,8 +502,24 @@ def _file_size(path: Any) -> int:
 
 def _progress_bar(total: int, progress: bool | None) -> Any:
     disable = (not sys.stderr.isatty()) if progress is None else not progress
-    if disable:  # plain tqdm: tqdm.auto warns in notebooks without ipywidgets
-        from tqdm import tqdm
+    return progress_bar(total=total, disable=disable, unit="query", desc="featurize")
+
+
+def progress_bar(**kwargs: Any) -> Any:
+    """A tqdm bar that works everywhere: the notebook widget when ipywidgets is installed,
+    plain text otherwise (never tqdm's ``IProgress not found`` warning).
+
+    Parameters
+    ----------
+    **kwargs
+        Passed to ``tqdm`` (``total``, ``desc``, ``disable``, ...); ``file`` defaults to stderr.
+    """
+    from importlib.util import find_spec
+
+    kwargs.setdefault("file", sys.stderr)
+    in_notebook = "ipykernel" in sys.modules
+    if in_notebook and find_spec("ipywidgets") is not None:
+        from tqdm.notebook import tqdm
     else:
-        from tqdm.auto import tqdm
-    return tqdm(total=total, disable=disable, unit="query", desc="featurize", file=sys.stderr)
+        from tqdm.std import tqdm
+    return tqdm(**kwargs)

@@ -58,6 +58,9 @@ class ProcessSummary:
         Wall time of the run, merging included.
     executor : str
     workers : int
+    skipped_modules : dict of str to str
+        Feature modules that ``feature_modules="all"`` skipped for some queries of this run:
+        name → ``"<n> of <m> queries: <reason>"``.
     """
 
     files: list[str] = field(default_factory=list)
@@ -69,6 +72,7 @@ class ProcessSummary:
     seconds: float = 0.0
     executor: str = ""
     workers: int = 1
+    skipped_modules: dict[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> int:
@@ -89,9 +93,13 @@ class ProcessSummary:
         """The one-line summary printed at the end of a run."""
         where = self.output or (f"{len(self.files)} shard files" if self.files else "no output")
         skipped = f", skipped {self.skipped} (already done)" if self.skipped else ""
+        modules = "".join(
+            f"; module {name!r} skipped for {why}" for name, why in self.skipped_modules.items()
+        )
         return (
             f"processed {self.processed}, failed {self.failed}{skipped} in {self.seconds:.1f} s "
             f"({self.entries_per_second:.2f} entries/s, {self.executor} x{self.workers}) -> {where}"
+            f"{modules}"
         )
 
     def raise_for_failures(self) -> None:

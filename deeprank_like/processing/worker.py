@@ -84,7 +84,13 @@ def run_query(task: dict[str, Any]) -> dict[str, Any]:
             if int(f.attrs.get("entry_count", 0)) == 0 and f.attrs.get("created_by") != "process":
                 init_root(f, cfg.get("file_config"), created_by="process")
             write_graph(f, graph, cfg["float_dtype"], compression=cfg["compression"], extra=extra)
-        return {"query_id": qid, "ok": True, "file": path, "seconds": time.perf_counter() - t0}
+        return {
+            "query_id": qid,
+            "ok": True,
+            "file": path,
+            "seconds": time.perf_counter() - t0,
+            "skipped_modules": dict(graph.metadata.get("skipped_modules", {})),
+        }
     except Exception as exc:
         stage = state["stage"]
         if stage == "build" and isinstance(exc, FeatureError | PssmError):
