@@ -31,6 +31,7 @@ import gzip
 import json
 import shutil
 import sys
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -244,14 +245,15 @@ def bench(args: argparse.Namespace) -> None:
         )
         n_rigid += k
     t_rigid = time.perf_counter() - t0
-    spec = runs / "bench_jobs.json"
-    spec.write_text(json.dumps(jobs))
-    out = subprocess.run(
-        [args.dockq_python, __file__, "time-dockq", "--jobs", str(spec)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    with tempfile.TemporaryDirectory(prefix="dockq_bench_") as tmp:
+        spec = Path(tmp) / "jobs.json"
+        spec.write_text(json.dumps(jobs))
+        out = subprocess.run(
+            [args.dockq_python, __file__, "time-dockq", "--jobs", str(spec)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
     theirs = json.loads(out.stdout.strip().splitlines()[-1])
     n = len(ours)
     ours_arr = np.array(ours)
