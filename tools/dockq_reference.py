@@ -16,6 +16,12 @@ The ``DockQ`` package (v2, PyPI ``dockq``) needs numpy < 2, so it lives in its o
 
        /tmp/dockq-venv/bin/python tools/dockq_reference.py run --work /tmp/dockq-work
 
+3. ``bench`` (project environment): labels/s of ours (from the files; and rigid poses from the
+   stored transforms) and of DockQ (run in its venv) on the same decoy files of a BM5 run made by
+   ``scripts/bm5_decoys.py``, with the largest DockQ difference::
+
+       python tools/dockq_reference.py bench --runs ../runs/bm5 --complexes 1A2K 1AY7 1JTD 2PCC
+
 For the chain-group case (antibody H+L against antigen A) DockQ has no group merge of its own, so
 ``prepare`` also writes copies of the decoys and the reference with chain L renamed H (L residues
 renumbered +1000): DockQ scores that two-chain interface, which is what our ``H+L,A`` groups must
