@@ -20,7 +20,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             state_dict + JSON metadata) and OUTPUT_DIR/predictions_test.csv. The config holds
             only data (files, features, target, task, network name and kwargs, epochs, batch
             size, lr, output dir); see docs/training.md for every key. Under torchrun or srun
-            the run is data-parallel (DDP) across the launched processes.""",
+            the run is data-parallel (DDP) across the launched processes. One line per epoch
+            goes to stderr (losses, metrics, time; '*' marks a new best epoch) unless
+            --quiet; the JSON summary goes to stdout.""",
         example="""\
             deeprank-like train config.yaml
             deeprank-like train config.toml --epochs 5 --output-dir run2
@@ -31,6 +33,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="override training.epochs")
     p.add_argument("--output-dir", help="override output_dir")
     p.add_argument("--device", help="override training.device (auto, cpu, cuda)")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no per-epoch lines (only the JSON summary)"
+    )
     return p
 
 
@@ -48,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = dataclasses.replace(cfg, training=training)
     if args.output_dir is not None:
         cfg = dataclasses.replace(cfg, output_dir=args.output_dir)
-    summary = run_training(cfg)
+    summary = run_training(cfg, verbose=not args.quiet)
     if summary["rank"] == 0:
         print(json.dumps(summary, indent=2, default=str))
     return 0

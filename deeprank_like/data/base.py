@@ -30,7 +30,7 @@ from deeprank_like.data.transforms import (
 )
 from deeprank_like.errors import StorageError, TrainingError
 
-__all__ = ["HDF5Dataset", "check_finite", "infer_task", "load_data_config"]
+__all__ = ["BOUNDED_TARGETS", "HDF5Dataset", "check_finite", "infer_task", "load_data_config"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 REGRESSION_TARGETS = {"irmsd", "lrmsd", "fnat", "dockq", "dockq_score"}
 CLASSIFICATION_TARGETS = {"binary": [0, 1], "capri_class": [1, 2, 3, 4]}
 TASKS = ("regress", "classif")
+#: Regression targets with a fixed range (min, max): networks built for them by
+#: :func:`~deeprank_like.training.build_model_for` get a sigmoid output, bounded to (0, 1).
+BOUNDED_TARGETS: dict[str, tuple[float, float]] = {"fnat": (0.0, 1.0), "dockq": (0.0, 1.0)}
 
 
 def infer_task(target: str | None, task: str | None) -> str | None:
@@ -127,6 +130,14 @@ def _is_stats(value: Any) -> bool:
     return True
 
 
+def _text_attr(attrs: Any, name: str) -> str | None:
+    """A string attribute of an h5py object (None if absent)."""
+    value = attrs.get(name)
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _as_paths(hdf5_path: Any) -> list[str]:
     if isinstance(hdf5_path, str | os.PathLike):
         paths = [os.fspath(hdf5_path)]
@@ -189,6 +200,7 @@ class HDF5Dataset(Dataset, ABC):
             self.transforms = self._load_transforms(config.get("transforms") or {})
             self.standardize = list(config.get("standardize") or [])
             self.target_width = int(config.get("target_width") or 1)
+            entries = self._filter_entries(entries, config)
             self._setup_features(entries, config)
         else:
             self.target = target
@@ -199,6 +211,7 @@ class HDF5Dataset(Dataset, ABC):
                 if classes is not None:
                     raise TrainingError("classes are only meaningful with task='classif'")
                 self.classes = None
+            entries = self._filter_entries(entries, None)
             self._setup_features(entries, None)
             if features_transform is not None:
                 if transforms is not None or standardize is not None:
@@ -517,14 +530,21 @@ class HDF5Dataset(Dataset, ABC):
 
         wanted = None if subset is None else set(subset)
         out = []
+        self._entry_attrs: dict[tuple[int, str], tuple[str | None, str | None]] = {}
         for fi, path in enumerate(self.files):
             f = self._handles.get(fi)
             check_feature_file(f, path)
             for name in list_complete_entries(f):
-                eid = f[name].attrs.get("id", entry_id(name))
+                attrs = f[name].attrs
+                eid = attrs.get("id", entry_id(name))
                 eid = eid.decode() if isinstance(eid, bytes) else str(eid)
                 if wanted is None or eid in wanted or name in wanted:
                     out.append((fi, name, eid))
+                    # resolution and feature-spec signature: checked at construction
+                    self._entry_attrs[(fi, name)] = (
+                        _text_attr(attrs, "resolution"),
+                        _text_attr(attrs, "feature_specs"),
+                    )
         if wanted is not None:
             found = {e for _, _, e in out} | {n for _, n, _ in out}
             missing = sorted(wanted - found)
@@ -540,9 +560,35 @@ class HDF5Dataset(Dataset, ABC):
         return len(self._items)
 
     def item_info(self, idx: int) -> dict[str, Any]:
-        """``{"file", "entry", ...}`` of item ``idx``."""
+        """``{"file", "entry", "pdb_path", ...}`` of item ``idx``.
+
+        ``pdb_path`` is the structure the entry was built from (its stored query; None if
+        the entry does not record one).
+        """
         key = self._items[idx]
-        return {"file": self.files[key[0]], "entry": self._entry_ids[key[:2]]}
+        query = self.entry_query(idx)
+        pdb_path = query.get("pdb_path")
+        return {
+            "file": self.files[key[0]],
+            "entry": self._entry_ids[key[:2]],
+            "pdb_path": None if pdb_path is None else str(pdb_path),
+        }
+
+    def entry_query(self, idx: int) -> dict[str, Any]:
+        """The stored query (its ``to_dict()``: ``pdb_path``, chains, ...) of item ``idx``.
+
+        ``{}`` when the entry has no readable ``query`` attribute (read once per entry).
+        """
+        key = self._items[idx][:2]
+        cache = self.__dict__.setdefault("_query_cache", {})
+        if key not in cache:
+            text = _text_attr(self._handles.get(key[0])[key[1]].attrs, "query")
+            try:
+                value = json.loads(text) if text else {}
+            except ValueError:
+                value = {}
+            cache[key] = value if isinstance(value, dict) else {}
+        return cache[key]
 
     def entry_ids(self) -> list[str]:
         """Entry id of every item (repeated for augmented grids)."""
@@ -623,6 +669,12 @@ class HDF5Dataset(Dataset, ABC):
         )
 
     # ---- to be provided by subclasses --------------------------------------------------------
+    def _filter_entries(
+        self, entries: list[tuple[int, str, str]], config: dict | None
+    ) -> list[tuple[int, str, str]]:
+        """The entries to use (e.g. of one resolution); all of them by default."""
+        return entries
+
     @abstractmethod
     def _setup_features(self, entries: list[tuple[int, str, str]], config: dict | None) -> None:
         """Resolve the requested features against the files (or the training source's config)."""

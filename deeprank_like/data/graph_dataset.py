@@ -12,7 +12,9 @@ classification → int64 (1,) class index into ``classes``. Entries without the 
 
 from __future__ import annotations
 
+import inspect
 import os
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -22,10 +24,23 @@ import torch
 from torch_geometric.data import Data
 
 from deeprank_like.data.base import HDF5Dataset, _is_names, _is_widths, check_finite
+from deeprank_like.data.deeprank2_compat import check_dataset_kwargs
 from deeprank_like.data.hdf5_index import has_link, open_group, read_array, width_of
 from deeprank_like.errors import StorageError
 
 __all__ = ["GraphDataset", "column_names"]
+
+
+def _resolution_counts(found: Mapping[str | None, list]) -> str:
+    return ", ".join(
+        f"{len(v)} {k or 'unknown'}-level"
+        for k, v in sorted(found.items(), key=lambda kv: str(kv[0]))
+    )
+
+
+def _where(path: str, entry: str, count: int) -> str:
+    others = f" and {count - 1} other entries like it" if count > 1 else ""
+    return f"{path}: entry {entry!r}{others}"
 
 
 def column_names(name: str, width: int) -> list[str]:
@@ -64,9 +79,13 @@ class GraphDataset(HDF5Dataset):
         (validation, test and inference sets). The arguments below are then ignored (with a
         warning when they differ).
     node_features, edge_features : "all", list of str, or [] / None
-        Features by exact name, in the order given (``"all"``: every feature of the first
-        entry of the first file, sorted). Unknown names raise StorageError listing the
-        available ones.
+        Features by exact name, in the order given. ``"all"``: the features stored in
+        *every* entry of every file, sorted (the intersection, so the file order never
+        matters; features only some entries have are named in a warning). Unknown names,
+        or names missing from some entries, raise StorageError naming the entries.
+    resolution : {"residue", "atom"}, optional
+        Use only the entries of this graph resolution. Without it, files mixing residue
+        and atom entries are an error at construction.
     target : str, optional
         Name under ``targets/``; None for unlabelled data.
     task : {"regress", "classif"}, optional
@@ -90,6 +109,11 @@ class GraphDataset(HDF5Dataset):
         ``prepare()``/``preload()`` reads them all at once.
     transform : callable, optional
         PyG ``transform(data) -> data`` applied on access.
+    **deeprank2_kwargs
+        DeepRank2's ``use_tqdm``, ``root`` and ``check_integrity`` are accepted (no effect);
+        ``clustering_method``, ``target_transform`` and ``target_filter`` with a value that
+        would change the data are a TypeError saying what to do instead
+        (:mod:`deeprank_like.data.deeprank2_compat`).
     """
 
     kind = "graph"
@@ -102,6 +126,7 @@ class GraphDataset(HDF5Dataset):
         train_source: Any = None,
         node_features: str | Sequence[str] | None = "all",
         edge_features: str | Sequence[str] | None = "all",
+        resolution: str | None = None,
         target: str | None = None,
         task: str | None = None,
         classes: Sequence[Any] | None = None,
@@ -110,8 +135,18 @@ class GraphDataset(HDF5Dataset):
         features_transform: Mapping[str, Any] | None = None,
         in_memory: bool = False,
         transform: Callable | None = None,
+        **deeprank2_kwargs: Any,
     ) -> None:
+        if deeprank2_kwargs:
+            check_dataset_kwargs(
+                type(self).__name__,
+                deeprank2_kwargs,
+                list(inspect.signature(type(self).__init__).parameters)[1:-1],
+            )
         self._requested = (node_features, edge_features)
+        if resolution not in (None, "residue", "atom"):
+            raise StorageError(f"resolution must be 'residue', 'atom' or None, got {resolution!r}")
+        self._resolution_arg = resolution
         super().__init__(
             hdf5_path,
             subset=subset,
@@ -134,47 +169,162 @@ class GraphDataset(HDF5Dataset):
         edge = {k: width_of(v.shape) for k, v in group["edge_features"].items()}
         return node, edge
 
+    def _filter_entries(
+        self, entries: list[tuple[int, str, str]], config: dict | None
+    ) -> list[tuple[int, str, str]]:
+        """Keep the entries of one resolution; mixed resolutions without a choice are an error.
+
+        Residue and atom graphs have different features and sizes: one network cannot take
+        both, so a dataset holds one kind, decided here and not when an item is read.
+        """
+        wanted = self._resolution_arg
+        if config is not None and config.get("resolution") is not None:
+            inherited = config["resolution"]
+            if wanted is not None and wanted != inherited:
+                warnings.warn(
+                    f"resolution={wanted!r} ignored: inherited {inherited!r} from train_source",
+                    stacklevel=4,
+                )
+            wanted = inherited
+        attrs = self._entry_attrs
+        found: dict[str | None, list[tuple[int, str, str]]] = {}
+        for entry in entries:
+            found.setdefault(attrs.get(entry[:2], (None, None))[0], []).append(entry)
+        if wanted is not None:
+            kept = found.get(wanted, [])
+            if entries and not kept:
+                raise StorageError(
+                    f"no {wanted}-level entries in {self.files}; the entries are "
+                    f"{_resolution_counts(found)}"
+                )
+            self.resolution: str | None = wanted
+            return kept
+        if len(found) > 1:
+            examples = "; ".join(
+                f"{res or 'unknown'}: e.g. {items[0][2]!r} in {self.files[items[0][0]]}"
+                for res, items in sorted(found.items(), key=lambda kv: str(kv[0]))
+            )
+            raise StorageError(
+                f"the files mix graph resolutions ({_resolution_counts(found)}; {examples}); "
+                f"a network takes one kind of graph: pass resolution='residue' or "
+                f"resolution='atom' (or subset=) to choose"
+            )
+        self.resolution = next(iter(found), None)
+        return entries
+
+    def _signature_groups(
+        self, entries: list[tuple[int, str, str]]
+    ) -> list[tuple[list[tuple[int, str, str]], dict[str, int], dict[str, int]]]:
+        """Entries grouped by their stored feature specs, with the features of each group.
+
+        Entries whose ``feature_specs`` attribute is identical store the same features; one
+        entry per group is opened to read the actual names and widths (entries without the
+        attribute are each opened).
+        """
+        groups: dict[Any, list[tuple[int, str, str]]] = {}
+        for entry in entries:
+            signature = self._entry_attrs.get(entry[:2], (None, None))[1]
+            key = signature if signature is not None else ("entry", entry[0], entry[1])
+            groups.setdefault(key, []).append(entry)
+        out = []
+        for members in groups.values():
+            node, edge = self._available(members[0][0], members[0][1])
+            out.append((members, node, edge))
+        return out
+
     def _setup_features(self, entries: list[tuple[int, str, str]], config: dict | None) -> None:
+        """Decide the features from every entry of every file (not from the first one).
+
+        ``"all"`` selects the features stored in *every* entry (the intersection; the others
+        are named in a warning): a network needs every column in every graph, and a feature
+        missing from some entries would otherwise have to be made up (zeros look like real
+        values). Names given explicitly must be in every entry.
+        """
         if not entries:
             raise StorageError(f"no complete entries in {self.files}")
-        firsts: dict[int, str] = {}
-        for fi, name, _ in entries:
-            firsts.setdefault(fi, name)
+        groups = self._signature_groups(entries)
         if config is not None:
             self._setup_from_config(config)
         else:
-            fi0, name0 = entries[0][0], entries[0][1]
-            node, edge = self._available(fi0, name0)
             req_node, req_edge = self._requested
-            path = self.files[fi0]
-            self.node_features = _select(
-                "node", req_node if req_node is not None else [], node, path
+            self.node_features, self.node_widths = self._choose(
+                "node", req_node if req_node is not None else [], groups, 1
             )
-            self.edge_features = _select(
-                "edge", req_edge if req_edge is not None else [], edge, path
+            self.edge_features, self.edge_widths = self._choose(
+                "edge", req_edge if req_edge is not None else [], groups, 2
             )
             if not self.node_features:
                 raise StorageError("select at least one node feature")
-            self.node_widths = {n: node[n] for n in self.node_features}
-            self.edge_widths = {n: edge[n] for n in self.edge_features}
-        for fi, name in firsts.items():
-            node, edge = self._available(fi, name)
+        for members, node, edge in groups:
+            fi, _, eid = members[0]
             for kind, wanted, have in (
                 ("node", self.node_widths, node),
                 ("edge", self.edge_widths, edge),
             ):
                 missing = [n for n in wanted if n not in have]
+                where = _where(self.files[fi], eid, len(members))
                 if missing:
                     raise StorageError(
-                        f"{self.files[fi]}: unknown {kind} feature(s) {missing}; available "
+                        f"{where}: unknown {kind} feature(s) {missing}; available "
                         f"{kind} features: {sorted(have)}"
                     )
                 bad = {n: (w, have[n]) for n, w in wanted.items() if have[n] != w}
                 if bad:
                     raise StorageError(
-                        f"{self.files[fi]}: {kind} feature widths differ from the training "
+                        f"{where}: {kind} feature widths differ from the training "
                         f"data (expected, found): {bad}"
                     )
+
+    def _choose(
+        self,
+        kind: str,
+        requested: Any,
+        groups: list[tuple[list[tuple[int, str, str]], dict[str, int], dict[str, int]]],
+        slot: int,
+    ) -> tuple[list[str], dict[str, int]]:
+        """Names and widths of the ``kind`` features to use (see :meth:`_setup_features`)."""
+        everywhere = set.intersection(*(set(g[slot]) for g in groups))
+        anywhere = set().union(*(set(g[slot]) for g in groups))
+        members, first = groups[0][0], groups[0][slot]
+        path = self.files[members[0][0]]
+        if requested is None or requested == "all":
+            names = sorted(everywhere)
+            dropped = sorted(anywhere - everywhere)
+            if dropped:
+                lacking = [g for g in groups if not set(dropped) <= set(g[slot])]
+                count = sum(len(g[0]) for g in lacking)
+                fi, _, eid = lacking[0][0][0]
+                warnings.warn(
+                    f"{kind}_features='all' selects the {len(names)} {kind} features stored in "
+                    f"every entry; {dropped} are left out: {count} of "
+                    f"{sum(len(g[0]) for g in groups)} entries lack some of them (e.g. {eid!r} "
+                    f"in {self.files[fi]}). Name the features to silence this, or leave those "
+                    f"entries out with subset=",
+                    UserWarning,
+                    stacklevel=5,
+                )
+        else:
+            names = _select(kind, requested, {n: 1 for n in anywhere}, path)
+            partial = [n for n in names if n not in everywhere]
+            if partial:
+                lacking = [g for g in groups if not set(partial) <= set(g[slot])]
+                count = sum(len(g[0]) for g in lacking)
+                fi, _, eid = lacking[0][0][0]
+                raise StorageError(
+                    f"{kind} feature(s) {partial} are not stored in every entry: {count} "
+                    f"entries lack them (e.g. {eid!r} in {self.files[fi]}); leave those "
+                    f"entries out with subset=, or select features every entry has"
+                )
+        widths: dict[str, int] = {}
+        for name in names:
+            found = {g[slot][name] for g in groups}
+            if len(found) > 1:
+                raise StorageError(
+                    f"{kind} feature {name!r} has different widths in different entries "
+                    f"({sorted(found)}); the files were made with different settings"
+                )
+            widths[name] = first[name]
+        return names, widths
 
     def _config_checks(self) -> dict[str, tuple[Any, str]]:
         return {
@@ -182,6 +332,7 @@ class GraphDataset(HDF5Dataset):
             "edge_features": (_is_names, "a list of feature names"),
             "node_widths": (_is_widths, "{feature: positive width}"),
             "edge_widths": (_is_widths, "{feature: positive width}"),
+            "resolution": (lambda v: v in (None, "residue", "atom"), "'residue', 'atom' or null"),
         }
 
     def _setup_from_config(self, config: dict) -> None:
@@ -212,6 +363,7 @@ class GraphDataset(HDF5Dataset):
             "edge_features": list(self.edge_features),
             "node_widths": dict(self.node_widths),
             "edge_widths": dict(self.edge_widths),
+            "resolution": self.resolution,
         }
 
     @property
@@ -417,10 +569,23 @@ class GraphDataset(HDF5Dataset):
         Parameters
         ----------
         level : {"entry", "node", "edge"}
-            One row per entry (file, entry, target, num_nodes, num_edges), per node (plus the
-            node feature columns) or per one-direction edge (plus the edge feature columns).
+            ``"entry"``: one row per entry (file, entry, target, num_nodes, num_edges).
+            ``"node"``: one row per node: file, entry, target, ``node`` (row index in the
+            entry), ``chain``, ``residue_number``, ``insertion_code``, ``residue_name``
+            (``atom_name`` too for atom graphs), then the node feature columns.
+            ``"edge"``: one row per stored (one-direction) edge: file, entry, target, the
+            endpoints ``node_1``/``node_2`` (node row indices) with their ``chain_1``,
+            ``residue_number_1``, ``insertion_code_1``, ``residue_name_1`` (``atom_name_1``)
+            and the same for ``_2``, then the edge feature columns.
         transformed : bool
             Apply the transforms and standardisation (as the network sees the values).
+
+        Examples
+        --------
+        One interface, inter-chain edges only:
+
+        >>> edges = ds.to_pandas("edge")
+        >>> edges[(edges.entry == eid) & (edges.chain_1 != edges.chain_2)]
         """
         if level not in ("entry", "node", "edge"):
             raise ValueError(f"level must be 'entry', 'node' or 'edge', got {level!r}")
@@ -439,21 +604,61 @@ class GraphDataset(HDF5Dataset):
                 head["num_edges"] = raw["edge_attr"].shape[0]
                 frames.append(pd.DataFrame([head]))
                 continue
+            ids = self._node_id_columns(key, raw["x"].shape[0])
             if level == "node":
                 values, columns = raw["x"], self.node_columns
                 if transformed:
                     values = self.get(i).x.numpy()
+                ident = {"node": np.arange(len(values)), **ids}
             else:
                 values, columns = raw["edge_attr"], self.edge_columns
                 if transformed:
                     _, _, es, ed = self._scales()
                     if es is not None:
                         values = (values - es.numpy()) / ed.numpy()
+                ei = np.asarray(raw["edge_index"], dtype=np.int64).reshape(2, -1)
+                ident = {}
+                for end, rows in (("1", ei[0]), ("2", ei[1])):
+                    ident[f"node_{end}"] = rows
+                    for name, column in ids.items():
+                        ident[f"{name}_{end}"] = column[rows]
             frame = pd.DataFrame(values, columns=columns)
+            for k, v in reversed(list(ident.items())):
+                frame.insert(0, k, v)
             for k, v in reversed(head.items()):
                 frame.insert(0, k, [v] * len(frame))
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
+
+    def _node_id_columns(self, key: tuple, rows: int) -> dict[str, np.ndarray]:
+        """chain, residue_number, insertion_code, residue_name (and atom_name) per node."""
+        group = open_group(self._handles.get(key[0]), key[1])
+        try:
+            ids = read_array(group, "node_ids")
+        except KeyError:
+            raise StorageError(
+                f"{self.files[key[0]]}: entry {self._entry_ids[key[:2]]!r} has no node_ids"
+            ) from None
+        if ids.shape[0] != rows:
+            raise StorageError(
+                f"{self.files[key[0]]}: entry {self._entry_ids[key[:2]]!r}: node_ids has "
+                f"{ids.shape[0]} rows for {rows} nodes; the entry is damaged"
+            )
+        out: dict[str, np.ndarray] = {}
+        fields = ["chain", "residue_number", "insertion_code", "residue_name"]
+        if self.resolution == "atom":
+            fields.append("atom_name")
+        names = ids.dtype.names or ()
+        for name in fields:
+            if name not in names:
+                continue
+            column = ids[name]
+            if column.dtype.kind == "S":
+                column = np.char.decode(column, "utf-8").astype(object)
+            elif column.dtype.kind in "iu":
+                column = column.astype(np.int64)
+            out[name] = column
+        return out
 
     def _read_raw(self, key: tuple) -> dict[str, Any]:
         saved = self.transforms

@@ -12,6 +12,7 @@ An item is a :class:`GridData` with ``x`` (C, nx, ny, nz) float32 — collated t
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,6 +24,7 @@ import torch
 from torch_geometric.data import Data
 
 from deeprank_like.data.base import HDF5Dataset, _is_names, check_finite
+from deeprank_like.data.deeprank2_compat import check_dataset_kwargs
 from deeprank_like.data.hdf5_index import has_link, open_group, read_array
 from deeprank_like.data.transforms import apply_transform
 from deeprank_like.errors import StorageError
@@ -70,6 +72,8 @@ class GridDataset(HDF5Dataset):
         Per feature (all its channels) or per channel.
     standardize : bool or list of str
         Per-channel mean/std over all voxels of the training items (features or channels).
+    **deeprank2_kwargs
+        DeepRank2's other arguments, as for :class:`~deeprank_like.data.GraphDataset`.
     """
 
     kind = "grid"
@@ -90,7 +94,14 @@ class GridDataset(HDF5Dataset):
         features_transform: Mapping[str, Any] | None = None,
         in_memory: bool = False,
         transform: Callable | None = None,
+        **deeprank2_kwargs: Any,
     ) -> None:
+        if deeprank2_kwargs:
+            check_dataset_kwargs(
+                type(self).__name__,
+                deeprank2_kwargs,
+                list(inspect.signature(type(self).__init__).parameters)[1:-1],
+            )
         self._requested = features
         self._augment_arg = bool(augment)
         super().__init__(

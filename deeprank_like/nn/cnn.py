@@ -17,6 +17,7 @@ from math import prod
 from torch import Tensor, nn
 
 from deeprank_like.errors import TrainingError
+from deeprank_like.nn.gnn import apply_output_activation, check_output_activation
 from deeprank_like.nn.registry import record_config, register_model
 
 __all__ = ["CNN3D", "CnnClassification", "CnnRegression"]
@@ -42,6 +43,8 @@ class CNN3D(nn.Module):
     hidden_size : int
         Width of the head's hidden layer.
     dropout : float
+    output_activation : {"none", "sigmoid"}
+        ``"sigmoid"``: outputs in (0, 1), for bounded regression targets (DockQ, Fnat).
     """
 
     def __init__(
@@ -52,9 +55,11 @@ class CNN3D(nn.Module):
         channels: list[int] | tuple[int, ...] = (8, 16),
         hidden_size: int = 64,
         dropout: float = 0.0,
+        output_activation: str = "none",
     ) -> None:
         super().__init__()
         record_config(self, locals())
+        self.output_activation = check_output_activation(output_activation)
         self.num_channels = int(num_channels)
         self.grid_shape = tuple(int(n) for n in grid_shape)
         self.output_size = int(output_size)
@@ -82,7 +87,8 @@ class CNN3D(nn.Module):
 
     def forward(self, data) -> Tensor:
         """(B, output_size) outputs for a batch (or a (B, C, nx, ny, nz) tensor)."""
-        return self.head(self.features(_grid_input(data)))
+        out = self.head(self.features(_grid_input(data)))
+        return apply_output_activation(out, self.output_activation)
 
 
 @register_model("cnn_regression")
@@ -97,8 +103,11 @@ class CnnRegression(CNN3D):
         channels: list[int] | tuple[int, ...] = (4, 8),
         hidden_size: int = 84,
         dropout: float = 0.0,
+        output_activation: str = "none",
     ) -> None:
-        super().__init__(num_channels, grid_shape, output_size, channels, hidden_size, dropout)
+        super().__init__(
+            num_channels, grid_shape, output_size, channels, hidden_size, dropout, output_activation
+        )
         record_config(self, locals())
 
 
@@ -114,6 +123,9 @@ class CnnClassification(CNN3D):
         channels: list[int] | tuple[int, ...] = (4, 8),
         hidden_size: int = 84,
         dropout: float = 0.0,
+        output_activation: str = "none",
     ) -> None:
-        super().__init__(num_channels, grid_shape, output_size, channels, hidden_size, dropout)
+        super().__init__(
+            num_channels, grid_shape, output_size, channels, hidden_size, dropout, output_activation
+        )
         record_config(self, locals())

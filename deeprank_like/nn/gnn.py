@@ -9,7 +9,19 @@ outputs: values for regression, logits for classification.
 * :class:`GCNNet` (``"gcn"``): a GCN baseline that ignores edge features.
 
 No BatchNorm: batch statistics would make data-parallel training differ from single-process
-training (each rank would normalise with its own shard); ``norm="layer"`` is per node.
+training (each rank would normalise with its own shard); ``norm="layer"`` (the default of
+:class:`GINENet`) is per node.
+
+**Why ``norm="layer"`` by default.** GINEConv *sums* its messages: with 10–20 neighbours per
+residue node, each layer multiplies the activation scale by about the degree, and the
+residual connections keep it; three layers made the pooled vector reach hundreds (thousands
+with unstandardised inputs such as ``bsa`` in Å²). An untrained network then gave logits of
+±20–500 and a first-epoch cross-entropy of 6–560 on a balanced binary task (ln 2 ≈ 0.69
+expected). A per-node LayerNorm after each layer keeps the scale at 1 whatever the degree or
+the input units: the initial loss is ln 2 ± 0.08 (tests/training/test_ux_training.py).
+
+``output_activation="sigmoid"`` bounds regression outputs to (0, 1), for targets such as
+DockQ and Fnat (:func:`~deeprank_like.training.build_model_for` sets it for them).
 
 Speed on CPU is dominated by the edge-wise ops (gather, ReLU, scatter-add), which are more
 cache-friendly when edges are sorted by destination node, as the datasets deliver them.
@@ -26,9 +38,32 @@ from torch_geometric.nn import GCNConv, GINConv, GINEConv, global_max_pool, glob
 from deeprank_like.errors import TrainingError
 from deeprank_like.nn.registry import record_config, register_model
 
-__all__ = ["GCNNet", "GINENet"]
+__all__ = [
+    "OUTPUT_ACTIVATIONS",
+    "GCNNet",
+    "GINENet",
+    "apply_output_activation",
+    "check_output_activation",
+]
 
 _POOLS = {"mean": global_mean_pool, "max": global_max_pool}
+
+#: Output activations: ``"none"`` (raw values / logits) or ``"sigmoid"`` (bounded to (0, 1)).
+OUTPUT_ACTIVATIONS = ("none", "sigmoid")
+
+
+def check_output_activation(name: str) -> str:
+    """``name`` if it is one of :data:`OUTPUT_ACTIVATIONS`, else TrainingError listing them."""
+    if name not in OUTPUT_ACTIVATIONS:
+        raise TrainingError(
+            f"output_activation must be one of {list(OUTPUT_ACTIVATIONS)}, got {name!r}"
+        )
+    return name
+
+
+def apply_output_activation(out: Tensor, name: str) -> Tensor:
+    """``out`` through the named output activation."""
+    return torch.sigmoid(out) if name == "sigmoid" else out
 
 
 def _batch_vector(data) -> Tensor:
@@ -82,8 +117,13 @@ class GINENet(nn.Module):
     dropout : float
         Dropout in the head (0 keeps data-parallel runs bit-comparable to single-process ones).
     pooling : list of {"mean", "max"}
-    norm : {"none", "layer"}
-        Per-node LayerNorm after each layer.
+    norm : {"layer", "none"}
+        Per-node LayerNorm after each layer (default; keeps the initial outputs near 0 —
+        see the module docstring). ``"none"`` is the network of checkpoints written before
+        this default (their config records it).
+    output_activation : {"none", "sigmoid"}
+        ``"sigmoid"``: outputs in (0, 1), for bounded regression targets (DockQ, Fnat);
+        never with classification losses, which take logits.
     """
 
     def __init__(
@@ -96,12 +136,14 @@ class GINENet(nn.Module):
         head_hidden_size: int = 64,
         dropout: float = 0.0,
         pooling: list[str] | tuple[str, ...] = ("mean", "max"),
-        norm: str = "none",
+        norm: str = "layer",
+        output_activation: str = "none",
     ) -> None:
         super().__init__()
         record_config(self, locals())
         if norm not in ("none", "layer"):
             raise TrainingError(f"norm must be 'none' or 'layer', got {norm!r}")
+        self.output_activation = check_output_activation(output_activation)
 
         self.num_node_features = int(num_node_features)
         self.num_edge_features = int(num_edge_features)
@@ -132,7 +174,7 @@ class GINENet(nn.Module):
         batch = _batch_vector(data)
         size = _num_graphs(data, batch)
         pooled = torch.cat([_POOLS[p](x, batch, size) for p in self.pooling], dim=1)
-        return self.head(pooled)
+        return apply_output_activation(self.head(pooled), self.output_activation)
 
 
 @register_model("gcn")
@@ -140,6 +182,7 @@ class GCNNet(nn.Module):
     """GCN baseline: ``num_layers`` × GCNConv(+ReLU), mean pooling, MLP head; ignores edges' features.
 
     Parameters are as :class:`GINENet` (``num_edge_features`` is accepted and recorded, unused).
+    GCNConv normalises its sums by degree, so it needs no LayerNorm to start near 0.
     """
 
     def __init__(
@@ -151,12 +194,14 @@ class GCNNet(nn.Module):
         num_layers: int = 2,
         head_hidden_size: int = 64,
         dropout: float = 0.0,
+        output_activation: str = "none",
     ) -> None:
         super().__init__()
         record_config(self, locals())
         self.num_node_features = int(num_node_features)
         self.num_edge_features = int(num_edge_features)
         self.output_size = int(output_size)
+        self.output_activation = check_output_activation(output_activation)
         sizes = [self.num_node_features] + [int(hidden_size)] * int(num_layers)
         self.convs = nn.ModuleList(GCNConv(a, b) for a, b in itertools.pairwise(sizes))
         self.head = _head(sizes[-1], int(head_hidden_size), self.output_size, dropout)
@@ -167,4 +212,5 @@ class GCNNet(nn.Module):
         for conv in self.convs:
             x = torch.relu(conv(x, data.edge_index))
         batch = _batch_vector(data)
-        return self.head(global_mean_pool(x, batch, _num_graphs(data, batch)))
+        out = self.head(global_mean_pool(x, batch, _num_graphs(data, batch)))
+        return apply_output_activation(out, self.output_activation)

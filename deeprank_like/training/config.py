@@ -349,10 +349,11 @@ def build_datasets(cfg: DataConfig) -> tuple[Any, Any, Any]:
     return train, val, test
 
 
-def run_training(cfg: RunConfig) -> dict[str, Any]:
+def run_training(cfg: RunConfig, *, verbose: bool = False) -> dict[str, Any]:
     """Train (and test) as configured; returns a summary dict. DDP when launched so.
 
     The summary has ``"rank"`` (0 in a single process) so that callers print it once.
+    ``verbose`` prints one line per epoch to stderr (rank 0; else they are logged at INFO).
     """
     import torch
 
@@ -391,6 +392,7 @@ def run_training(cfg: RunConfig) -> dict[str, Any]:
         min_delta=t.min_delta,
         best_model=t.best_model,
         num_workers=t.num_workers,
+        verbose=verbose,
     )
     summary: dict[str, Any] = {
         "rank": trainer.ctx.rank,

@@ -16,9 +16,11 @@ The Trainer only orchestrates: datasets come from :mod:`deeprank_like.data`, net
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 import math
 import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -87,10 +89,25 @@ def build_model_for(
     """Build a registered network sized for ``dataset`` (feature widths, grid, task).
 
     ``output_size`` defaults to the target width (regression), the number of classes
-    (cross-entropy) or 1 (``loss="bce_with_logits"``).
+    (cross-entropy) or 1 (``loss="bce_with_logits"``). A regression on a bounded target
+    (:data:`~deeprank_like.data.base.BOUNDED_TARGETS`: DockQ, Fnat) gets
+    ``output_activation="sigmoid"`` when the network takes it, so that its predictions stay
+    in (0, 1) (recorded in the checkpoint); pass ``output_activation="none"`` to opt out.
     """
+    from deeprank_like.data.base import BOUNDED_TARGETS
+    from deeprank_like.nn.registry import get_model_class
+
     task = task or getattr(dataset, "task", None)
     config = dict(kwargs)
+    target = getattr(dataset, "target", None)
+    if (
+        task == "regress"
+        and target in BOUNDED_TARGETS
+        and BOUNDED_TARGETS[target] == (0.0, 1.0)
+        and "output_activation" not in config
+        and "output_activation" in inspect.signature(get_model_class(name).__init__).parameters
+    ):
+        config["output_activation"] = "sigmoid"
     if "output_size" not in config:
         if task == "classif":
             config["output_size"] = 1 if loss == "bce_with_logits" else len(dataset.classes)
@@ -231,11 +248,17 @@ class Trainer:
     distributed : {"auto", False}
         "auto": use DDP when a process group is initialised (see
         :func:`~deeprank_like.training.distributed.init_distributed`).
+    **deeprank2_kwargs
+        DeepRank2's ``neuralnet`` (a network class, built with :func:`build_model_for`
+        from the training set, as ``model`` may also be) is accepted; ``cuda`` becomes
+        ``device`` (DeprecationWarning); ``val_size``, ``test_size``, ``pretrained_model``,
+        ``output_exporters`` and ``ngpu`` > 1 are a TypeError saying what to do instead
+        (:mod:`deeprank_like.training.deeprank2_compat`).
     """
 
     def __init__(
         self,
-        model: nn.Module,
+        model: nn.Module | type[nn.Module] | None = None,
         dataset_train: Any = None,
         dataset_val: Any = None,
         dataset_test: Any = None,
@@ -255,7 +278,24 @@ class Trainer:
         output_dir: str | os.PathLike = "output",
         plots: bool = False,
         distributed: str | bool = "auto",
+        **deeprank2_kwargs: Any,
     ) -> None:
+        if deeprank2_kwargs:
+            from deeprank_like.training.deeprank2_compat import init_kwargs
+
+            neuralnet, device = init_kwargs(deeprank2_kwargs, device)
+            if neuralnet is not None:
+                if model is not None:
+                    raise TypeError("Trainer: give model or neuralnet (DeepRank2's name), not both")
+                model = neuralnet
+        if isinstance(model, type) and issubclass(model, nn.Module):
+            # DeepRank2 passes the class: build it sized for the training set
+            if dataset_train is None:
+                raise TrainingError(
+                    f"a network class ({model.__name__}) is built from dataset_train; pass "
+                    f"dataset_train, or an instance: model={model.__name__}(...)"
+                )
+            model = build_model_for(model, dataset_train, task=task, loss=loss)
         if not isinstance(model, nn.Module):
             raise TrainingError(
                 f"model must be an nn.Module instance (e.g. GINENet(...) or "
@@ -305,6 +345,51 @@ class Trainer:
         for name, ds in (("dataset_val", dataset_val), ("dataset_test", dataset_test)):
             if ds is not None and dataset_train is not None:
                 self._check_inherits(ds, name)
+
+    def configure_optimizers(
+        self,
+        optimizer: str | type[torch.optim.Optimizer] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-5,
+        **optimizer_kwargs: Any,
+    ) -> None:
+        """Replace the optimiser (DeepRank2's method; same defaults as there).
+
+        Parameters
+        ----------
+        optimizer : name or ``torch.optim.Optimizer`` class, optional
+            Default ``"adam"``.
+        lr, weight_decay : float
+        **optimizer_kwargs
+            Extra optimiser arguments (e.g. ``momentum``).
+        """
+        optimizer = optimizer or "adam"
+        self.lr = float(lr)
+        self.weight_decay = float(weight_decay)
+        self._optimizer_arg = optimizer
+        self.optimizer = self._make_optimizer(optimizer, lr, weight_decay, optimizer_kwargs)
+
+    def set_lossfunction(self, lossfunction: Any = None, override_invalid: bool = False) -> None:
+        """Replace the loss (DeepRank2's method).
+
+        ``lossfunction`` is a ``torch.nn`` loss class or instance (``MSELoss``, ``L1Loss``,
+        ``HuberLoss``, ``SmoothL1Loss``, ``CrossEntropyLoss``, ``BCEWithLogitsLoss`` map to
+        our named losses; another one is called as ``loss(output, target)``), one of our
+        loss names, or None (the task's default). A loss of the wrong task is a
+        TrainingError; ``override_invalid`` is accepted for compatibility and changes
+        nothing (a regression loss cannot train a classifier here).
+        """
+        from deeprank_like.training.deeprank2_compat import loss_name
+
+        if self.task is None:
+            raise TrainingError("set_lossfunction needs a task (a dataset with a target)")
+        spec = loss_name(lossfunction) if not isinstance(lossfunction, str) else lossfunction
+        self.loss_fn = make_loss(spec, self.task)
+        self._loss_spec = (
+            spec
+            if isinstance(spec, str) or spec is None
+            else getattr(self.loss_fn, "name", "custom")
+        )
 
     # ---- construction helpers -----------------------------------------------------------------
     def _make_optimizer(
@@ -539,6 +624,12 @@ class Trainer:
                 f"{type(self.model).__name__} returned shape {tuple(out.shape)} for a batch of "
                 f"{n}; expected ({n}, output_size)"
             )
+        activation = getattr(self.model, "output_activation", "none")
+        if self.task == "classif" and activation not in (None, "none"):
+            raise TrainingError(
+                f"{type(self.model).__name__} has output_activation={activation!r}, but a "
+                f"classification loss takes logits: build it with output_activation='none'"
+            )
         target = self._target(batch)
         if self.loss_fn is not None and target is not None:
             width = target.size(1) if target.dim() == 2 else 1
@@ -687,16 +778,20 @@ class Trainer:
     # ---- public API -----------------------------------------------------------------------------------
     def train(
         self,
-        epochs: int,
+        epochs: int | None = None,
         batch_size: int = 32,
         *,
         early_stopping_patience: int | None = None,
         min_delta: float = 0.0,
+        max_gap: float | None = None,
+        max_gap_min_epoch: int = 10,
         best_model: bool = True,
         num_workers: int = 0,
         shuffle: bool = True,
         eval_batch_size: int | None = None,
         checkpoint: str | None = "model.pt",
+        verbose: bool = False,
+        **deeprank2_kwargs: Any,
     ) -> pd.DataFrame:
         """Train for up to ``epochs`` epochs; returns the metrics table.
 
@@ -708,6 +803,9 @@ class Trainer:
         early_stopping_patience : int, optional
             Stop after this many epochs without an improvement of the monitored loss
             (validation if there is a validation set, else training) by more than ``min_delta``.
+        max_gap : float, optional
+            Also stop when the validation loss exceeds the training loss by more than this,
+            after epoch ``max_gap_min_epoch`` (DeepRank2's ``earlystop_maxgap``/``min_epoch``).
         best_model : bool
             Keep (and checkpoint) the weights of the epoch with the lowest monitored loss;
             False keeps the last epoch's.
@@ -715,7 +813,36 @@ class Trainer:
             DataLoader worker processes (each opens the HDF5 files itself).
         checkpoint : str or None
             File name in ``output_dir`` for the checkpoint (None: do not write one).
+        verbose : bool
+            Print one line per epoch to stderr (rank 0): losses, task metrics, time, and
+            ``*`` on the epochs that improve the monitored loss. Without it the same line is
+            logged at INFO level (logger ``deeprank_like.training.trainer``; ``-v`` on the
+            command line).
+        **deeprank2_kwargs
+            DeepRank2's names (``nepoch``, ``earlystop_patience``, ``validate``,
+            ``filename``, ...) are translated with a DeprecationWarning naming ours, or
+            refused with a TypeError saying what to do instead (docs/coming-from-deeprank2.md).
         """
+        from deeprank_like.training.deeprank2_compat import train_kwargs
+
+        translated = train_kwargs(
+            deeprank2_kwargs,
+            {
+                "epochs": epochs,
+                "early_stopping_patience": early_stopping_patience,
+                "min_delta": min_delta,
+                "max_gap": max_gap,
+                "max_gap_min_epoch": max_gap_min_epoch,
+                "checkpoint": checkpoint,
+            },
+            has_validation=self.dataset_val is not None,
+        )
+        epochs = int(translated["epochs"])
+        early_stopping_patience = translated["early_stopping_patience"]
+        min_delta = translated["min_delta"]
+        max_gap = translated["max_gap"]
+        max_gap_min_epoch = int(translated["max_gap_min_epoch"])
+        checkpoint = translated["checkpoint"]
         if self.dataset_train is None:
             raise TrainingError("no training dataset")
         if self.loss_fn is None:
@@ -727,7 +854,7 @@ class Trainer:
         )
         eval_bs = eval_batch_size or batch_size
         val_loader = None
-        if self.dataset_val is not None:
+        if self.dataset_val is not None and translated["validate"]:
             val_loader, _ = self._loader(self.dataset_val, eval_bs, False, num_workers)
         self.preflight(self.dataset_train, min(batch_size, 4))
         if self.ctx.enabled and self._ddp is None:
@@ -739,6 +866,7 @@ class Trainer:
         best_state = None
         stale = 0
         last_rows: dict[str, Any] = {}
+        first_epoch = self.epoch
         for _ in range(int(epochs)):
             self.epoch += 1
             train_sampler.set_epoch(self.epoch)
@@ -766,8 +894,22 @@ class Trainer:
                         self.save(self.output_dir / checkpoint, metrics=last_rows)
             else:
                 stale += 1
+            self._report_epoch(first_epoch + int(epochs), last_rows, stale == 0, verbose)
             if early_stopping_patience is not None and stale >= early_stopping_patience:
                 log.info("early stopping at epoch %d (best %s)", self.epoch, self.best_epoch)
+                break
+            if (
+                max_gap is not None
+                and val_loader is not None
+                and self.epoch > max_gap_min_epoch
+                and monitor - res["loss"] > max_gap
+            ):
+                log.info(
+                    "stopping at epoch %d: validation loss exceeds training loss by %.4g > %g",
+                    self.epoch,
+                    monitor - res["loss"],
+                    max_gap,
+                )
                 break
         if best_model and best_state is not None:
             self.model.load_state_dict(best_state)
@@ -777,6 +919,30 @@ class Trainer:
         if self.plots and self.ctx.is_main:
             plot_loss_curves(self.history.frame(), self.output_dir / "loss.png")
         return self.history.frame()
+
+    def _report_epoch(
+        self, last_epoch: int, rows: dict[str, Any], improved: bool, verbose: bool
+    ) -> None:
+        """One line per epoch: printed to stderr (``verbose``) or logged at INFO."""
+        parts = [f"epoch {self.epoch}/{last_epoch}"]
+        elapsed = 0.0
+        for phase in ("train", "val"):
+            row = rows.get(phase)
+            if row is None or row.get("epoch") != self.epoch:
+                continue
+            shown = [f"loss {row['loss']:.4g}"]
+            for key in ("mae", "r2", "accuracy", "auc"):
+                value = row.get(key)
+                if value is not None and np.isfinite(value):
+                    shown.append(f"{key} {value:.3g}")
+            parts.append(f"{phase} " + " ".join(shown))
+            elapsed += float(row.get("time_s") or 0.0)
+        parts.append(f"{elapsed:.1f} s" + (" *" if improved else ""))
+        line = " | ".join(parts)
+        if verbose and self.ctx.is_main:
+            print(line, file=sys.stderr, flush=True)
+        else:
+            log.info("%s", line)
 
     def test(self, batch_size: int = 32, num_workers: int = 0) -> dict[str, float]:
         """Evaluate ``dataset_test``: metrics (logged as phase "test") and ``predictions_test.csv``."""
@@ -797,15 +963,34 @@ class Trainer:
     def predict(self, data: Any, batch_size: int = 64, num_workers: int = 0) -> pd.DataFrame:
         """Predictions for a dataset, or for HDF5 file path(s) read as the training data.
 
-        Returns a DataFrame: ``entry`` (and ``file``, ``grid_number`` for HDF5 datasets),
-        ``target`` (NaN if absent), then ``output`` (regression; ``output_i`` for vector
-        targets) or ``predicted_class``, ``probability_<class>`` and ``output_<i>`` logits.
+        Returns a DataFrame: ``entry`` (and ``file``, ``pdb_path`` — the structure the entry
+        was built from — and ``grid_number`` for HDF5 datasets), ``target`` (NaN if absent),
+        then ``output`` (regression; ``output_i`` for vector targets) or ``predicted_class``,
+        ``probability_<class>`` and ``output_<i>`` logits.
+
+        When some entries have the target, ``frame.attrs["metrics"]`` holds the loss and the
+        task metrics over them, with their count ``n_labelled`` (``{}`` otherwise).
         """
         dataset = self._as_dataset(data)
         loader, _ = self._loader(dataset, batch_size, False, num_workers)
         self.preflight(dataset, 2)
         res = self._run(loader, train=False, phase="prediction")
-        return self._frame(dataset, res)
+        frame = self._frame(dataset, res)
+        frame.attrs["metrics"] = self._labelled_metrics(res)
+        return frame
+
+    def _labelled_metrics(self, res: dict[str, Any]) -> dict[str, float]:
+        """Loss and metrics of a run over its labelled items ({} if none is labelled)."""
+        targets = res["targets"]
+        if targets is None or self.task is None:
+            return {}
+        if self.task == "classif":
+            n = int((targets.reshape(-1) >= 0).sum())
+        else:
+            n = int(np.isfinite(targets.reshape(len(targets), -1)).all(axis=1).sum())
+        if n == 0:
+            return {}
+        return {"n_labelled": n, "loss": res["loss"], **res["metrics"]}
 
     def _as_dataset(self, data: Any) -> Any:
         if isinstance(data, str | os.PathLike) or (
@@ -841,6 +1026,8 @@ class Trainer:
             infos = [dataset.item_info(int(i)) for i in ids]
             cols["entry"] = [d["entry"] for d in infos]
             cols["file"] = [d["file"] for d in infos]
+            if infos and "pdb_path" in infos[0]:
+                cols["pdb_path"] = [d["pdb_path"] for d in infos]
             if infos and "grid_number" in infos[0]:
                 cols["grid_number"] = [d["grid_number"] for d in infos]
         else:
