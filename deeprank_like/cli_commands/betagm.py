@@ -22,11 +22,34 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         example="""\
             deeprank-like betagm protein.pdb
             deeprank-like betagm --chains A --residues 1 100 --json protein.cif.gz
+            deeprank-like betagm --chains A,B --chain-breaks split --model 0 complex.pdb
             deeprank-like betagm --no-cb --cutoff 15 --k 1 1 1 1 ubiquitin_ca.pdb   # ProDy ANM""",
         func=run,
     )
     p.add_argument("structure", help="structure file (.pdb/.cif, optionally .gz)")
-    p.add_argument("--chains", help="comma-separated chain ids (default: all amino-acid chains)")
+    p.add_argument(
+        "-c",
+        "--chains",
+        help="comma-separated chain ids modelled together (default: all amino-acid chains)",
+    )
+    p.add_argument(
+        "--model",
+        type=int,
+        default=0,
+        help="0-based index of the model to read from a multi-model file (default 0: the first)",
+    )
+    p.add_argument(
+        "--gap-distance",
+        type=float,
+        help="consecutive Cα of one chain farther apart than this (Å) are a chain break "
+        "(default 4.2)",
+    )
+    p.add_argument(
+        "--chain-breaks",
+        choices=["raise", "split"],
+        help="a chain break is an error (raise, default) or splits the chain into segments "
+        "without a bond across the gap (split)",
+    )
     p.add_argument(
         "--residues", nargs=2, type=int, metavar=("FIRST", "LAST"), help="inclusive residue range"
     )
@@ -47,7 +70,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from deeprank_like.enm import BetaGMConfig, betagm_modes
+    from deeprank_like.structure import load_structure
 
+    structure = args.structure
+    chains = [c.strip() for c in args.chains.split(",") if c.strip()] if args.chains else None
+    if args.chains is not None and not chains:
+        fail(f"--chains: no chain ids in {args.chains!r}")
     changes: dict[str, Any] = {}
     if args.cutoff is not None:
         changes["cutoff"] = args.cutoff
@@ -59,13 +87,18 @@ def run(args: argparse.Namespace) -> int:
         changes["use_cb"] = False
     if args.jacobian:
         changes["jacobian"] = args.jacobian
+    if args.gap_distance is not None:
+        changes["gap_distance"] = args.gap_distance
+    if args.chain_breaks is not None:
+        changes["chain_breaks"] = args.chain_breaks
     try:
         config = BetaGMConfig(**changes)
     except (TypeError, ValueError) as exc:
         fail(f"invalid model settings: {exc}")
-    chains = [c.strip() for c in args.chains.split(",")] if args.chains else None
+    if args.model < 0:
+        fail(f"--model must be >= 0 (0 is the first model), got {args.model}")
     result = betagm_modes(
-        args.structure,
+        load_structure(structure, model=args.model),
         chain_ids=chains,
         residue_range=tuple(args.residues) if args.residues else None,
         config=config,
@@ -76,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
-                    "structure": args.structure,
+                    "structure": structure,
+                    "model": args.model,
+                    "chains": chains,
                     "n_residues": int(result.n_residues),
                     "n_zero_modes": int(result.n_zero_modes),
                     "eigenvalues": [float(v) for v in result.eigenvalues],
@@ -87,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(f"{args.structure}: {result.n_residues} residues, {result.n_zero_modes} zero modes")
+    print(f"{structure}: {result.n_residues} residues, {result.n_zero_modes} zero modes")
     for i, value in enumerate(result.eigenvalues):
         print(f"lambda_{first + i}: {value:.6g}")
     return 0

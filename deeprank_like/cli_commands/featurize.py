@@ -24,6 +24,9 @@ CONFIG_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
 EXAMPLE = """\
 deeprank-like featurize --ppi A,B --resolution residue -o features.hdf5 complexes/*.pdb
 deeprank-like featurize --srv A:25:GLY:ALA -o variants.hdf5 101M.pdb
+deeprank-like featurize --srv A:25:GLY:ALA --pssm A=101M.A.pdb.pssm --modules all 101M.pdb
+deeprank-like featurize --ppi A,B --pssm-dir pssm/ --modules all complexes/*.pdb   # {pdb}.{chain}.pdb.pssm
+deeprank-like featurize --ppi A,B --model 3 -o nmr.hdf5 nmr_ensemble.pdb       # 4th model (0-based)
 deeprank-like featurize --table variants.csv -o variants.hdf5   # one query per row (docs/tables.md)
 deeprank-like featurize run.toml --cpu-count 8          # config file (see docs/processing.md)
 deeprank-like featurize run.toml --shard 3/10 -o part-3.hdf5   # slice 3 of 10 (0-based)"""
@@ -118,6 +121,34 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--modules",
         default=None,
         help="feature modules, comma-separated, or 'all' (default components,contact)",
+    )
+    q.add_argument(
+        "--model",
+        type=int,
+        default=None,
+        help="0-based index of the model read from multi-model files (default 0: the first)",
+    )
+    q.add_argument(
+        "--pssm",
+        action="append",
+        metavar="CHAIN=FILE",
+        default=[],
+        help="PSSM file of a chain (for the conservation module), used for every structure; "
+        "repeatable",
+    )
+    q.add_argument(
+        "--pssm-dir",
+        metavar="DIR",
+        help="folder of PSSM files named by --pssm-pattern; each structure gets the files of its "
+        "chains",
+    )
+    q.add_argument(
+        "--pssm-pattern",
+        metavar="PATTERN",
+        default=None,
+        help="PSSM file names in --pssm-dir: {pdb} is the structure file name without suffixes, "
+        "{chain} the chain id (default {pdb}.{chain}.pdb.pssm; e.g. '1ATN.{chain}.pdb.pssm' "
+        "for decoys of 1ATN)",
     )
     r = p.add_argument_group("processing")
     r.add_argument("--cpu-count", type=int, help="worker processes (default: all available CPUs)")
@@ -315,6 +346,77 @@ def _target_columns(text: str | None) -> Any:
     return items
 
 
+DEFAULT_PSSM_PATTERN = "{pdb}.{chain}.pdb.pssm"
+
+
+def _pssm_options(args: argparse.Namespace) -> tuple[dict[str, str], Any]:
+    """(``--pssm`` chain → file, ``--pssm-dir`` lookup or None), checked."""
+    if args.pssm_pattern is not None and not args.pssm_dir:
+        fail("--pssm-pattern goes with --pssm-dir")
+    if args.pssm and args.pssm_dir:
+        fail("give PSSMs either with --pssm CHAIN=FILE or with --pssm-dir, not both")
+    files: dict[str, str] = {}
+    for item in args.pssm:
+        chain, eq, path = item.partition("=")
+        if not eq or not chain.strip() or not path.strip():
+            fail(f"--pssm must look like CHAIN=FILE (e.g. A=1ATN.A.pdb.pssm), got {item!r}")
+        chain, path = chain.strip(), path.strip()
+        if chain in files:
+            fail(f"--pssm: chain {chain} given twice ({files[chain]} and {path})")
+        if not Path(path).is_file():
+            fail(f"--pssm {item}: no such file {path}")
+        files[chain] = path
+    if not args.pssm_dir:
+        return files, None
+    folder = Path(args.pssm_dir)
+    if not folder.is_dir():
+        fail(f"--pssm-dir {args.pssm_dir}: no such folder")
+    pattern = args.pssm_pattern or DEFAULT_PSSM_PATTERN
+    if "{chain}" not in pattern:
+        fail(f"--pssm-pattern must contain {{chain}}, got {pattern!r}")
+    try:
+        pattern.format(pdb="x", chain="A")
+    except (KeyError, IndexError, ValueError) as exc:
+        fail(f"--pssm-pattern {pattern!r}: only {{pdb}} and {{chain}} can be filled in ({exc})")
+    return files, _PssmFolder(folder, pattern)
+
+
+class _PssmFolder:
+    """PSSM files of a folder named by a pattern with ``{pdb}`` and ``{chain}``."""
+
+    def __init__(self, folder: Path, pattern: str) -> None:
+        self.folder, self.pattern = folder, pattern
+        self.names = sorted(p.name for p in folder.iterdir() if p.is_file())
+
+    def files(self, structure: str) -> dict[str, str]:
+        """Chain → PSSM path of every file of ``structure`` in the folder."""
+        from deeprank_like.structure.io import structure_name
+
+        head, _, tail = self.pattern.replace("{pdb}", structure_name(structure)).partition(
+            "{chain}"
+        )
+        out = {}
+        for name in self.names:
+            if name.startswith(head) and name.endswith(tail) and len(name) > len(head + tail):
+                chain = name[len(head) : len(name) - len(tail)]
+                if chain and not any(c in chain for c in "./ "):
+                    out[chain] = str(self.folder / name)
+        return out
+
+    def expected(self, structure: str, chain: str) -> str:
+        """The path the pattern gives for one chain of ``structure``."""
+        from deeprank_like.structure.io import structure_name
+
+        name = self.pattern.format(pdb=structure_name(structure), chain=chain)
+        return str(self.folder / name)
+
+
+def _query_chains(fields: dict[str, Any]) -> list[str]:
+    chains = fields["chain_ids"]
+    chains = [chains] if isinstance(chains, str) else chains
+    return [c for side in chains for c in ([side] if isinstance(side, str) else side)]
+
+
 def _check_output(kwargs: dict[str, Any]) -> None:
     """Refuse an existing output unless --resume/--overwrite (named as command-line flags)."""
     from deeprank_like.processing.run import output_paths
@@ -355,9 +457,21 @@ def run(args: argparse.Namespace) -> int:
     kwargs = _common_kwargs(args)
     if not args.table and _table_flags_used(args):
         fail(f"{', '.join(_table_flags_used(args))} go with --table")
+    query_flags = [
+        flag
+        for flag, value in (
+            ("--pssm", args.pssm),
+            ("--pssm-dir", args.pssm_dir),
+            ("--pssm-pattern", args.pssm_pattern),
+            ("--model", args.model is not None),
+        )
+        if value
+    ]
     if config is not None:
         if inputs or args.ppi or args.srv or args.table:
             fail("give either a config file, a --table, or structures with --ppi/--srv")
+        if query_flags:
+            fail(f"{', '.join(query_flags)} belong in the config file when one is used")
         for flag, value in (
             ("--resolution", args.resolution),
             ("--radius", args.radius),
@@ -371,6 +485,11 @@ def run(args: argparse.Namespace) -> int:
     elif args.table:
         if inputs or args.ppi or args.srv:
             fail("--table gives the queries; do not add structures or --ppi/--srv")
+        if query_flags:
+            fail(
+                f"{', '.join(query_flags)}: with --table, give PSSMs in pssm_<CHAIN> columns and "
+                "the model in a 'model' column (docs/tables.md)"
+            )
         from deeprank_like.query import QueryCollection
 
         defaults = {
@@ -398,6 +517,9 @@ def run(args: argparse.Namespace) -> int:
             fail("give a config file, a --table, or --ppi and/or --srv with structure files")
         if not inputs:
             fail("no structure files given")
+        if args.model is not None and args.model < 0:
+            fail(f"--model must be >= 0 (0 is the first model), got {args.model}")
+        pssm_files, pssm_folder = _pssm_options(args)
         from deeprank_like.query import (
             ProteinProteinInterfaceQuery,
             QueryCollection,
@@ -409,6 +531,8 @@ def run(args: argparse.Namespace) -> int:
             "influence_radius": args.radius,
             "max_edge_length": args.edge_length,
         }
+        if args.model is not None:
+            common["model"] = args.model
         from deeprank_like.errors import QueryError
         from deeprank_like.query.table import check_query
 
@@ -419,9 +543,22 @@ def run(args: argparse.Namespace) -> int:
         specs += [("--srv", t, SingleResidueVariantQuery, _parse_srv(t)) for t in args.srv]
         qc = QueryCollection()
         for path in _structures(inputs):
+            pssms = dict(pssm_files)
+            if pssm_folder is not None:
+                pssms = pssm_folder.files(path)
             for flag, text, cls, fields in specs:
                 try:  # a bad query (same chain twice, unknown code) fails alone
-                    query = cls(pdb_path=path, **fields, **common)
+                    if pssm_folder is not None:
+                        missing = [c for c in _query_chains(fields) if c not in pssms]
+                        if missing:
+                            raise QueryError(
+                                "no PSSM file for chain(s) "
+                                f"{', '.join(missing)}: expected "
+                                f"{', '.join(pssm_folder.expected(path, c) for c in missing)} "
+                                f"(--pssm-dir {args.pssm_dir}, pattern {pssm_folder.pattern!r})"
+                            )
+                    extra = {"pssm_paths": pssms} if pssms else {}
+                    query = cls(pdb_path=path, **fields, **common, **extra)
                     check_query(query)
                 except (QueryError, ValueError) as exc:
                     qc.add_failure(f"{Path(path).name}:{flag} {text}", exc)

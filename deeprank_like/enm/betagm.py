@@ -52,7 +52,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
 from deeprank_like.enm.config import BetaGMConfig
-from deeprank_like.enm.windows import CaTrace, ca_trace
+from deeprank_like.enm.windows import CaTrace, ca_trace, check_chain_breaks
 from deeprank_like.errors import EnmError
 
 __all__ = [
@@ -638,6 +638,8 @@ def betagm_modes(
         a floppy network (zero-mode count ≠ 6; the message states the count).
     """
     trace = _as_trace(structure_or_path, chain_ids, residue_range)
+    if (config or BetaGMConfig()).chain_breaks == "raise":
+        check_chain_breaks(trace, (config or BetaGMConfig()).gap_distance)  # names residues
     return betagm_from_ca(
         trace.ca,
         trace.is_glycine,

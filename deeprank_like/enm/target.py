@@ -64,7 +64,7 @@ import numpy as np
 
 from deeprank_like.enm.betagm import betagm_from_ca
 from deeprank_like.enm.config import BetaGMConfig
-from deeprank_like.enm.windows import CaTrace, ca_trace
+from deeprank_like.enm.windows import CaTrace, ca_trace, check_chain_breaks
 from deeprank_like.errors import EnmError, FeatureError
 from deeprank_like.features.base import FeatureContext, FeatureModule, FeatureSpec
 
@@ -222,6 +222,8 @@ def _cached_eigenvalues(trace: CaTrace, config: BetaGMConfig) -> np.ndarray | st
         return _cache[key]
     value: np.ndarray | str
     try:
+        if config.chain_breaks == "raise":
+            check_chain_breaks(trace, config.gap_distance)  # names chain and residue numbers
         result = betagm_from_ca(trace.ca, trace.is_glycine, config, segment_ids=trace.chain_ids)
         value = np.array(result.eigenvalues, dtype=np.float64)
         value.flags.writeable = False

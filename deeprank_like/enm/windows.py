@@ -31,6 +31,7 @@ __all__ = [
     "CaTrace",
     "ca_trace",
     "chain_breaks",
+    "check_chain_breaks",
     "coulomb_matrix",
     "sliding_windows",
 ]
@@ -200,6 +201,45 @@ def chain_breaks(
         seg = np.asarray(segment_ids)
         broken |= seg[1:] != seg[:-1]
     return np.flatnonzero(broken).astype(np.int64)
+
+
+def check_chain_breaks(trace: CaTrace, gap_distance: float = 4.2) -> None:
+    """Raise if consecutive Cα of one chain of ``trace`` are farther apart than ``gap_distance``.
+
+    Parameters
+    ----------
+    trace : CaTrace
+    gap_distance : float
+        Chain-break threshold in Å.
+
+    Raises
+    ------
+    EnmError
+        Naming each break by chain, residue numbers (with insertion codes) and Cα–Cα distance
+        in Å, e.g. ``chain A residues 218-219 (6.31 Å)`` (at most five are listed).
+    """
+    if len(trace) < 2:
+        return
+    step = np.linalg.norm(np.diff(trace.ca, axis=0), axis=1)
+    same = trace.chain_ids[1:] == trace.chain_ids[:-1]
+    gaps = np.flatnonzero(same & (step > gap_distance))
+    if gaps.size == 0:
+        return
+
+    def label(i: int) -> str:
+        return f"{trace.residue_numbers[i]}{trace.insertion_codes[i]}"
+
+    where = ", ".join(
+        f"chain {trace.chain_ids[i]} residues {label(i)}-{label(i + 1)} ({step[i]:.2f} Å)"
+        for i in gaps[:5]
+    )
+    more = f" and {gaps.size - 5} more" if gaps.size > 5 else ""
+    raise EnmError(
+        f"chain break: {gaps.size} consecutive Cα pair(s) farther apart than "
+        f"gap_distance={gap_distance:g} Å: {where}{more}; model each side as its own segment "
+        "with chain_breaks='split' (--chain-breaks split), select residues without the gap, or "
+        "raise gap_distance"
+    )
 
 
 def sliding_windows(
