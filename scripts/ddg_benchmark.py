@@ -316,15 +316,13 @@ FEATURE_MODULES = ("components", "contact", "surfacearea", "secondary_structure"
 
 def load_graphs(path: Path, entries: list[str]) -> tuple[list[Any], dict[str, Any]]:
     """PyG ``Data`` of the given entries (all node and edge features, sorted) and the layout."""
-    import h5py
-
     from deeprank_like.pretrained.ddg import graph_to_data
-    from deeprank_like.storage.reader import read_graph
+    from deeprank_like.storage.reader import FeatureFile
 
     datas, layout = [], {}
-    with h5py.File(path, "r") as f:
+    with FeatureFile(path) as f:  # one entry index for the whole file
         for entry in entries:
-            graph = read_graph(f, entry)
+            graph = f.read_graph(entry)
             if not layout:
                 nodes = sorted(graph.node_features)
                 edges = sorted(graph.edge_features)
@@ -648,9 +646,8 @@ def evaluate(kind: str, args: Any, data_summary: dict) -> dict[str, Any]:
     t0 = time.perf_counter()
     datas, layout = load_graphs(args.out / f"{kind}.hdf5", list(rows["entry_id"]))
     load_s = time.perf_counter() - t0
-    seqs = chain_sequences(rows)
-    if kind == "binding":  # a complex is one unit: group complexes sharing any similar chain
-        seqs = _complex_sequences(rows)
+    # a complex is one unit: complexes that share any similar chain are grouped
+    seqs = _complex_sequences(rows) if kind == "binding" else chain_sequences(rows)
     groups_of, method = sequence_groups(seqs)
     key = (lambda r: (r.pdb, "*")) if kind == "binding" else (lambda r: (r.pdb, r.chain))
     rows["group"] = [groups_of[key(r)] for r in rows.itertuples()]
@@ -765,6 +762,54 @@ def train_final(args: Any) -> dict[str, Any]:
     }
 
 
+def report(results: dict[str, Any]) -> str:
+    """Markdown tables of the figures in ``results`` (pasted into docs/benchmarks/variant-effects.md)."""
+
+    def fmt(v: Any) -> str:
+        return "—" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.2f}"
+
+    lines = []
+    for kind in ("stability", "binding"):
+        if kind not in results:
+            continue
+        r = results[kind]
+        lines += [
+            f"### {kind}: {r['rows']} mutations, {r['structures']} structures, {r['groups']} sequence groups, "
+            f"folds of {r['fold_sizes']} rows",
+            "",
+            "| model | set | Pearson r | Spearman ρ | RMSE (kcal/mol) | AUC (ΔΔG ≤ −1) |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        for model, m in r["metrics"].items():
+            for part in ("direct", "reverse", "direct+reverse"):
+                x = dict(m[part])
+                if model == "mean":  # a constant per fold: only the RMSE means something
+                    x["pearson"] = x["spearman"] = x["auc"] = None
+                lines.append(
+                    f"| {model} | {part} | {fmt(x['pearson'])} | {fmt(x['spearman'])} | {fmt(x['rmse'])} | {fmt(x['auc'])} |"
+                )
+        extra = "alascan_gpk_subset" if kind == "stability" else "interface_only"
+        if extra in r:
+            lines += [
+                "",
+                f"{extra} (direct):",
+                "",
+                "| model | n | Pearson r | Spearman ρ | RMSE | AUC |",
+                "|---|---:|---:|---:|---:|---:|",
+            ]
+            for model, x in r[extra].items():
+                lines.append(
+                    f"| {model} | {x['n']} | {fmt(x['pearson'])} | {fmt(x['spearman'])} | {fmt(x['rmse'])} | {fmt(x['auc'])} |"
+                )
+        p = r["per_structure_pearson"]
+        lines += [
+            "",
+            f"Per structure ({p['model']}, ≥ 10 mutations): {p['structures']} structures, median r {fmt(p['median'])}",
+            "",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/ddg"))
@@ -810,6 +855,7 @@ def main(argv: list[str] | None = None) -> int:
         results[kind] = evaluate(kind, args, data)
         log.info("%s: %s", kind, json.dumps(results[kind]["metrics"], indent=1))
         (args.out / "results.json").write_text(json.dumps(results, indent=1, default=str))
+        (args.out / "results.md").write_text(report(results))
     results["final_model"] = train_final(args)
     (args.out / "results.json").write_text(json.dumps(results, indent=1, default=str))
     return 0

@@ -107,3 +107,52 @@ def test_written_model_predicts_unseen_structure(run):
     assert result["reason"][:2].eq("").all()
     assert np.isnan(result["predicted_ddg"][2])
     assert result["reason"][2].startswith("wild type mismatch")
+
+
+def test_cli_on_unseen_structure(run, tmp_path):
+    from deeprank_like.cli import main
+
+    _, out = run
+    shutil.copy(ROOT / "tests" / "data" / "pdb" / "101M.pdb", tmp_path / "101M.pdb")
+    table = tmp_path / "variants.csv"
+    table.write_text(
+        "pdb_path,chain,residue,wildtype,variant,note\n"
+        "101M.pdb,A,10,VAL,D,kept\n"
+        "101M.pdb,A,10,V,V,same\n"
+        "101M.pdb,B,10,V,A,no chain\n"
+    )
+    result_path = tmp_path / "out.csv"
+    assert main(["ddg", "--model", str(out / "model"), "-o", str(result_path), str(table)]) == 0
+    result = pd.read_csv(result_path, keep_default_na=False)
+    assert list(result.columns) == [
+        "pdb_path", "chain", "residue", "wildtype", "variant", "note", "predicted_ddg", "reason",
+    ]  # fmt: skip
+    assert isinstance(result["predicted_ddg"][0], float) and result["reason"][0] == ""
+    assert result["reason"][1].startswith("variant equals wild type")
+    assert result["reason"][2].startswith("chain not found")
+    assert main(["ddg", "-o", str(result_path), str(tmp_path / "missing.csv")]) == 2
+
+
+def test_shipped_model_loads_and_is_antisymmetric():
+    import torch
+    from torch_geometric.data import Batch
+
+    from deeprank_like.pretrained.ddg import graph_to_data, load_ddg_model
+    from deeprank_like.query import SingleResidueVariantQuery
+
+    model, meta = load_ddg_model()  # package data, torch.load(weights_only=True)
+    query = SingleResidueVariantQuery(
+        pdb_path=str(ROOT / "tests" / "data" / "pdb" / "101M.pdb"),
+        chain_ids="A",
+        variant_residue_number=10,
+        wildtype_amino_acid="V",
+        variant_amino_acid="G",
+    )
+    graph = query.build(meta["feature_modules"])
+    batch = Batch.from_data_list(
+        [graph_to_data(graph, meta["node_features"], meta["edge_features"])]
+    )
+    with torch.no_grad():
+        direct = model(batch)
+        batch.x = model.swap(batch.x)
+        assert torch.equal(model(batch), -direct)
