@@ -269,3 +269,15 @@ def test_max_gap_stops_training(example_file, tmp_path):
     # a gap threshold of -10 is always exceeded: training stops right after max_gap_min_epoch
     history = trainer.train(6, batch_size=4, max_gap=-10.0, max_gap_min_epoch=1)
     assert history.epoch.max() == 2
+
+
+def test_quickstart_ranking_stays_within_dockq_range(tmp_path):
+    from deeprank_like.quickstart import run_quickstart
+    from deeprank_like.training import read_metadata
+
+    result = run_quickstart(tmp_path / "qs", n_decoys=6, epochs=2, cpu_count=1, plots=False)
+    assert read_metadata(tmp_path / "qs" / "model.pt")["model"]["config"]["output_activation"] == (
+        "sigmoid"
+    )
+    assert ((result.ranking.output > 0) & (result.ranking.output < 1)).all()
+    assert pd.read_csv(tmp_path / "qs" / "predictions_test.csv").pdb_path.notna().all()
