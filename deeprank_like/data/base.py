@@ -197,7 +197,11 @@ class HDF5Dataset(Dataset, ABC):
             self.target = config["target"]
             self.task = config["task"]
             self.classes = config["classes"]
-            self.transforms = self._load_transforms(config.get("transforms") or {})
+            if self._source_dataset is not None:
+                # the training dataset itself: its transforms, callables included
+                self.transforms = dict(self._source_dataset.transforms)
+            else:
+                self.transforms = self._load_transforms(config.get("transforms") or {})
             self.standardize = list(config.get("standardize") or [])
             self.target_width = int(config.get("target_width") or 1)
             entries = self._filter_entries(entries, config)

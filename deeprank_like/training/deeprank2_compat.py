@@ -9,6 +9,7 @@ docs/coming-from-deeprank2.md has the table. Renamed arguments work and raise a
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -101,7 +102,12 @@ def train_kwargs(
             out[ours] = value
             extra = ""
             if ours == "checkpoint":
-                extra = " (a file name in output_dir; our checkpoint format, not DeepRank2's)"
+                # DeepRank2's filename is a path from the working directory
+                out[ours] = None if value is None else os.path.abspath(os.fspath(value))
+                extra = (
+                    " (a file name in output_dir, or a path; our checkpoint format, not "
+                    "DeepRank2's)"
+                )
             _renamed(name, ours, "train()", extra)
         elif name == "validate":
             if value and not has_validation:

@@ -189,3 +189,16 @@ def test_deeprank2_dataset_arguments(files):
         TypeError, match="unexpected keyword argument 'node_feature'.*node_features"
     ):
         GraphDataset(a, node_feature=["res_type"])
+
+
+def test_callable_transforms_are_inherited_from_the_training_dataset(files):
+    # DeepRank2's tutorial: features_transform with a lambda, then train_source=dataset_train
+    a, _ = files
+    spec = {"all": {"transform": lambda x: np.cbrt(x), "standardize": True}}
+    train = GraphDataset(
+        a, features_transform=spec, target="binary", subset=[_graph(6.0, False).id]
+    )
+    val = GraphDataset(a, train_source=train)
+    same = GraphDataset(a, train_source=train, subset=[_graph(6.0, False).id])
+    np.testing.assert_allclose(same[0].x.numpy(), train[0].x.numpy())
+    assert len(val) == 2

@@ -223,7 +223,7 @@ def test_deeprank2_trainer_script_runs(example_file, tmp_path):
         trainer.configure_optimizers(torch.optim.SGD, lr=1e-3, weight_decay=1e-3)
         trainer.train(
             nepoch=2, batch_size=4, earlystop_patience=5, earlystop_maxgap=0.1, min_epoch=10,
-            validate=True, filename="model.pth.tar",
+            validate=True, filename=str(tmp_path / "model.pth.tar"),
         )  # fmt: skip
     messages = " ".join(str(w.message) for w in caught if w.category is DeprecationWarning)
     for ours in ("device='cpu'", "epochs=", "early_stopping_patience=", "max_gap=", "checkpoint="):
