@@ -16,11 +16,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
+import h5py
 import numpy as np
 import torch
 from torch_geometric.data import Dataset
 
-from deeprank_like.data.hdf5_index import FileCache, check_feature_file, list_complete_entries
+from deeprank_like.data.hdf5_index import FileCache, check_feature_file
 from deeprank_like.data.transforms import (
     RunningStats,
     Standardizer,
@@ -534,21 +535,32 @@ class HDF5Dataset(Dataset, ABC):
 
         wanted = None if subset is None else set(subset)
         out = []
-        self._entry_attrs: dict[tuple[int, str], tuple[str | None, str | None]] = {}
+        #: (file index, group name) -> the entry's graph resolution (checked at construction)
+        self._entry_resolution: dict[tuple[int, str], str | None] = {}
+        #: file index -> number of complete entries in the file (subset or not)
+        self._file_entry_counts: dict[int, int] = {}
         for fi, path in enumerate(self.files):
             f = self._handles.get(fi)
             check_feature_file(f, path)
-            for name in list_complete_entries(f):
-                attrs = f[name].attrs
+            complete = 0
+            # one pass over the groups: the same rule as list_complete_entries, with the
+            # attributes read while each group is open (as cheap as listing alone)
+            for name in sorted(f.keys()):
+                if name.startswith("_"):
+                    continue
+                group = f.get(name)
+                if not isinstance(group, h5py.Group):
+                    continue
+                attrs = group.attrs
+                if int(attrs.get("complete", 0)) != 1:
+                    continue
+                complete += 1
                 eid = attrs.get("id", entry_id(name))
                 eid = eid.decode() if isinstance(eid, bytes) else str(eid)
                 if wanted is None or eid in wanted or name in wanted:
                     out.append((fi, name, eid))
-                    # resolution and feature-spec signature: checked at construction
-                    self._entry_attrs[(fi, name)] = (
-                        _text_attr(attrs, "resolution"),
-                        _text_attr(attrs, "feature_specs"),
-                    )
+                    self._entry_resolution[(fi, name)] = _text_attr(attrs, "resolution")
+            self._file_entry_counts[fi] = complete
         if wanted is not None:
             found = {e for _, _, e in out} | {n for _, n, _ in out}
             missing = sorted(wanted - found)

@@ -41,7 +41,7 @@ _REFUSED = {
         "target_transform={value!r}: DeepRank2's sigmoid(log(y)) target transform is not "
         "supported; for targets in [0, 1] (DockQ, Fnat) build_model_for gives the network a "
         "sigmoid output (output_activation='sigmoid'); otherwise store the transformed target "
-        "(deeprank_like.storage.add_targets) and train on it",
+        "(deeprank_like.storage.targets.add_targets) and train on it",
     ),
     "target_filter": (
         None,

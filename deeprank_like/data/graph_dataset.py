@@ -13,6 +13,7 @@ classification → int64 (1,) class index into ``classes``. Entries without the 
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -36,6 +37,12 @@ def _resolution_counts(found: Mapping[str | None, list]) -> str:
         f"{len(v)} {k or 'unknown'}-level"
         for k, v in sorted(found.items(), key=lambda kv: str(kv[0]))
     )
+
+
+def _attr_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _where(path: str, entry: str, count: int) -> str:
@@ -186,10 +193,10 @@ class GraphDataset(HDF5Dataset):
                     stacklevel=4,
                 )
             wanted = inherited
-        attrs = self._entry_attrs
+        resolution_of = self._entry_resolution
         found: dict[str | None, list[tuple[int, str, str]]] = {}
         for entry in entries:
-            found.setdefault(attrs.get(entry[:2], (None, None))[0], []).append(entry)
+            found.setdefault(resolution_of.get(entry[:2]), []).append(entry)
         if wanted is not None:
             kept = found.get(wanted, [])
             if entries and not kept:
@@ -212,19 +219,48 @@ class GraphDataset(HDF5Dataset):
         self.resolution = next(iter(found), None)
         return entries
 
+    def _uniform_files(self) -> set[int]:
+        """Files whose entries all store the same node and edge features.
+
+        Read from the file's summary attributes (``feature_counts`` against
+        ``entry_count``, kept by every writer): one attribute read per file.
+        """
+        uniform = set()
+        for fi in self._file_entry_counts:
+            f = self._handles.get(fi)
+            try:
+                specs = json.loads(_attr_text(f.attrs.get("feature_specs")) or "{}")
+                counts = json.loads(_attr_text(f.attrs.get("feature_counts")) or "{}")
+                total = int(f.attrs.get("entry_count", -1))
+            except (ValueError, TypeError):
+                continue
+            if total != self._file_entry_counts[fi] or not isinstance(counts, dict):
+                continue
+            kinds = {n: s.get("kind") if isinstance(s, dict) else None for n, s in specs.items()}
+            if all(
+                int(c) == total for n, c in counts.items() if kinds.get(n) in ("node", "edge", None)
+            ):
+                uniform.add(fi)
+        return uniform
+
     def _signature_groups(
         self, entries: list[tuple[int, str, str]]
     ) -> list[tuple[list[tuple[int, str, str]], dict[str, int], dict[str, int]]]:
-        """Entries grouped by their stored feature specs, with the features of each group.
+        """Entries grouped by the features they store, with those features' widths.
 
-        Entries whose ``feature_specs`` attribute is identical store the same features; one
-        entry per group is opened to read the actual names and widths (entries without the
-        attribute are each opened).
+        All entries of a file whose summary says they store the same features form one group
+        (one entry is opened); in the other files the entries are grouped by their own
+        ``feature_specs`` attribute (one entry opened per distinct value).
         """
+        uniform = self._uniform_files()
         groups: dict[Any, list[tuple[int, str, str]]] = {}
         for entry in entries:
-            signature = self._entry_attrs.get(entry[:2], (None, None))[1]
-            key = signature if signature is not None else ("entry", entry[0], entry[1])
+            fi, name, _ = entry
+            if fi in uniform:
+                key: Any = ("file", fi)
+            else:
+                signature = _attr_text(self._handles.get(fi)[name].attrs.get("feature_specs"))
+                key = signature if signature is not None else ("entry", fi, name)
             groups.setdefault(key, []).append(entry)
         out = []
         for members in groups.values():

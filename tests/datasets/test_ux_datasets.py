@@ -80,6 +80,17 @@ def test_feature_selection_does_not_depend_on_file_order(files):
         assert {ds[i].x.shape[1] for i in range(len(ds))} == {ds.num_node_features}
 
 
+def test_entries_of_one_file_with_different_features(tmp_path):
+    # one file, entries with and without PSSM columns: decided from every entry too
+    path = _write(tmp_path / "c.hdf5", [_graph(8.0, True), _graph(6.0, False)])
+    with pytest.warns(UserWarning, match=r"1 of 2 entries lack"):
+        ds = GraphDataset(path, target="binary")
+    assert "pssm" not in ds.node_features
+    assert {ds[i].x.shape[1] for i in range(len(ds))} == {ds.num_node_features}
+    with pytest.raises(StorageError, match="not stored in every entry"):
+        GraphDataset(path, node_features=["pssm"])
+
+
 def test_explicit_feature_missing_from_some_entries_fails_up_front(files):
     a, b = files
     for order in ([a, b], [b, a]):
