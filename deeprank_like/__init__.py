@@ -8,9 +8,32 @@ fast in worker processes and on the command line.
 from __future__ import annotations
 
 import importlib
+import sys
+import warnings
 from typing import Any
 
-from deeprank_like.query import (
+
+def _quiet_tqdm_in_notebooks() -> None:
+    """Import ``tqdm.auto`` once, without its notebook warning.
+
+    torch_geometric imports ``tqdm.auto``, which in a Jupyter kernel without ipywidgets warns
+    ``IProgress not found``; our own progress bars fall back to text there
+    (:func:`deeprank_like.processing.run.progress_bar`), so the warning is only noise.
+    """
+    if "ipykernel.zmqshell" not in sys.modules or "tqdm.auto" in sys.modules:
+        return
+    try:
+        from tqdm import TqdmWarning
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TqdmWarning)
+        importlib.import_module("tqdm.auto")
+
+
+_quiet_tqdm_in_notebooks()
+
+from deeprank_like.query import (  # noqa: E402
     ProteinProteinInterfaceQuery,
     QueryCollection,
     SingleResidueVariantQuery,
