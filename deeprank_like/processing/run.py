@@ -314,8 +314,8 @@ def process(
         if existing and not resume:
             if not overwrite:
                 raise StorageError(
-                    f"{existing[0]} exists (output of an earlier run); pass resume=True to finish "
-                    "that run, or overwrite=True to replace it"
+                    f"{existing[0]} exists (output of an earlier run); pass resume=True "
+                    "(--resume) to finish that run, or overwrite=True (--overwrite) to replace it"
                 )
             for path in existing:
                 os.remove(path)
