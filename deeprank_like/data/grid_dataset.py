@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -64,8 +65,9 @@ class GridDataset(HDF5Dataset):
         As :class:`~deeprank_like.data.GraphDataset`.
     features : "all" or list of str
         Feature names (``res_type`` selects ``res_type_000``…``res_type_019``) or exact channel
-        names, in the order given; ``"all"``: every channel in stored order. Unknown names raise
-        StorageError listing the available features.
+        names, in the order given; ``"all"``: the channels stored in every file, in the first
+        file's order (the others are named in a warning). Unknown names raise StorageError
+        listing the available features.
     augment : bool
         Include the augmented (rotated) grids as extra items (default); False: ``grids/000`` only.
     transforms : dict of str to transform
@@ -145,6 +147,23 @@ class GridDataset(HDF5Dataset):
         else:
             fi0, name0 = entries[0][0], entries[0][1]
             stored, shape = self._stored_channels(fi0, name0)
+            if self._requested is None or self._requested == "all":
+                # the channels of every file (as GraphDataset): the file order never matters
+                others = [self._stored_channels(fi, n)[0] for fi, n in firsts.items() if fi != fi0]
+                common = [c for c in stored if all(c in o for o in others)]
+                dropped = sorted(
+                    {base_feature(c) for o in [stored, *others] for c in o}
+                    - {base_feature(c) for c in common}
+                )
+                if dropped:
+                    warnings.warn(
+                        f"features='all' selects the grid features stored in every file; "
+                        f"{dropped} are left out (not in every file). Name the features to "
+                        f"silence this",
+                        UserWarning,
+                        stacklevel=4,
+                    )
+                stored = common
             self.channels, self.features = self._select(self._requested, stored, self.files[fi0])
             self.grid_shape = shape
             self.augment = self._augment_arg

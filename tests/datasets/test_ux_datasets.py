@@ -213,3 +213,23 @@ def test_callable_transforms_are_inherited_from_the_training_dataset(files):
     same = GraphDataset(a, train_source=train, subset=[_graph(6.0, False).id])
     np.testing.assert_allclose(same[0].x.numpy(), train[0].x.numpy())
     assert len(val) == 2
+
+
+def test_grid_features_do_not_depend_on_file_order(tmp_path):
+    from deeprank_like.data import GridDataset
+    from deeprank_like.grid.hdf5 import add_grids
+    from deeprank_like.grid.settings import GridSettings
+
+    settings = GridSettings(points_counts=(6, 6, 6), sizes=(12.0, 12.0, 12.0))
+    paths = []
+    for name, pssm in (("ga.hdf5", False), ("gb.hdf5", True)):
+        graph = _graph(6.0, pssm)
+        with h5py.File(tmp_path / name, "w") as f:
+            write_graph(f, graph, extra=lambda g, graph=graph: add_grids(g, graph, settings))
+        paths.append(str(tmp_path / name))
+    with pytest.warns(UserWarning, match="pssm"):
+        ab = GridDataset(paths, target="binary")
+    with pytest.warns(UserWarning, match="pssm"):
+        ba = GridDataset(paths[::-1], target="binary")
+    assert ab.channels == ba.channels and "pssm" not in ab.features
+    assert ab[1].x.shape == ba[1].x.shape == (len(ab.channels), 6, 6, 6)
