@@ -15,10 +15,11 @@ training (each rank would normalise with its own shard); ``norm="layer"`` (the d
 **Why ``norm="layer"`` by default.** GINEConv *sums* its messages: with 10–20 neighbours per
 residue node, each layer multiplies the activation scale by about the degree, and the
 residual connections keep it; three layers made the pooled vector reach hundreds (thousands
-with unstandardised inputs such as ``bsa`` in Å²). An untrained network then gave logits of
-±20–500 and a first-epoch cross-entropy of 6–560 on a balanced binary task (ln 2 ≈ 0.69
-expected). A per-node LayerNorm after each layer keeps the scale at 1 whatever the degree or
-the input units: the initial loss is ln 2 ± 0.08 (tests/training/test_ux_training.py).
+with unstandardised inputs such as ``bsa`` in Å²). An untrained network then gave logits up
+to 20–54 (standardised features) or 200–1,100 (raw), and an initial cross-entropy of 4–26 or
+110–870 on a balanced binary task (ln 2 ≈ 0.69 expected). A per-node LayerNorm after each
+layer keeps the scale at 1 whatever the degree or the input units: the initial loss was
+0.68–0.77 in both cases (8 seeds; tests/training/test_ux_training.py checks 0.69 ± 0.3).
 
 ``output_activation="sigmoid"`` bounds regression outputs to (0, 1), for targets such as
 DockQ and Fnat (:func:`~deeprank_like.training.build_model_for` sets it for them).
