@@ -109,6 +109,15 @@ def test_failures_are_rows_ranked_last():
     assert all(e for e in bad["error"])
 
 
+def test_shipped_model_ranks_the_native_pose_above_a_wrong_site():
+    # 2OOB is a training complex: a sanity check of the shipped weights, not an evaluation
+    table = score_models(
+        [SCORE / "2OOB_wrong_site.pdb", MODEL, DATA / "dockq" / "2OOB_target.pdb.gz"], "A,B"
+    )
+    order = [Path(f).name for f in table["file"]]
+    assert order.index("2OOB_wrong_site.pdb") == 2, table
+
+
 def test_missing_chain_is_a_row_not_a_crash():
     table = score_models([MODEL], "A,C")
     assert "chain(s) ['C'] not found" in table.loc[0, "error"]
