@@ -50,3 +50,28 @@ def test_nothing_skipped_is_not_mentioned(tmp_path, caplog):
     assert summary.ok and summary.skipped_modules == {}
     assert "skipped for" not in summary.line()
     assert not [r for r in caplog.records if "skipped for" in r.getMessage()]
+
+
+def test_progress_bar_in_a_notebook_without_ipywidgets(monkeypatch):
+    import importlib.util
+    import sys
+    import types
+    import warnings
+
+    from tqdm.std import tqdm as text_tqdm
+
+    from deeprank_like.processing.run import progress_bar
+
+    real = importlib.util.find_spec
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "ipywidgets" else real(name, *a),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # tqdm's "IProgress not found" would raise here
+        bar = progress_bar(total=3, desc="featurize", disable=False)
+        bar.update(3)
+        bar.close()
+    assert type(bar) is text_tqdm
