@@ -171,10 +171,9 @@ def test_blocks_run_in_a_notebook(page, tmp_path):
         timeout=BLOCK_TIMEOUT,
         kernel_name="python3",
         resources={"metadata": {"path": str(work)}},
-        env=_env(),
     )
     try:
-        client.execute()
+        client.execute(env=_env())  # passed on to the kernel manager's start_kernel
     except nbclient.exceptions.CellExecutionError as exc:
         index = next(
             (
