@@ -382,6 +382,12 @@ def process(
                         failures.append(
                             QueryFailure(tasks[i]["id"], "worker", result.exc_type, result.message)
                         )
+                        log.warning(
+                            "query %s failed in a worker process: %s: %s",
+                            tasks[i]["id"],
+                            result.exc_type,
+                            result.message,
+                        )
                     elif result["ok"]:
                         summary.processed += 1
                         for name, reason in result.get("skipped_modules", {}).items():
