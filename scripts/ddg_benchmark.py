@@ -22,7 +22,8 @@ Steps (each writes into ``--out``; featurisation resumes when its HDF5 files exi
    5-fold cross-validation keeps every group in one fold. Models: the antisymmetric GNN
    (:class:`deeprank_like.nn.AntisymmetricVariantNet`), a plain GINE network on the same
    graphs, the training mean, and a linear regression on hydrophobicity and volume change
-   (also times burial). Metrics on the direct mutations and on direct + reverse (the reverse
+   (also times burial), with an intercept (``linear``) and without one (``linear_odd``,
+   antisymmetric like the GNN). Metrics on the direct mutations and on direct + reverse (the reverse
    of A→B on the same structure is B→A with −ΔΔG): Pearson r, Spearman ρ, RMSE and the AUC of
    ``ΔΔG ≤ −1 kcal/mol`` (destabilising).
 4. **Binding.** The same cross-validation on the interface alanine scans (groups: complexes).
@@ -512,9 +513,11 @@ def cross_validate(
         pred.loc[te, "mean_rev"] = y[tr].mean()
         design = np.column_stack([np.ones(len(tr)), linear_features(rows.iloc[tr], sasa[tr])])
         coef = np.linalg.lstsq(design, y[tr], rcond=None)[0]
+        odd = np.linalg.lstsq(linear_features(rows.iloc[tr], sasa[tr]), y[tr], rcond=None)[0]
         for suffix, rev in (("", False), ("_rev", True)):
-            x = np.column_stack([np.ones(len(te)), linear_features(rows.iloc[te], sasa[te], rev)])
-            pred.loc[te, "linear" + suffix] = x @ coef
+            feats = linear_features(rows.iloc[te], sasa[te], rev)
+            pred.loc[te, "linear" + suffix] = np.column_stack([np.ones(len(te)), feats]) @ coef
+            pred.loc[te, "linear_odd" + suffix] = feats @ odd  # no intercept: antisymmetric
         for kind in models:
             import torch
 
@@ -657,7 +660,7 @@ def evaluate(kind: str, args: Any, data_summary: dict) -> dict[str, Any]:
     t0 = time.perf_counter()
     pred = cross_validate(rows, datas, layout, folds, args, models)
     cv_s = time.perf_counter() - t0
-    names = ["mean", "linear", *models]
+    names = ["mean", "linear", "linear_odd", *models]
     result: dict[str, Any] = {
         "rows": len(rows),
         "structures": int(rows["pdb"].nunique()),
@@ -798,6 +801,8 @@ def report(results: dict[str, Any]) -> str:
                 "|---|---:|---:|---:|---:|---:|",
             ]
             for model, x in r[extra].items():
+                if model == "mean":
+                    x = {**x, "pearson": None, "spearman": None, "auc": None}
                 lines.append(
                     f"| {model} | {x['n']} | {fmt(x['pearson'])} | {fmt(x['spearman'])} | {fmt(x['rmse'])} | {fmt(x['auc'])} |"
                 )

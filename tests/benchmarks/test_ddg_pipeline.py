@@ -75,7 +75,8 @@ def test_cross_validation_outputs(run):
     stab = results["stability"]
     assert stab["groups"] == 3 and len(stab["fold_sizes"]) == 3  # 3 proteins → 3 folds
     m = stab["metrics"]
-    assert set(m) == {"mean", "linear", "antisymmetric"}
+    assert set(m) == {"mean", "linear", "linear_odd", "antisymmetric"}
+    assert m["linear_odd"]["antisymmetry_max_abs_d_plus_r"] == 0.0
     assert m["antisymmetric"]["antisymmetry_max_abs_d_plus_r"] == 0.0
     assert m["antisymmetric"]["direct"]["n"] == stab["rows"]
     assert m["antisymmetric"]["direct+reverse"]["n"] == 2 * stab["rows"]
