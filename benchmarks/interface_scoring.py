@@ -505,13 +505,23 @@ def auc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
+def ranked(group: pd.DataFrame, score: str) -> pd.DataFrame:
+    """The decoys of one complex best first; ties in a seeded random order (by complex id), so
+    a constant score ranks like a random one instead of like the file order."""
+    import zlib
+
+    key = zlib.crc32(str(group["complex"].iloc[0]).encode())
+    tie = np.random.default_rng(key).permutation(len(group))
+    return group.assign(_tie=tie).sort_values([score, "_tie"], ascending=[False, True])
+
+
 def success_curve(frame: pd.DataFrame, score: str, n_max: int = 100) -> np.ndarray:
     """Share of complexes with an acceptable decoy among the N best ranked, N = 1..n_max."""
     hits = np.zeros(n_max)
     groups = list(frame.groupby("complex", sort=True))
     for _, g in groups:
-        ranked = g.sort_values(score, ascending=False, kind="stable")["dockq"].to_numpy()
-        good = np.flatnonzero(ranked >= ACCEPTABLE)
+        order = ranked(g, score)["dockq"].to_numpy()
+        good = np.flatnonzero(order >= ACCEPTABLE)
         if good.size and good[0] < n_max:
             hits[good[0] :] += 1
     return hits / max(len(groups), 1)
@@ -530,7 +540,7 @@ def ranking_metrics(frame: pd.DataFrame, score: str) -> dict[str, float]:
         if g[score].nunique() > 1 and g["dockq"].nunique() > 1:
             rhos.append(float(spearmanr(g[score], g["dockq"]).statistic))
     curve = success_curve(frame, score, 10)
-    firsts = frame.sort_values(score, ascending=False, kind="stable").groupby("complex").head(1)
+    firsts = pd.concat([ranked(g, score).head(1) for _, g in frame.groupby("complex", sort=True)])
     return {
         "complexes": int(frame["complex"].nunique()),
         "decoys": len(frame),
@@ -1008,22 +1018,20 @@ def report_markdown(results: dict[str, Any]) -> str:
             "",
             "| figure | value |",
             "|---|---:|",
-            f"| graphs in the feature files | {tot['graphs']} ({tot['failed']} queries failed) |",
+            f"| graphs in the feature files (all passes) | {tot['graphs']} ({tot['failed']} queries "
+            "failed) |",
             f"| featurisation time ({results['settings']['cpu_count']} processes) | "
             f"{tot['seconds'] / 60:.0f} min |",
             f"| queries/s (over the chunks that computed queries) | {tot['queries_per_s']:.2f} |",
             f"| HDF5 files | {tot.get('file_mb', float('nan')):.0f} MB "
             f"({tot.get('kb_per_graph', float('nan')):.0f} kB per graph) |",
-            f"| peak memory, featurisation worker / main process | "
-            f"{tot.get('peak_rss_worker_mb', float('nan')):.0f} / "
-            f"{tot.get('peak_rss_main_mb', float('nan')):.0f} MB |",
+            f"| peak memory, featurisation worker | {tot['peak_rss_worker_mb']:.0f} MB |",
             f"| GNN training, graphs/s (median over folds) | {np.median(rates):.0f} |",
             f"| peak memory, CV (every graph in memory) | {cv_run.get('peak_rss_mb', float('nan')):.0f} MB |",
             "",
             "The two cores were shared with other jobs throughout (load average 3-14), so the "
             "rates are those of a busy machine. Featurisation time: the chunk runs that "
-            "completed (time spent in interrupted runs is not counted); memory sampled every "
-            "10 s.",
+            "completed (time spent in interrupted runs is not counted).",
             "",
         ]
     parts += [
@@ -1033,24 +1041,28 @@ def report_markdown(results: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def report_totals(work: Path, n_graphs: int) -> dict[str, Any]:
-    """Featurisation totals, file sizes and sampled peak memory (``rss.log``: lines
-    ``time pid ppid rss_kB`` written by an external sampler, optional)."""
+def report_totals(work: Path) -> dict[str, Any]:
+    """Featurisation totals (``features_chunks.jsonl``), graphs and size of the finished files,
+    peak resident memory of the worker processes (``ru_maxrss``, recorded per chunk)."""
+    import h5py
+
     tot = feature_totals(work)
     if not tot:
         return {}
-    size = sum(p.stat().st_size for p in feature_files(work))
-    tot["graphs"] = n_graphs
+    files = feature_files(work)
+    graphs = 0
+    for path in files:
+        with h5py.File(path, "r") as f:
+            graphs += sum(1 for k in f if not k.startswith("_"))
+    size = sum(p.stat().st_size for p in files)
+    tot["graphs"] = graphs
     tot["file_mb"] = size / 1e6
-    tot["kb_per_graph"] = size / 1e3 / max(n_graphs, 1)
-    rss = work / "rss.log"
-    if rss.exists():
-        rows = [line.split() for line in rss.read_text().splitlines() if len(line.split()) == 4]
-        mains = {r[1] for r in rows if r[2] == "1"}  # detached runs; their children are workers
-        workers = [int(r[3]) for r in rows if r[2] in mains]
-        mains = [int(r[3]) for r in rows if r[1] in mains]
-        tot["peak_rss_worker_mb"] = max(workers, default=0) / 1024
-        tot["peak_rss_main_mb"] = max(mains, default=0) / 1024
+    tot["kb_per_graph"] = size / 1e3 / max(graphs, 1)
+    records = [
+        json.loads(x) for x in (work / "features_chunks.jsonl").read_text().splitlines() if x
+    ]
+    peaks = [r["peak_rss_worker_mb"] for r in records if r.get("peak_rss_worker_mb")]
+    tot["peak_rss_worker_mb"] = max(peaks, default=float("nan"))
     return tot
 
 
@@ -1126,13 +1138,20 @@ def run(s: Settings) -> dict[str, Any]:
     if "cv" in s.stages:
         results["cv"] = stage_cv(s, graphs(), table)
         table.to_csv(table_path, index=False)
-    if ("cv" in s.stages or "report" in s.stages) and "gnn" in table.columns:
+    stale = "top1_medium" not in results.get("cv_metrics", {}).get("pooled", {}).get("gnn", {})
+    if ("cv" in s.stages or ("report" in s.stages and stale)) and "gnn" in table.columns:
         results["cv_metrics"] = evaluate(table, list(SCORES), s.seed)  # from saved predictions
         for name, m in results["cv_metrics"]["pooled"].items():
             for key in ("spearman_median", "top1", "top5", "top10", "top1_medium", "auc"):
                 figure(f"cv_{name}_{key}", m[key], "")
+    cnn_path = work / "cnn_predictions.csv"
     if "cnn" in s.stages:
         results["cnn_metrics"] = stage_cnn(s, labels, table, graphs())
+    elif "report" in s.stages and cnn_path.exists() and "cnn_metrics" in results and stale:
+        sub = pd.read_csv(cnn_path, dtype={"complex": str})  # re-evaluate saved predictions
+        scores = ["cnn", "gnn_subset", "gnn", "random", "contacts", "energy", "bsa"]
+        results["cnn_metrics"].update(evaluate(sub, scores, s.seed))
+    if "cnn_metrics" in results:
         for name, m in results["cnn_metrics"]["pooled"].items():
             figure(f"cnn_subset_{name}_top1", m["top1"], "")
             figure(f"cnn_subset_{name}_spearman_median", m["spearman_median"], "")
@@ -1144,7 +1163,7 @@ def run(s: Settings) -> dict[str, Any]:
         }
         stage_ship(s, graphs(), table, _json_safe(summary))
     if "report" in s.stages and "cv_metrics" in results:
-        results["feature_totals"] = report_totals(work, len(table))
+        results["feature_totals"] = report_totals(work)
         if "gnn" not in table.columns:
             table = pd.read_csv(table_path, dtype={"complex": str})
         written = plots(table, Path(s.docs) / "img", s.seed)
