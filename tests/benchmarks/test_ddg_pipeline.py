@@ -128,7 +128,8 @@ def test_cli_on_unseen_structure(run, tmp_path):
     assert list(result.columns) == [
         "pdb_path", "chain", "residue", "wildtype", "variant", "note", "predicted_ddg", "reason",
     ]  # fmt: skip
-    assert isinstance(result["predicted_ddg"][0], float) and result["reason"][0] == ""
+    assert np.isfinite(float(result["predicted_ddg"][0])) and result["reason"][0] == ""
+    assert result["predicted_ddg"][1] == "" and result["predicted_ddg"][2] == ""
     assert result["reason"][1].startswith("variant equals wild type")
     assert result["reason"][2].startswith("chain not found")
     assert main(["ddg", "-o", str(result_path), str(tmp_path / "missing.csv")]) == 2
