@@ -98,6 +98,10 @@ class FeatureFile:
 
     def entry(self, query_id: str) -> h5py.Group:
         """The h5py group of entry ``query_id`` (StorageError if absent or incomplete)."""
+        if self._names is None:  # one entry asked for: look it up by name, not by indexing all
+            direct = self._direct_entry(query_id)
+            if direct is not None:
+                return direct
         name = self._entry_names.get(query_id)
         if name is None:
             hint = ""
@@ -105,6 +109,20 @@ class FeatureFile:
                 hint = " (an incomplete entry of that name exists)"
             raise StorageError(f"{self.path}: no entry {query_id!r}{hint}")
         return self.h5[name]
+
+    def _direct_entry(self, query_id: str) -> h5py.Group | None:
+        """The complete group named after ``query_id`` whose ``id`` is ``query_id``, else None."""
+        try:
+            obj = self.h5.get(entry_name(query_id))
+        except (ValueError, TypeError):
+            return None
+        if not isinstance(obj, h5py.Group) or int(obj.attrs.get("complete", 0)) != 1:
+            return None
+        raw = obj.attrs.get("id", None)
+        qid = raw.decode() if isinstance(raw, bytes) else (None if raw is None else str(raw))
+        return (
+            obj if qid == query_id or (qid is None and entry_id(obj.name[1:]) == query_id) else None
+        )
 
     # ---- file-level metadata ------------------------------------------------------------
     @property
