@@ -51,6 +51,8 @@ _LAZY: dict[str, str] = {
     "Trainer": "deeprank_like.training",
     "betagm_eigenvalues": "deeprank_like.enm",
     "add_targets": "deeprank_like.storage.targets",
+    "score_models": "deeprank_like.pretrained.docking",
+    "predict_ddg": "deeprank_like.pretrained.ddg",
 }
 
 __all__ = [
@@ -66,7 +68,9 @@ __all__ = [
     "add_targets",
     "betagm_eigenvalues",
     "load_structure",
+    "predict_ddg",
     "process",
+    "score_models",
 ]
 
 

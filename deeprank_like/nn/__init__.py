@@ -4,6 +4,7 @@
 >>> model = build_model("gine", {"num_node_features": 30, "num_edge_features": 5})
 """
 
+from deeprank_like.nn.antisymmetric import AntisymmetricVariantNet
 from deeprank_like.nn.cnn import CNN3D, CnnClassification, CnnRegression
 from deeprank_like.nn.coulomb_cnn import CoulombCNN
 from deeprank_like.nn.gnn import GCNNet, GINENet
@@ -19,6 +20,7 @@ from deeprank_like.nn.registry import (
 )
 
 __all__ = [
+    "AntisymmetricVariantNet",
     "CNN3D",
     "CnnClassification",
     "CnnRegression",

@@ -2,6 +2,8 @@
 
 * :func:`predict_ddg` (:mod:`deeprank_like.pretrained.ddg`): protein-stability change (ΔΔG,
   kcal/mol, negative = destabilising) of single amino-acid substitutions.
+* :func:`score_models` (:mod:`deeprank_like.pretrained.docking`): predicted DockQ, CAPRI class
+  and rank of the models of a docking run.
 
 Submodules are imported on first use, so ``import deeprank_like.pretrained`` is cheap.
 """
@@ -14,6 +16,8 @@ from typing import Any
 _LAZY: dict[str, str] = {
     "predict_ddg": "deeprank_like.pretrained.ddg",
     "load_ddg_model": "deeprank_like.pretrained.ddg",
+    "score_models": "deeprank_like.pretrained.docking",
+    "load_scoring_model": "deeprank_like.pretrained.docking",
 }
 
 __all__ = sorted(_LAZY)
