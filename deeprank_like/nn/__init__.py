@@ -20,8 +20,8 @@ from deeprank_like.nn.registry import (
 )
 
 __all__ = [
-    "AntisymmetricVariantNet",
     "CNN3D",
+    "AntisymmetricVariantNet",
     "CnnClassification",
     "CnnRegression",
     "CoulombCNN",
