@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from deeprank_like.cli import add_command, fail
+from deeprank_like.domain.chains import query_chain_ids
 
 STRUCTURE_SUFFIXES = (
     ".pdb",
@@ -250,10 +251,10 @@ def _structures(inputs: list[str]) -> list[str]:
 
 
 def _parse_ppi(text: str) -> list:
-    sides = [s.strip() for s in text.split(",") if s.strip()]
+    sides = query_chain_ids(text)
     if len(sides) < 2:
         fail(f"--ppi needs at least two chains or chain groups, e.g. A,B or H+L,A; got {text!r}")
-    return [side.split("+") if "+" in side else side for side in sides]
+    return sides
 
 
 def _parse_srv(text: str) -> dict[str, Any]:

@@ -53,9 +53,11 @@ import torch
 from torch import nn
 from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
 
+from deeprank_like.domain.chains import split_chain_spec
 from deeprank_like.errors import DeeprankLikeError, QueryError, StructureError, TrainingError
 from deeprank_like.nn.gnn import GINENet
 from deeprank_like.nn.registry import record_config, register_model
+from deeprank_like.structure.docking_decoys import pdb_atom_name
 
 __all__ = [
     "CAPRI_DOCKQ_THRESHOLDS",
@@ -188,8 +190,7 @@ def parse_sides(chain_ids: str | Sequence[Any]) -> list[list[str]]:
         Not exactly two sides, an empty chain id, or a chain in both sides.
     """
     if isinstance(chain_ids, str):
-        parts = [p.strip() for p in chain_ids.split(",")]
-        sides = [[c.strip() for c in p.split("+")] for p in parts]
+        sides = split_chain_spec(chain_ids)
     else:
         sides = [
             [str(side)] if isinstance(side, str) else [str(c) for c in side] for side in chain_ids
@@ -204,12 +205,6 @@ def parse_sides(chain_ids: str | Sequence[Any]) -> list[list[str]]:
     if len(set(flat)) != len(flat):
         raise QueryError(f"a chain appears twice in {chain_ids!r}")
     return sides
-
-
-def _pdb_atom_name(name: str, element: str) -> str:
-    if len(name) >= 4 or len(element) == 2:
-        return f"{name:<4}"[:4]
-    return f" {name:<3}"
 
 
 def prepare_model_file(
@@ -276,7 +271,7 @@ def prepare_model_file(
                 number, icode = int(s.res_numbers[i]), str(s.insertion_codes[i])[:1]
             x, y, z = s.coords[i]
             lines.append(
-                f"ATOM  {serial % 100000:5d} {_pdb_atom_name(name, element)} {res:>3} {new_chain}"
+                f"ATOM  {serial % 100000:5d} {pdb_atom_name(name, element)} {res:>3} {new_chain}"
                 f"{number:4d}{icode or ' ':1}   {x:8.3f}{y:8.3f}{z:8.3f}{1.0:6.2f}"
                 f"{float(s.b_factors[i]):6.2f}          {element:>2}\n"
             )

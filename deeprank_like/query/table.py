@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deeprank_like.domain.chains import query_chain_ids
 from deeprank_like.errors import DeeprankLikeError, QueryError
 
 __all__ = [
@@ -196,12 +197,7 @@ def parse_chains(value: Any, kind: str) -> Any:
         if "," in text or "+" in text:
             raise ValueError(f"a single-residue variant needs exactly one chain, got {text!r}")
         return text
-    sides = [s.strip() for s in text.split(",") if s.strip()]
-    out: list[Any] = []
-    for side in sides:
-        group = [c.strip() for c in side.split("+") if c.strip()]
-        out.append(group if len(group) > 1 else group[0])
-    return out
+    return query_chain_ids(text)
 
 
 def _missing(value: Any) -> bool:

@@ -337,7 +337,8 @@ def _rows_from_gemmi(path: str) -> tuple[list, ...]:
 # ---- writing -------------------------------------------------------------------------------
 
 
-def _pdb_atom_name(name: str, element: str) -> str:
+def pdb_atom_name(name: str, element: str) -> str:
+    """Atom name in PDB columns 13–16: one-letter elements start in column 14 (`` CA ``)."""
     if len(name) >= 4 or len(element) == 2:
         return f"{name:<4s}"[:4]
     return f" {name:<3s}"
@@ -358,7 +359,7 @@ def pdb_template(table: AtomTable) -> str:
         prev_chain = chain
         rec = "HETATM" if table.is_hetero[i] else "ATOM  "
         elem = str(table.elements[i])
-        name = _pdb_atom_name(str(table.atom_names[i]), elem)
+        name = pdb_atom_name(str(table.atom_names[i]), elem)
         line = (
             f"{rec}{serial % 100000:5d} {name} {table.res_names[i]!s:>3s} {chain[:1]:1s}"
             f"{int(table.res_numbers[i]):4d}{str(table.icodes[i])[:1]:1s}   "

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from deeprank_like.domain.chains import split_chain_spec
 from deeprank_like.errors import FeatureError, StructureError
 from deeprank_like.features.base import FeatureContext, FeatureModule, FeatureSpec
 from deeprank_like.structure.docking_decoys import AtomTable, read_atom_table
@@ -96,7 +97,7 @@ def _groups(chain_ids: Any) -> list[list[str]] | None:
     if chain_ids is None:
         return None
     if isinstance(chain_ids, str):
-        sides: list = [side.split("+") for side in chain_ids.split(",")]
+        sides: list = split_chain_spec(chain_ids)
     else:
         sides = [[c] if isinstance(c, str) else list(c) for c in chain_ids]
     flat = [str(c) for side in sides for c in side]

@@ -36,6 +36,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.spatial import cKDTree
 
+from deeprank_like.domain.chains import split_chain_spec
 from deeprank_like.errors import FeatureError
 from deeprank_like.structure.docking_decoys import AtomTable, apply_rigid, read_atom_table
 
@@ -97,8 +98,7 @@ def parse_chain_groups(spec: str | GroupsLike) -> tuple[tuple[str, ...], tuple[s
         Not exactly two non-empty groups, or a chain in both groups.
     """
     if isinstance(spec, str):
-        parts = [p.strip() for p in spec.split(",")]
-        groups = [tuple(c.strip() for c in p.split("+") if c.strip()) for p in parts]
+        groups = [tuple(c for c in side if c) for side in split_chain_spec(spec)]
     else:
         groups = [(g,) if isinstance(g, str) else tuple(str(c) for c in g) for g in spec]
     if len(groups) != 2 or not all(groups):
