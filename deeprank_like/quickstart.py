@@ -83,6 +83,7 @@ def run_quickstart(
     from deeprank_like import ProteinProteinInterfaceQuery, QueryCollection
     from deeprank_like.data import GraphDataset, split_dataset
     from deeprank_like.examples import example_path
+    from deeprank_like.processing import process
     from deeprank_like.structure.decoys import DecoySettings, make_docking_decoys
     from deeprank_like.training import Trainer, build_model_for
 
@@ -105,7 +106,8 @@ def run_quickstart(
         for p in paths
     )
     features = out / "features.hdf5"
-    summary = queries.process(
+    summary = process(
+        queries,
         prefix=str(out / "features"),
         feature_modules=list(FEATURES),
         cpu_count=cpu_count,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from deeprank_like.query.base import Query, query_from_dict
@@ -17,8 +18,10 @@ log = logging.getLogger(__name__)
 class QueryCollection:
     """Queries to featurise together.
 
-    Adding a query whose id is already present renames it: its ``model_id`` becomes
-    ``"<model_id>_2"``, ``"_3"``, … (as DeepRank2), so every entry id is unique.
+    Adding a query whose id is already present stores a renamed copy of it: the copy's
+    ``model_id`` becomes ``"<model_id>_2"``, ``"_3"``, … (as DeepRank2), so every entry id is
+    unique; the query passed in is never changed. Featurise a collection with
+    :func:`deeprank_like.processing.process` (``deeprank_like.process(collection, ...)``).
 
     Attributes
     ----------
@@ -75,23 +78,42 @@ class QueryCollection:
         )
         log.info("%s: %s: %s", query_id, exc_type, message)
 
-    def add(self, query: Query, verbose: bool = False, warn_duplicate: bool = True) -> None:
-        """Append a query, renaming it if its id is taken."""
+    def add(self, query: Query, verbose: bool = False, warn_duplicate: bool = True) -> Query:
+        """Append a query; a taken id is renamed on a copy, never on ``query`` itself.
+
+        Parameters
+        ----------
+        query : Query
+            Not modified: when its id is already present the collection stores a copy
+            (:func:`dataclasses.replace`) whose ``model_id`` is ``"<model_id>_2"``, ``"_3"``, ….
+        verbose : bool
+            Log the id added.
+        warn_duplicate : bool
+            Log a warning when the id is renamed.
+
+        Returns
+        -------
+        Query
+            The query as stored: ``query`` itself, or its renamed copy.
+        """
+        if not isinstance(query, Query):
+            raise TypeError(f"QueryCollection.add: expected a Query, got {type(query).__name__}")
         qid = query.get_query_id()
         count = self._ids_count.get(qid, 0) + 1
         self._ids_count[qid] = count
+        stored = query
         if qid in self._ids:
-            base = query.model_id
-            n = count
-            while query.get_query_id() in self._ids:
-                query.model_id = f"{base}_{n}"
+            base, n = query.model_id, count
+            while stored.get_query_id() in self._ids:
+                stored = replace(query, model_id=f"{base}_{n}")
                 n += 1
             if warn_duplicate:
-                log.warning("duplicate query id %s renamed to %s", qid, query.get_query_id())
-        self._ids.add(query.get_query_id())
-        self._queries.append(query)
+                log.warning("duplicate query id %s renamed to %s", qid, stored.get_query_id())
+        self._ids.add(stored.get_query_id())
+        self._queries.append(stored)
         if verbose:
-            log.info("added query %s", query.get_query_id())
+            log.info("added query %s", stored.get_query_id())
+        return stored
 
     @property
     def queries(self) -> list[Query]:
@@ -213,16 +235,19 @@ class QueryCollection:
             if item.query is None:
                 self.add_failure(f"{label}:row {item.row}", item.error, row=item.row)
             else:
-                self.add(item.query)
-                self.table_rows[item.query.get_query_id()] = item.row
+                stored = self.add(item.query)
+                self.table_rows[stored.get_query_id()] = item.row
 
     @classmethod
     def from_dicts(cls, items: Iterable[dict[str, Any]]) -> QueryCollection:
         """Inverse of :meth:`to_dicts`."""
         return cls(query_from_dict(d) for d in items)
 
-    def process(self, prefix: str = "processed-queries", **kwargs: Any) -> Any:
-        """Featurise every query in parallel and write HDF5 (see :func:`deeprank_like.processing.process`)."""
-        from deeprank_like.processing import process
-
-        return process(self, prefix=prefix, **kwargs)
+    def __getattr__(self, name: str) -> Any:
+        if name == "process":
+            raise AttributeError(
+                "QueryCollection.process(...) was removed (queries do not import the processing "
+                "stage): call deeprank_like.process(collection, ...) instead "
+                "(deeprank_like.processing.process, same keyword arguments)"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")

@@ -168,6 +168,30 @@ def test_collection_renames_duplicates():
     assert rebuilt.ids() == qc.ids()
 
 
+def test_collection_add_never_renames_the_callers_query():
+    first = ProteinProteinInterfaceQuery(pdb_path=ATN, chain_ids=["A", "B"])
+    second = ProteinProteinInterfaceQuery(pdb_path=ATN, chain_ids=["A", "B"])
+    qc = QueryCollection([first])
+    stored = qc.add(second)
+    assert second.model_id == "1ATN_1w" and second.get_query_id() == first.get_query_id()
+    assert stored is not second and stored.model_id == "1ATN_1w_2"
+    assert qc[1] is stored and qc.ids() == ["residue-ppi:A-B:1ATN_1w", "residue-ppi:A-B:1ATN_1w_2"]
+    # the copy keeps every other field
+    assert {**stored.to_dict(), "model_id": None} == {**second.to_dict(), "model_id": None}
+    # adding the same object again leaves it alone too
+    qc.add(first)
+    assert first.model_id == "1ATN_1w" and qc.ids()[-1] == "residue-ppi:A-B:1ATN_1w_3"
+    with pytest.raises(TypeError, match="expected a Query"):
+        qc.add("1ATN_1w.pdb")
+
+
+def test_collection_has_no_process_method_and_says_what_to_call():
+    with pytest.raises(AttributeError, match=r"deeprank_like\.process\(collection"):
+        QueryCollection().process(prefix="x")
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        QueryCollection().nope  # noqa: B018
+
+
 def test_non_amino_acid_residues_excluded_with_logged_count(caplog):
     caplog.set_level("INFO", logger="deeprank_like.query.base")
     q = SingleResidueVariantQuery(

@@ -57,7 +57,7 @@ def test_processes_match_serial(serial_reference, process_pool, tmp_path):
 def test_default_executor_is_processes(serial_reference, tmp_path):
     _, reference = serial_reference
     qc = make_collection(n_ppi=2, srv=False, bad=False)
-    summary = qc.process(prefix=str(tmp_path / "d.hdf5"), cpu_count=2, verbose=False)
+    summary = process(qc, prefix=str(tmp_path / "d.hdf5"), cpu_count=2, verbose=False)
     assert summary.executor == "processes" and summary.output == str(tmp_path / "d.hdf5")
     got = entries_of(summary.output)
     assert_same_entries({k: reference[k] for k in got}, got)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from deeprank_like import ProteinProteinInterfaceQuery, QueryCollection
+from deeprank_like import ProteinProteinInterfaceQuery, QueryCollection, process
 from deeprank_like.storage import list_entries, read_graph
 
 DATA = Path(__file__).parents[1] / "data"
@@ -26,8 +26,12 @@ def _queries(**kwargs):
 
 def test_all_without_pssms_says_conservation_was_skipped(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="deeprank_like"):
-        summary = _queries().process(
-            prefix=tmp_path / "f", feature_modules="all", executor="serial", verbose=False
+        summary = process(
+            _queries(),
+            prefix=tmp_path / "f",
+            feature_modules="all",
+            executor="serial",
+            verbose=False,
         )
     assert summary.processed == 2 and summary.ok
     assert list(summary.skipped_modules) == ["conservation"]
@@ -44,8 +48,12 @@ def test_all_without_pssms_says_conservation_was_skipped(tmp_path, caplog):
 
 def test_nothing_skipped_is_not_mentioned(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="deeprank_like"):
-        summary = _queries(pssm_paths=PSSM).process(
-            prefix=tmp_path / "f", feature_modules="all", executor="serial", verbose=False
+        summary = process(
+            _queries(pssm_paths=PSSM),
+            prefix=tmp_path / "f",
+            feature_modules="all",
+            executor="serial",
+            verbose=False,
         )
     assert summary.ok and summary.skipped_modules == {}
     assert "skipped for" not in summary.line()

@@ -9,7 +9,12 @@ import h5py
 import pandas as pd
 import pytest
 
-from deeprank_like import ProteinProteinInterfaceQuery, QueryCollection, SingleResidueVariantQuery
+from deeprank_like import (
+    ProteinProteinInterfaceQuery,
+    QueryCollection,
+    SingleResidueVariantQuery,
+    process,
+)
 from deeprank_like.cli import main
 from deeprank_like.errors import StorageError
 from deeprank_like.query import TableError
@@ -49,8 +54,12 @@ def built(tmp_path_factory) -> Path:
             )
         ]
     )
-    summary = qc.process(
-        prefix=folder / "built", executor="serial", feature_modules=["components"], verbose=False
+    summary = process(
+        qc,
+        prefix=folder / "built",
+        executor="serial",
+        feature_modules=["components"],
+        verbose=False,
     )
     assert summary.processed == 3
     return folder
