@@ -22,70 +22,19 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from deeprank_like.domain.specs import FeatureKind, FeatureSpec
 
 if TYPE_CHECKING:
     from deeprank_like.graph import Graph
     from deeprank_like.structure import Structure
 
-__all__ = ["FeatureContext", "FeatureModule", "FeatureSpec"]
-
-FeatureKind = Literal["node", "edge", "target"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class FeatureSpec:
-    """Declaration of one feature (or target) a module produces.
-
-    Attributes
-    ----------
-    name : str
-        Unique feature name, e.g. ``"res_charge"``.
-    kind : {"node", "edge", "target"}
-    width : int
-        Number of columns (1 for scalars; targets: length of the value vector).
-    unit : str
-        Physical unit or ``"-"`` for dimensionless / one-hot / counts.
-    description : str
-        One line.
-    dtype : str
-        numpy dtype name of the computed values (storage may downcast floats to float32).
-    module : str
-        Name of the producing module (filled in by the framework).
-    """
-
-    name: str
-    kind: FeatureKind
-    width: int = 1
-    unit: str = "-"
-    description: str = ""
-    dtype: str = "float64"
-    module: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form."""
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "width": self.width,
-            "unit": self.unit,
-            "description": self.description,
-            "dtype": self.dtype,
-            "module": self.module,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:
-        """Inverse of :meth:`to_dict`."""
-        return cls(
-            **{
-                k: data[k]
-                for k in ("name", "kind", "width", "unit", "description", "dtype", "module")
-                if k in data
-            }
-        )
+# FeatureSpec and FeatureKind live in deeprank_like.domain.specs (below features and storage);
+# they stay importable from here.
+__all__ = ["FeatureContext", "FeatureKind", "FeatureModule", "FeatureSpec"]
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)

@@ -1,30 +1,29 @@
-"""Store grids in an HDF5 entry group.
+"""Grids in an HDF5 entry: :class:`~deeprank_like.grid.Grid` objects ↔ the stored ``grids`` group.
 
-Layout (inside one entry group, next to the graph arrays, which are never touched)::
-
-    grids/                  attrs: layout="C,x,y,z", count, method, sigma, truncate (σ units,
-                                   NaN if unused), points_counts, sizes (Å), channel_names,
-                                   augmentation_seed (JSON, when written by add_grids)
-        000                 (C, nx, ny, nz) float32, gzip 4, chunks (1, nx, ny, nz)
-                            attrs: rotation (3,3), center (3,), x, y, z, channel_names
-        001, 002, ...       augmented copies (rotated positions), same attrs
-
-``grids/000`` is the unrotated grid (rotation = identity). A grid dataset sees every
-``grids/NNN`` as one sample of the same query, sharing the entry's targets; a graph dataset
-ignores the ``grids`` group.
+The layout and every name of the ``grids`` group belong to :mod:`deeprank_like.storage.grids`
+(see docs/hdf5.md); this module converts :class:`Grid` objects to its
+:class:`~deeprank_like.storage.grids.StoredGrid` records and back, and maps a graph before
+writing (:func:`add_grids`, the entry point of the processing pipeline). Grid imports storage;
+storage never imports grid.
 """
 
 from __future__ import annotations
 
-import json
-
 import h5py
 import numpy as np
 
-from deeprank_like.errors import GridError, StorageError
+from deeprank_like.errors import GridError
 from deeprank_like.grid.mapping import Grid, map_graph_to_grids
 from deeprank_like.grid.rotation import check_rotation, query_rotations
 from deeprank_like.grid.settings import GridSettings, MapMethod
+from deeprank_like.storage.grids import (
+    GRIDS,
+    StoredGrid,
+    grid_indices,
+    read_grid,
+    read_stored_grid,
+    write_grid_group,
+)
 
 __all__ = [
     "GRIDS_GROUP",
@@ -35,16 +34,26 @@ __all__ = [
     "write_grids",
 ]
 
-GRIDS_GROUP = "grids"
-_STR = h5py.string_dtype(encoding="utf-8")
+#: Deprecated alias of :data:`deeprank_like.storage.schema.GRIDS`.
+GRIDS_GROUP = GRIDS
 
 
-def _names_attr(names) -> np.ndarray:
-    return np.array(list(names), dtype=_STR)
-
-
-def _decode(values) -> list[str]:
-    return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in np.ravel(values)]
+def _stored(grid: Grid, rotation: np.ndarray) -> StoredGrid:
+    settings = grid.settings
+    return StoredGrid(
+        data=grid.data,
+        channel_names=tuple(grid.channel_names),
+        center=np.asarray(grid.center, dtype=np.float64),
+        x=np.asarray(grid.x, dtype=np.float64),
+        y=np.asarray(grid.y, dtype=np.float64),
+        z=np.asarray(grid.z, dtype=np.float64),
+        rotation=rotation,
+        method=grid.method.name,
+        sigma=float(grid.sigma),
+        truncate=None if grid.truncate is None else float(grid.truncate),
+        points_counts=None if settings is None else tuple(settings.points_counts),
+        sizes=None if settings is None else tuple(settings.sizes),
+    )
 
 
 def write_grids(
@@ -76,6 +85,17 @@ def write_grids(
     h5py.Group
         The ``grids`` group.
     """
+    return write_grid_group(
+        entry_group,
+        _checked(grids, rotations),
+        compression=compression,
+        compression_opts=compression_opts,
+        shuffle=shuffle,
+    )
+
+
+def _checked(grids: list[Grid], rotations: np.ndarray | None) -> list[StoredGrid]:
+    """The grids as storage records; GridError on mixed channels/shapes or wrong rotations."""
     if not grids:
         raise GridError("write_grids needs at least one grid")
     names = tuple(grids[0].channel_names)
@@ -93,87 +113,31 @@ def write_grids(
         for g, r in zip(grids, rots, strict=True):
             if g.rotation is not None and not np.allclose(g.rotation, r, atol=1e-9):
                 raise GridError("the given rotations do not match the grids' own rotations")
-    if GRIDS_GROUP in entry_group:
-        del entry_group[GRIDS_GROUP]
-    group = entry_group.create_group(GRIDS_GROUP)
-    first = grids[0]
-    group.attrs["layout"] = "C,x,y,z"
-    group.attrs["count"] = len(grids)
-    group.attrs["method"] = first.method.name
-    group.attrs["sigma"] = float(first.sigma)
-    group.attrs["truncate"] = float("nan") if first.truncate is None else float(first.truncate)
-    if first.settings is not None:
-        group.attrs["points_counts"] = np.asarray(first.settings.points_counts, dtype=np.int64)
-        group.attrs["sizes"] = np.asarray(first.settings.sizes, dtype=np.float64)
-    group.attrs["channel_names"] = _names_attr(names)
-    opts = {"compression": compression, "shuffle": shuffle}
-    if compression == "gzip" and compression_opts is not None:
-        opts["compression_opts"] = compression_opts
-    chunks = (1, *shape[1:]) if shape[0] > 0 else None
-    for i, (g, r) in enumerate(zip(grids, rots, strict=True)):
-        ds = group.create_dataset(
-            f"{i:03d}",
-            data=np.ascontiguousarray(g.data, dtype=np.float32),
-            chunks=chunks,
-            **(opts if chunks else {}),
-        )
-        ds.attrs["rotation"] = r
-        ds.attrs["center"] = np.asarray(g.center, dtype=np.float64)
-        ds.attrs["x"] = np.asarray(g.x, dtype=np.float64)
-        ds.attrs["y"] = np.asarray(g.y, dtype=np.float64)
-        ds.attrs["z"] = np.asarray(g.z, dtype=np.float64)
-        ds.attrs["channel_names"] = _names_attr(names)
-    return group
+    return [_stored(g, r) for g, r in zip(grids, rots, strict=True)]
 
 
 def list_grids(entry_group: h5py.Group) -> list[int]:
     """Indices of the grids stored in an entry (``[]`` if none); 0 is the unrotated grid."""
-    group = entry_group.get(GRIDS_GROUP)
-    if group is None:
-        return []
-    return sorted(int(k) for k in group if k.isdigit())
-
-
-def _dataset(entry_group: h5py.Group, index: int | str) -> h5py.Dataset:
-    key = index if isinstance(index, str) else f"{int(index):03d}"
-    group = entry_group.get(GRIDS_GROUP)
-    if group is None:
-        raise StorageError(f"entry {entry_group.name!r} holds no grids")
-    if key not in group:
-        raise StorageError(
-            f"entry {entry_group.name!r} has no grid {key!r} (has {sorted(group.keys())})"
-        )
-    return group[key]
-
-
-def read_grid(entry_group: h5py.Group, index: int | str = 0) -> tuple[np.ndarray, list[str]]:
-    """One stored grid: ``(channels (C, nx, ny, nz) float32, channel names)``."""
-    ds = _dataset(entry_group, index)
-    return ds[()].astype(np.float32, copy=False), _decode(ds.attrs["channel_names"])
+    return grid_indices(entry_group)
 
 
 def load_grid(entry_group: h5py.Group, index: int | str = 0) -> Grid:
     """One stored grid as a :class:`Grid` (with axes, centre and rotation)."""
-    ds = _dataset(entry_group, index)
-    group = ds.parent
+    stored = read_stored_grid(entry_group, index)
     settings = None
-    if "points_counts" in group.attrs:
-        settings = GridSettings(
-            tuple(int(v) for v in group.attrs["points_counts"]),
-            tuple(float(v) for v in group.attrs["sizes"]),
-        )
-    trunc = float(group.attrs.get("truncate", float("nan")))
+    if stored.points_counts is not None and stored.sizes is not None:
+        settings = GridSettings(stored.points_counts, stored.sizes)
     return Grid(
-        data=ds[()].astype(np.float32, copy=False),
-        channel_names=tuple(_decode(ds.attrs["channel_names"])),
-        center=np.asarray(ds.attrs["center"], dtype=np.float64),
-        x=np.asarray(ds.attrs["x"]),
-        y=np.asarray(ds.attrs["y"]),
-        z=np.asarray(ds.attrs["z"]),
-        rotation=np.asarray(ds.attrs["rotation"], dtype=np.float64),
-        method=MapMethod[str(group.attrs["method"])],
-        sigma=float(group.attrs["sigma"]),
-        truncate=None if np.isnan(trunc) else trunc,
+        data=stored.data,
+        channel_names=stored.channel_names,
+        center=stored.center,
+        x=stored.x,
+        y=stored.y,
+        z=stored.z,
+        rotation=stored.rotation,
+        method=MapMethod[stored.method],
+        sigma=stored.sigma,
+        truncate=stored.truncate,
         settings=settings,
     )
 
@@ -212,6 +176,5 @@ def add_grids(
         node_features=node_features,
         edge_features=edge_features,
     )
-    group = write_grids(entry_group, grids, **write_options)
-    group.attrs["augmentation_seed"] = json.dumps(seed)
+    write_grid_group(entry_group, _checked(grids, None), augmentation_seed=seed, **write_options)
     return len(grids)

@@ -15,12 +15,26 @@ import h5py
 
 from deeprank_like.errors import StorageError
 from deeprank_like.storage._superblock import repair_superblock, write_flag_set
-from deeprank_like.storage.schema import FORMAT, LIBVER, SCHEMA_VERSION
+from deeprank_like.storage.schema import (
+    ATTR_CONFIG,
+    ATTR_CREATED_BY,
+    ATTR_ENTRY_COUNT,
+    ATTR_FEATURE_COUNTS,
+    ATTR_FEATURE_SPECS,
+    ATTR_FORMAT,
+    ATTR_PACKAGE_VERSION,
+    ATTR_SCHEMA_VERSION,
+    FORMAT,
+    LIBVER,
+    NODE_FEATURES,
+    SCHEMA_VERSION,
+)
 
 __all__ = [
     "NO_SPACE_ERRNOS",
     "NO_SPACE_TEXT",
     "DiskFullError",
+    "check_root",
     "disk_full_errno",
     "free_bytes",
     "init_root",
@@ -269,10 +283,10 @@ def open_h5(
 
 
 def _prepare(f: h5py.File, path: str, mode: str, check: bool) -> None:
-    if mode != "r" and "format" not in f.attrs and len(f) == 0:
+    if mode != "r" and ATTR_FORMAT not in f.attrs and len(f) == 0:
         init_root(f)
     if check:
-        _check_root(f, path)
+        check_root(f, path)
 
 
 def _damaged(path: str, exc: BaseException) -> StorageError:
@@ -296,8 +310,13 @@ def _close_quietly(f: h5py.File) -> None:
         log.debug("closing %s failed: %s", getattr(f, "filename", "?"), exc)
 
 
-def _check_root(f: h5py.File, path: str) -> None:
-    fmt = f.attrs.get("format")
+def check_root(f: h5py.File, path: str) -> None:
+    """StorageError unless ``f`` is a deeprank_like feature file of a schema this package reads.
+
+    The one check of the root attributes, used by every reader (:func:`open_h5` and the
+    datasets' per-process handles).
+    """
+    fmt = f.attrs.get(ATTR_FORMAT)
     if isinstance(fmt, bytes):
         fmt = fmt.decode()
     if fmt != FORMAT:
@@ -306,15 +325,15 @@ def _check_root(f: h5py.File, path: str) -> None:
             item = f[key]
             if (
                 isinstance(item, h5py.Group)
-                and "node_features" in item
-                and "_position" in item["node_features"]
+                and NODE_FEATURES in item
+                and "_position" in item[NODE_FEATURES]
             ):
                 hint = "; it looks like a DeepRank2 file"
         raise StorageError(
             f"{path}: not a deeprank_like feature file (no 'format' attribute"
             f"{'' if fmt is None else f', format={fmt!r}'}{hint})"
         )
-    version = int(f.attrs.get("schema_version", -1))
+    version = int(f.attrs.get(ATTR_SCHEMA_VERSION, -1))
     if version > SCHEMA_VERSION:
         raise StorageError(
             f"{path}: schema version {version} is newer than this deeprank_like supports "
@@ -324,18 +343,21 @@ def _check_root(f: h5py.File, path: str) -> None:
         raise StorageError(f"{path}: invalid schema_version attribute {version}")
 
 
+_check_root = check_root  # old private name
+
+
 def init_root(
     f: h5py.File, config: dict[str, Any] | None = None, created_by: str = "write_graph"
 ) -> None:
     """Write the root attributes of a new feature file."""
-    f.attrs["format"] = FORMAT
-    f.attrs["schema_version"] = SCHEMA_VERSION
-    f.attrs["package_version"] = package_version()
-    f.attrs["created_by"] = created_by
-    f.attrs["config"] = json.dumps(config or {}, sort_keys=True, default=str)
-    f.attrs["feature_specs"] = "{}"
-    f.attrs["feature_counts"] = "{}"
-    f.attrs["entry_count"] = 0
+    f.attrs[ATTR_FORMAT] = FORMAT
+    f.attrs[ATTR_SCHEMA_VERSION] = SCHEMA_VERSION
+    f.attrs[ATTR_PACKAGE_VERSION] = package_version()
+    f.attrs[ATTR_CREATED_BY] = created_by
+    f.attrs[ATTR_CONFIG] = json.dumps(config or {}, sort_keys=True, default=str)
+    f.attrs[ATTR_FEATURE_SPECS] = "{}"
+    f.attrs[ATTR_FEATURE_COUNTS] = "{}"
+    f.attrs[ATTR_ENTRY_COUNT] = 0
 
 
 def is_feature_file(path: str | os.PathLike) -> bool:

@@ -9,9 +9,32 @@ from typing import Any
 import h5py
 import numpy as np
 
+from deeprank_like.domain.specs import FeatureSpec
 from deeprank_like.errors import StorageError
+from deeprank_like.storage.entries import is_complete, iter_complete_groups, stored_id
 from deeprank_like.storage.files import json_attr, open_h5
-from deeprank_like.storage.schema import RESERVED_PREFIX, entry_id, entry_name
+from deeprank_like.storage.schema import (
+    ATOM_INDEX,
+    ATTR_CONFIG,
+    ATTR_ENTRY_COUNT,
+    ATTR_FEATURE_COUNTS,
+    ATTR_FEATURE_SPECS,
+    ATTR_METADATA,
+    ATTR_NUM_EDGES,
+    ATTR_NUM_NODES,
+    ATTR_QUERY,
+    ATTR_RESOLUTION,
+    CENTER,
+    EDGE_FEATURES,
+    EDGE_INDEX,
+    FEATURE_GROUPS,
+    NODE_FEATURES,
+    NODE_IDS,
+    POSITIONS,
+    RESIDUE_INDEX,
+    TARGETS,
+    entry_name,
+)
 from deeprank_like.storage.writer import read_failure_rows
 
 __all__ = [
@@ -31,14 +54,7 @@ def _a(word: str) -> str:
 
 def complete_entry_names(f: h5py.File) -> list[str]:
     """Group names of the complete entries of an open file (sorted)."""
-    out = []
-    for name in sorted(f.keys()):
-        if name.startswith(RESERVED_PREFIX):
-            continue
-        obj = f.get(name)
-        if isinstance(obj, h5py.Group) and int(obj.attrs.get("complete", 0)) == 1:
-            out.append(name)
-    return out
+    return [name for name, _ in iter_complete_groups(f)]
 
 
 class FeatureFile:
@@ -71,15 +87,9 @@ class FeatureFile:
     @property
     def _entry_names(self) -> dict[str, str]:
         if self._names is None:
-            self._names = {}
-            for name in complete_entry_names(self.h5):
-                raw = self.h5[name].attrs.get("id", None)
-                qid = (
-                    (raw.decode() if isinstance(raw, bytes) else str(raw))
-                    if raw is not None
-                    else entry_id(name)
-                )
-                self._names[qid] = name
+            self._names = {
+                stored_id(group, name): name for name, group in iter_complete_groups(self.h5)
+            }
         return self._names
 
     @property
@@ -113,16 +123,13 @@ class FeatureFile:
     def _direct_entry(self, query_id: str) -> h5py.Group | None:
         """The complete group named after ``query_id`` whose ``id`` is ``query_id``, else None."""
         try:
-            obj = self.h5.get(entry_name(query_id))
+            name = entry_name(query_id)
+            obj = self.h5.get(name)
         except (ValueError, TypeError):
             return None
-        if not isinstance(obj, h5py.Group) or int(obj.attrs.get("complete", 0)) != 1:
+        if not is_complete(obj):
             return None
-        raw = obj.attrs.get("id", None)
-        qid = raw.decode() if isinstance(raw, bytes) else (None if raw is None else str(raw))
-        return (
-            obj if qid == query_id or (qid is None and entry_id(obj.name[1:]) == query_id) else None
-        )
+        return obj if stored_id(obj, name) == query_id else None
 
     # ---- file-level metadata ------------------------------------------------------------
     @property
@@ -131,28 +138,26 @@ class FeatureFile:
         out: dict[str, Any] = {}
         for key, value in self.h5.attrs.items():
             out[key] = value.decode() if isinstance(value, bytes) else value
-        for key in ("config", "feature_specs", "feature_counts"):
+        for key in (ATTR_CONFIG, ATTR_FEATURE_SPECS, ATTR_FEATURE_COUNTS):
             if key in out:
                 out[key] = json_attr(self.h5, key, {})
         return out
 
     def entry_specs(self, query_id: str) -> dict[str, Any]:
         """Feature specs of one entry: name → :class:`FeatureSpec`."""
-        from deeprank_like.features.base import FeatureSpec
-
-        raw = json_attr(self.entry(query_id), "feature_specs", {}) or {}
+        raw = json_attr(self.entry(query_id), ATTR_FEATURE_SPECS, {}) or {}
         return {k: FeatureSpec.from_dict(v) for k, v in raw.items()}
 
     def _summary(self) -> tuple[dict[str, dict], dict[str, int]]:
         """(specs, counts) over complete entries; root attributes when consistent, else a scan."""
-        specs = json_attr(self.h5, "feature_specs", None)
-        counts = json_attr(self.h5, "feature_counts", None)
-        n = int(self.h5.attrs.get("entry_count", -1))
+        specs = json_attr(self.h5, ATTR_FEATURE_SPECS, None)
+        counts = json_attr(self.h5, ATTR_FEATURE_COUNTS, None)
+        n = int(self.h5.attrs.get(ATTR_ENTRY_COUNT, -1))
         if specs is not None and counts is not None and n == len(self):
             return specs, counts
         specs, counts = {}, {}
         for name in self._entry_names.values():
-            for key, spec in (json_attr(self.h5[name], "feature_specs", {}) or {}).items():
+            for key, spec in (json_attr(self.h5[name], ATTR_FEATURE_SPECS, {}) or {}).items():
                 specs.setdefault(key, spec)
                 counts[key] = counts.get(key, 0) + 1
         return specs, counts
@@ -160,8 +165,6 @@ class FeatureFile:
     @property
     def feature_specs(self) -> dict[str, Any]:
         """Specs of every feature and target in the file: name → :class:`FeatureSpec`."""
-        from deeprank_like.features.base import FeatureSpec
-
         specs, _ = self._summary()
         return {k: FeatureSpec.from_dict(v) for k, v in sorted(specs.items())}
 
@@ -219,51 +222,49 @@ class FeatureFile:
     def _entries_lacking(self, feature: str) -> list[str]:
         out = []
         for qid, name in self._entry_names.items():
-            if feature not in (json_attr(self.h5[name], "feature_specs", {}) or {}):
+            if feature not in (json_attr(self.h5[name], ATTR_FEATURE_SPECS, {}) or {}):
                 out.append(qid)
         return out
 
     # ---- data ---------------------------------------------------------------------------
-    def _features(
-        self, query_id: str, group: str, names: list[str] | None
-    ) -> dict[str, np.ndarray]:
-        g = self.entry(query_id)[group]
+    def _features(self, query_id: str, kind: str, names: list[str] | None) -> dict[str, np.ndarray]:
+        g = self.entry(query_id)[FEATURE_GROUPS[kind]]
         keys = sorted(g) if names is None else list(names)
         missing = [k for k in keys if k not in g]
         if missing:
             raise StorageError(
-                f"{self.path}: entry {query_id!r} has no {group[:4]} feature(s) {missing} "
+                f"{self.path}: entry {query_id!r} has no {kind} feature(s) {missing} "
                 f"(present: {sorted(g)})"
             )
         return {k: g[k][()] for k in keys}
 
     def node_features(self, query_id: str, names: list[str] | None = None) -> dict[str, np.ndarray]:
         """Node feature arrays of one entry (all when ``names`` is None), stored dtype."""
-        return self._features(query_id, "node_features", names)
+        return self._features(query_id, "node", names)
 
     def edge_features(self, query_id: str, names: list[str] | None = None) -> dict[str, np.ndarray]:
         """Edge feature arrays of one entry (all when ``names`` is None), stored dtype."""
-        return self._features(query_id, "edge_features", names)
+        return self._features(query_id, "edge", names)
 
     def node_feature_matrix(self, query_id: str, names: list[str] | None = None) -> np.ndarray:
         """Node features stacked column-wise in ``names`` order (default sorted): (N, F)."""
         feats = self.node_features(query_id, names)
-        n = int(self.entry(query_id).attrs["num_nodes"])
+        n = int(self.entry(query_id).attrs[ATTR_NUM_NODES])
         return _stack(feats, n)
 
     def edge_feature_matrix(self, query_id: str, names: list[str] | None = None) -> np.ndarray:
         """Edge features stacked column-wise in ``names`` order (default sorted): (E, F)."""
         feats = self.edge_features(query_id, names)
-        e = int(self.entry(query_id).attrs["num_edges"])
+        e = int(self.entry(query_id).attrs[ATTR_NUM_EDGES])
         return _stack(feats, e)
 
     def edge_index(self, query_id: str) -> np.ndarray:
         """(2, E) int64, one direction per edge."""
-        return self.entry(query_id)["edge_index"][()].astype(np.int64)
+        return self.entry(query_id)[EDGE_INDEX][()].astype(np.int64)
 
     def targets(self, query_id: str) -> dict[str, Any]:
         """Targets of one entry: float/int for scalars, arrays for vectors."""
-        g = self.entry(query_id).get("targets")
+        g = self.entry(query_id).get(TARGETS)
         out: dict[str, Any] = {}
         if g is None:
             return out
@@ -277,34 +278,33 @@ class FeatureFile:
 
         Feature arrays keep their stored dtype (float32 by default); positions are float64.
         """
-        from deeprank_like.features.base import FeatureSpec
         from deeprank_like.graph.graph import NODE_ID_DTYPE, Graph
 
         g = self.entry(query_id)
         try:
-            raw_ids = g["node_ids"][()]
+            raw_ids = g[NODE_IDS][()]
             node_ids = np.zeros(len(raw_ids), dtype=NODE_ID_DTYPE)
             for field in NODE_ID_DTYPE.names:
                 col = raw_ids[field]
                 node_ids[field] = np.char.decode(col, "utf-8") if col.dtype.kind == "S" else col
-            specs = json_attr(g, "feature_specs", {}) or {}
-            metadata = json_attr(g, "metadata", {}) or {}
-            metadata["query"] = json_attr(g, "query", {}) or {}
+            specs = json_attr(g, ATTR_FEATURE_SPECS, {}) or {}
+            metadata = json_attr(g, ATTR_METADATA, {}) or {}
+            metadata["query"] = json_attr(g, ATTR_QUERY, {}) or {}
             return Graph(
                 id=query_id,
-                resolution=str(g.attrs["resolution"]),
+                resolution=str(g.attrs[ATTR_RESOLUTION]),
                 node_ids=node_ids,
-                positions=g["positions"][()].astype(np.float64),
-                edge_index=g["edge_index"][()].astype(np.int64).reshape(2, -1),
-                center=g["center"][()].astype(np.float64),
+                positions=g[POSITIONS][()].astype(np.float64),
+                edge_index=g[EDGE_INDEX][()].astype(np.int64).reshape(2, -1),
+                center=g[CENTER][()].astype(np.float64),
                 residue_index=(
-                    g["residue_index"][()].astype(np.int64)
-                    if "residue_index" in g
+                    g[RESIDUE_INDEX][()].astype(np.int64)
+                    if RESIDUE_INDEX in g
                     else np.arange(len(node_ids), dtype=np.int64)
                 ),
-                atom_index=g["atom_index"][()].astype(np.int64) if "atom_index" in g else None,
-                node_features={k: g["node_features"][k][()] for k in g["node_features"]},
-                edge_features={k: g["edge_features"][k][()] for k in g["edge_features"]},
+                atom_index=g[ATOM_INDEX][()].astype(np.int64) if ATOM_INDEX in g else None,
+                node_features={k: v[()] for k, v in g[NODE_FEATURES].items()},
+                edge_features={k: v[()] for k, v in g[EDGE_FEATURES].items()},
                 targets=self.targets(query_id),
                 feature_specs={k: FeatureSpec.from_dict(v) for k, v in specs.items()},
                 metadata=metadata,

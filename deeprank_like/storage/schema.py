@@ -1,4 +1,9 @@
-"""Constants of the HDF5 layout (schema version 1; see docs/hdf5.md)."""
+"""Constants of the HDF5 layout (schema version 1; see docs/hdf5.md).
+
+Every name of the file (root attributes, entry groups and arrays, entry attributes, the grid
+group) is defined here once; the readers and writers of :mod:`deeprank_like.storage` are the
+only code that uses them, and everything else reads and writes through those.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,42 @@ import h5py
 import numpy as np
 
 __all__ = [
+    "ATOM_INDEX",
+    "ATTR_COMPLETE",
+    "ATTR_CONFIG",
+    "ATTR_CREATED_BY",
+    "ATTR_ENTRY_COUNT",
+    "ATTR_FEATURE_COUNTS",
+    "ATTR_FEATURE_SPECS",
+    "ATTR_FORMAT",
+    "ATTR_ID",
+    "ATTR_KIND",
+    "ATTR_METADATA",
+    "ATTR_NUM_EDGES",
+    "ATTR_NUM_NODES",
+    "ATTR_PACKAGE_VERSION",
+    "ATTR_QUERY",
+    "ATTR_RESOLUTION",
+    "ATTR_SCHEMA_VERSION",
+    "CENTER",
     "COMPRESSIONS",
+    "EDGE_FEATURES",
+    "EDGE_INDEX",
     "FAILURES",
     "FAILURE_DTYPE",
+    "FEATURE_GROUPS",
     "FORMAT",
+    "GRIDS",
     "LIBVER",
+    "NODE_FEATURES",
+    "NODE_IDS",
     "NODE_ID_H5_DTYPE",
+    "POSITIONS",
     "RESERVED_PREFIX",
+    "RESIDUE_INDEX",
     "SCHEMA_VERSION",
     "STAGES",
+    "TARGETS",
     "TMP",
     "dataset_options",
     "entry_id",
@@ -36,6 +68,52 @@ RESERVED_PREFIX = "_"
 FAILURES = "_failures"
 #: Scratch group of entries being written.
 TMP = "_tmp"
+# ---- root attributes ------------------------------------------------------------------------
+ATTR_FORMAT = "format"
+ATTR_SCHEMA_VERSION = "schema_version"
+ATTR_PACKAGE_VERSION = "package_version"
+ATTR_CREATED_BY = "created_by"
+#: JSON: the featurisation config of the run that made the file.
+ATTR_CONFIG = "config"
+#: JSON ``{name: spec}`` (root: union over the entries; entry: that entry's features).
+ATTR_FEATURE_SPECS = "feature_specs"
+#: JSON ``{name: number of complete entries holding it}`` (root only).
+ATTR_FEATURE_COUNTS = "feature_counts"
+#: Number of complete entries (root only).
+ATTR_ENTRY_COUNT = "entry_count"
+
+# ---- inside an entry group -------------------------------------------------------------------
+#: Group of node feature arrays, (N,) or (N, k) each.
+NODE_FEATURES = "node_features"
+#: Group of edge feature arrays, (E,) or (E, k) each.
+EDGE_FEATURES = "edge_features"
+#: Feature group of each feature kind.
+FEATURE_GROUPS = {"node": NODE_FEATURES, "edge": EDGE_FEATURES}
+#: Group of target values (scalar or (k,)).
+TARGETS = "targets"
+#: Group of grids (``000`` unrotated, ``001``… augmented; see :mod:`deeprank_like.storage.grids`).
+GRIDS = "grids"
+EDGE_INDEX = "edge_index"
+POSITIONS = "positions"
+CENTER = "center"
+NODE_IDS = "node_ids"
+RESIDUE_INDEX = "residue_index"
+ATOM_INDEX = "atom_index"
+
+# ---- entry attributes ------------------------------------------------------------------------
+#: 1 once the entry is fully written; readers ignore entries without it.
+ATTR_COMPLETE = "complete"
+#: The query id (the group name is its escaped form, see :func:`entry_name`).
+ATTR_ID = "id"
+ATTR_KIND = "kind"
+ATTR_RESOLUTION = "resolution"
+ATTR_NUM_NODES = "num_nodes"
+ATTR_NUM_EDGES = "num_edges"
+#: JSON: the query's ``to_dict()``.
+ATTR_QUERY = "query"
+#: JSON: the graph's metadata (without the query).
+ATTR_METADATA = "metadata"
+
 #: Stages of a query a failure is attributed to.
 STAGES = ("load", "build", "features", "grid", "write", "worker")
 #: Longest stored failure message.
