@@ -72,8 +72,19 @@ def register(module: Any, *, replace: bool = False) -> Any:
     return instance
 
 
+_entry_point_memo: dict[tuple[str, ...], dict[str, Any]] = {}
+
+
 def _entry_points() -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    # Scanning the installed distributions costs ~50 ms, once per query with "all" (issue
+    # #17); rescan only when sys.path changes (a plugin put on the path at run time).
+    import sys
+
+    key = tuple(sys.path)
+    if key not in _entry_point_memo:
+        _entry_point_memo.clear()
+        _entry_point_memo[key] = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return dict(_entry_point_memo[key])
 
 
 def available_modules() -> list[str]:

@@ -17,6 +17,7 @@ import numpy as np
 from deeprank_like.errors import DeeprankLikeError, QueryError, StructureError
 from deeprank_like.features.apply import apply_modules
 from deeprank_like.features.base import FeatureContext
+from deeprank_like.features.cache import cached_structure
 from deeprank_like.features.registry import resolve_modules
 from deeprank_like.graph import Graph
 from deeprank_like.structure import Structure, load_structure, structure_name
@@ -120,9 +121,13 @@ class Query(ABC):
 
     # ---- building ---------------------------------------------------------------------
     def load_structure(self) -> Structure:
-        """Load the query's structure model (StructureError names the query on failure)."""
+        """Load the query's structure model (StructureError names the query on failure).
+
+        Within one process, queries on the same file version share the loaded structure and
+        the per-structure results memoised on it (:mod:`deeprank_like.features.cache`).
+        """
         try:
-            return load_structure(self.pdb_path, model=self.model)
+            return cached_structure(self.pdb_path, model=self.model, loader=load_structure)
         except StructureError as exc:
             raise StructureError(f"query {self.get_query_id()}: {exc}") from exc
 
@@ -172,7 +177,6 @@ class Query(ABC):
         apply_modules(context, modules, skip_inapplicable=lenient)
         for name, value in self.targets.items():
             graph.targets[name] = value
-        graph.metadata.pop("_edge_distance", None)
         return graph
 
     def _error(self, message: str) -> QueryError:
