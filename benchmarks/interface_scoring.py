@@ -102,9 +102,9 @@ class Settings:
     layers: int = 3
     lr: float = 2e-3
     threads: int = 1
-    cnn_complexes: int = 30
-    cnn_decoys: int = 12
-    cnn_epochs: int = 6
+    cnn_complexes: int = 60
+    cnn_decoys: int = 20
+    cnn_epochs: int = 20
     grid_points: int = 16
     grid_size: float = 24.0
     model_out: str = str(ROOT / "deeprank_like" / "pretrained" / "docking")
@@ -764,7 +764,13 @@ def stage_cnn(
             train = ds.subset(np.flatnonzero(fold_of != k))
             test = ds.subset(np.flatnonzero(fold_of == k), train_source=train)
             if name == "cnn":
-                model = build_model_for("cnn3d", train, channels=[16, 32], hidden_size=64)
+                # soft_bce takes logits: without output_activation="none", build_model_for
+                # gives a DockQ regression a sigmoid output, and BCE-with-logits on a sigmoid
+                # pushes every output to 0 where its gradient vanishes (the constant CNN of
+                # the first run: loss ln 2, zero gradient from the second epoch on).
+                model = build_model_for(
+                    "cnn3d", train, channels=[16, 32], hidden_size=64, output_activation="none"
+                )
                 trainer = Trainer(
                     model, train, loss=soft_bce, lr=1e-3, scheduler="cosine", seed=s.seed + k,
                     output_dir=Path(s.work) / "cnn" / f"fold{k}", device="cpu", distributed=False,
