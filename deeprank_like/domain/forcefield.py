@@ -18,12 +18,11 @@ import logging
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any, Protocol
 
 import numpy as np
 
-from deeprank_like.structure import Structure
-
-__all__ = ["AtomParameters", "atom_parameters", "load_forcefield"]
+__all__ = ["AtomArrays", "AtomParameters", "atom_parameters", "load_forcefield"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +38,60 @@ def load_forcefield() -> dict:
     """The parsed force-field tables (cached)."""
     text = resources.files("deeprank_like.domain").joinpath("data/forcefield.json").read_text()
     return json.loads(text)
+
+
+class AtomArrays(Protocol):
+    """What :func:`atom_parameters` reads of a structure.
+
+    :class:`deeprank_like.structure.Structure` has all of it; ``domain`` sits below
+    ``structure`` and does not import it (``tests/test_layers.py``).
+
+    Attributes
+    ----------
+    name : str
+    num_atoms, num_residues : int
+    atom_names, res_names, original_res_names : ndarray (n,), str
+        Per atom; ``original_res_names`` before non-standard residues were mapped to their parent.
+    is_hydrogen : ndarray (n,), bool
+    residue_index : ndarray (n,), int64
+        Residue of each atom.
+    residue_aa : ndarray (r,), int64
+        Amino-acid index 0..19 of each residue, -1 for anything else.
+    residue_names : ndarray (r,), str
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def num_atoms(self) -> int: ...
+
+    @property
+    def num_residues(self) -> int: ...
+
+    @property
+    def atom_names(self) -> np.ndarray: ...
+
+    @property
+    def res_names(self) -> np.ndarray: ...
+
+    @property
+    def original_res_names(self) -> np.ndarray: ...
+
+    @property
+    def is_hydrogen(self) -> np.ndarray: ...
+
+    @property
+    def residue_index(self) -> np.ndarray: ...
+
+    @property
+    def residue_aa(self) -> np.ndarray: ...
+
+    @property
+    def residue_names(self) -> np.ndarray: ...
+
+    @property
+    def _cache(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -62,8 +115,18 @@ class AtomParameters:
     known: np.ndarray
 
 
-def atom_parameters(structure: Structure) -> AtomParameters:
-    """Charges and LJ parameters for every atom of ``structure`` (cached on the structure)."""
+def atom_parameters(structure: AtomArrays) -> AtomParameters:
+    """Charges and LJ parameters for every atom of ``structure`` (cached on the structure).
+
+    Parameters
+    ----------
+    structure : Structure
+        Anything with the arrays of :class:`AtomArrays`.
+
+    Returns
+    -------
+    AtomParameters
+    """
     if "ff_params" in structure._cache:
         return structure._cache["ff_params"]
     ff = load_forcefield()
@@ -125,7 +188,7 @@ def atom_parameters(structure: Structure) -> AtomParameters:
 
 
 def _apply_patches(
-    structure: Structure,
+    structure: AtomArrays,
     atom_names: np.ndarray,
     types: np.ndarray,
     charge: np.ndarray,

@@ -162,8 +162,8 @@ def build_graph(
     Returns
     -------
     Graph
-        With ``edge_index``, ``positions``, ``node_ids`` and the internal ``distance`` edge array
-        stored in ``metadata["_edge_distance"]`` for the contact module.
+        The skeleton: ``node_ids``, ``positions``, ``edge_index`` and ``edge_distance`` (E,) Å,
+        no features.
     """
     s = structure
     eligible = graph_atom_mask(s, include_hydrogens)
@@ -186,6 +186,7 @@ def build_graph(
             center=np.asarray(center, dtype=np.float64),
             residue_index=s.residue_index[node_atoms].copy(),
             atom_index=node_atoms.copy(),
+            edge_distance=dist,
         )
     else:
         residues, atom_node = np.unique(s.residue_index[node_atoms], return_inverse=True)
@@ -205,6 +206,6 @@ def build_graph(
             center=np.asarray(center, dtype=np.float64),
             residue_index=residues.astype(np.int64),
             atom_index=None,
+            edge_distance=dist,
         )
-    graph.metadata["_edge_distance"] = dist
     return graph

@@ -11,16 +11,51 @@ Invariants
 * ``positions`` (N, 3) float64 in Å: the residue centre (CB, else CA, else mean) or the atom position.
 * ``residue_index`` / ``atom_index`` map nodes back to the :class:`~deeprank_like.structure.Structure`
   the graph was built from (``atom_index`` is None for residue graphs).
+* ``edge_distance`` (E,) float64 in Å: the distance :func:`~deeprank_like.graph.build.build_graph`
+  found for each edge (atom graphs: interatomic; residue graphs: minimum atom-atom distance);
+  None for a graph read from a file (the ``contact`` module's ``distance`` feature is stored).
+
+Mutability
+----------
+The *skeleton* (:data:`SKELETON_FIELDS`: resolution, nodes, edges, positions, centre, index maps,
+edge distances) is fixed when the graph is made: its arrays are read-only numpy views and the
+attributes cannot be re-bound (``dataclasses.replace(graph, positions=...)`` makes a new graph).
+Feature modules therefore get the read-only graph they are promised; they add features only by
+returning arrays from ``compute``, which :func:`deeprank_like.features.apply.apply_modules`
+checks and stores in ``node_features`` / ``edge_features`` / ``targets`` / ``feature_specs``.
+Those dicts, ``metadata`` (JSON values only: it is written to the HDF5 file) and ``id`` stay
+assignable.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["NODE_ID_DTYPE", "Graph", "make_node_ids"]
+__all__ = ["NODE_ID_DTYPE", "SKELETON_FIELDS", "Graph", "make_node_ids"]
+
+#: Fields fixed when a :class:`Graph` is made (arrays read-only, attributes not re-bindable).
+SKELETON_FIELDS: tuple[str, ...] = (
+    "resolution",
+    "node_ids",
+    "positions",
+    "edge_index",
+    "center",
+    "residue_index",
+    "atom_index",
+    "edge_distance",
+)
+
+
+def _read_only(value: Any) -> np.ndarray:
+    """A read-only view of ``value`` (the caller's array itself is left writable)."""
+    view = np.asarray(value).view()
+    view.flags.writeable = False
+    return view
+
 
 NODE_ID_DTYPE = np.dtype(
     [
@@ -71,8 +106,17 @@ class Graph:
         The spec of every feature and target present.
     residue_index : ndarray, shape (N,), int64
     atom_index : ndarray or None, shape (N,), int64
+    edge_distance : ndarray or None, shape (E,), float64, Å
+        Length of each edge as found when the graph was built (None when read from a file).
     metadata : dict
-        Query parameters and provenance (JSON-serialisable).
+        Query parameters and provenance; JSON values only (it is stored in the HDF5 file).
+
+    Raises
+    ------
+    AttributeError
+        On re-binding a skeleton field (:data:`SKELETON_FIELDS`) after construction.
+    ValueError
+        When writing into a skeleton array (they are read-only).
     """
 
     id: str
@@ -88,6 +132,51 @@ class Graph:
     targets: dict[str, Any] = field(default_factory=dict)
     feature_specs: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    edge_distance: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        for name in SKELETON_FIELDS:
+            value = self.__dict__[name]
+            if value is not None and name != "resolution":
+                self.__dict__[name] = _read_only(value)
+        if self.edge_distance is not None and self.edge_distance.shape != (self.num_edges,):
+            raise ValueError(
+                f"graph {self.id}: edge_distance has shape {self.edge_distance.shape}, "
+                f"expected ({self.num_edges},) (one value per edge)"
+            )
+        self.__dict__["_sealed"] = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in SKELETON_FIELDS and self.__dict__.get("_sealed", False):
+            raise AttributeError(
+                f"Graph.{name} is part of the read-only graph skeleton; make a new graph with "
+                f"dataclasses.replace(graph, {name}=...)"
+            )
+        super().__setattr__(name, value)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # unpickled arrays are writable again: restore the read-only views
+        self.__dict__.update(state)
+        for name in SKELETON_FIELDS:
+            value = self.__dict__.get(name)
+            if isinstance(value, np.ndarray):
+                self.__dict__[name] = _read_only(value)
+
+    def copy(self) -> Graph:
+        """A new graph with its own feature, target, spec and metadata dicts.
+
+        The skeleton arrays are shared (they are read-only); feature arrays are shared too, so
+        replace entries rather than writing into them. ``dataclasses.replace(graph, ...)``
+        instead shares the dicts themselves.
+        """
+        return replace(
+            self,
+            node_features=dict(self.node_features),
+            edge_features=dict(self.edge_features),
+            targets=dict(self.targets),
+            feature_specs=dict(self.feature_specs),
+            metadata=copy.deepcopy(self.metadata),
+        )
 
     @property
     def num_nodes(self) -> int:

@@ -9,7 +9,7 @@ import pytest
 
 from deeprank_like import ProteinProteinInterfaceQuery, SingleResidueVariantQuery
 from deeprank_like.domain.forcefield import atom_parameters
-from deeprank_like.features.contact import pair_energies
+from deeprank_like.features.contact import COULOMB_CONSTANT, MIN_ENERGY_DISTANCE, pair_energies
 from deeprank_like.structure import load_structure
 
 PDB = Path(__file__).parents[1] / "data" / "pdb"
@@ -162,8 +162,19 @@ def test_overlapping_atoms_stay_finite(tmp_path):
     path = tmp_path / "clash.pdb"
     path.write_text("\n".join(lines) + "\nEND\n")
     for res in ("residue", "atom"):
+        # build() itself fails on a NaN or infinite feature (apply_modules checks every array)
         g = ProteinProteinInterfaceQuery(
             pdb_path=str(path), chain_ids=["A", "B"], resolution=res
         ).build()
-        assert np.isfinite(g.edge_features["vanderwaals"]).all()
+        # ... and the energies also fit the float32 of the HDF5 file
         assert np.isfinite(g.edge_features["vanderwaals"].astype(np.float32)).all()
+    # atom graph: the four pairs 0.01 Å apart get the energy at the floor distance, not at 0.01 Å
+    p = atom_parameters(load_structure(path))
+    i, j = g.atom_index[g.edge_index]
+    close = g.edge_features["distance"] < MIN_ENERGY_DISTANCE
+    assert close.sum() == 4
+    eps = np.sqrt(p.epsilon[i] * p.epsilon[j])[close]
+    sr6 = (0.5 * (p.sigma[i] + p.sigma[j])[close] / MIN_ENERGY_DISTANCE) ** 6
+    np.testing.assert_allclose(g.edge_features["vanderwaals"][close], 4 * eps * (sr6 * sr6 - sr6))
+    elec = p.charge[i] * p.charge[j] * COULOMB_CONSTANT / MIN_ENERGY_DISTANCE
+    np.testing.assert_allclose(g.edge_features["electrostatic"][close], elec[close])

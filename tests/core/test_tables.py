@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from deeprank_like import QueryCollection
+from deeprank_like import QueryCollection, process
 from deeprank_like.query import TableError
 from deeprank_like.query.table import parse_chains, parse_residue
 from deeprank_like.storage.reader import list_entries, read_failures, read_graph
@@ -122,7 +122,7 @@ def test_failures_reach_the_failure_table_and_summary(table_dir: Path):
         }
     )
     qc = QueryCollection.from_table(df, base_dir=table_dir)
-    summary = qc.process(prefix=table_dir / "out", executor="serial", verbose=False)
+    summary = process(qc, prefix=table_dir / "out", executor="serial", verbose=False)
     assert summary.processed == 2 and summary.failed == 1 and summary.total == 3
     failures = read_failures(summary.output)
     assert [f["query_id"] for f in failures] == ["table:row 2"]
@@ -137,7 +137,7 @@ def test_all_rows_failing_still_writes_the_failure_table(table_dir: Path):
     df = pd.DataFrame({"pdb_path": ["nope.pdb"], "chains": ["A,B"]})
     qc = QueryCollection.from_table(df, base_dir=table_dir)
     assert len(qc) == 0 and len(qc.failures) == 1
-    summary = qc.process(prefix=table_dir / "out", executor="serial", verbose=False)
+    summary = process(qc, prefix=table_dir / "out", executor="serial", verbose=False)
     assert summary.failed == 1 and summary.processed == 0
     assert read_failures(summary.output)[0]["query_id"] == "table:row 0"
 
@@ -146,7 +146,7 @@ def test_on_error_raise_stops_at_a_bad_row(table_dir: Path):
     df = pd.DataFrame({"pdb_path": ["nope.pdb"], "chains": ["A,B"]})
     qc = QueryCollection.from_table(df, base_dir=table_dir)
     with pytest.raises(Exception, match="table:row 0"):
-        qc.process(prefix=table_dir / "out", executor="serial", on_error="raise", verbose=False)
+        process(qc, prefix=table_dir / "out", executor="serial", on_error="raise", verbose=False)
 
 
 def test_ppi_tsv_with_groups_kind_column_pssm_and_user_columns(table_dir: Path):

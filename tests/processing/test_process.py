@@ -180,7 +180,6 @@ def test_bad_arguments(tmp_path):
 
 
 def test_grids_are_written(tmp_path, process_pool):
-    pytest.importorskip("deeprank_like.grid.hdf5")
     from deeprank_like.grid import GridSettings
 
     qc = make_collection(n_ppi=1, srv=True, bad=False)
