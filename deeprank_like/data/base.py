@@ -8,20 +8,31 @@ inherits the whole config through ``train_source`` (the training dataset, or a c
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-import h5py
 import numpy as np
 import torch
 from torch_geometric.data import Dataset
 
-from deeprank_like.data.hdf5_index import FileCache, check_feature_file
+from deeprank_like.data.data_config import (
+    BOUNDED_TARGETS,
+    Check,
+    check_data_config,
+    from_features_transform,
+    infer_task,
+    load_data_config,
+    warn_overrides,
+)
+
+# the data-config names below moved to deeprank_like.data.data_config; still importable here
+from deeprank_like.data.data_config import CLASSIFICATION_TARGETS as CLASSIFICATION_TARGETS
+from deeprank_like.data.data_config import REGRESSION_TARGETS as REGRESSION_TARGETS
+from deeprank_like.data.data_config import TASKS as TASKS
+from deeprank_like.data.data_config import config_json as config_json
 from deeprank_like.data.transforms import (
     RunningStats,
     Standardizer,
@@ -30,45 +41,17 @@ from deeprank_like.data.transforms import (
     validate_transform,
 )
 from deeprank_like.errors import StorageError, TrainingError
+from deeprank_like.storage.entries import (
+    FileCache,
+    entry_query,
+    open_entry,
+    read_target,
+    scan_entries,
+)
 
 __all__ = ["BOUNDED_TARGETS", "HDF5Dataset", "check_finite", "infer_task", "load_data_config"]
 
 log = logging.getLogger(__name__)
-
-#: Targets whose task is known (DeepRank2 conventions).
-REGRESSION_TARGETS = {"irmsd", "lrmsd", "fnat", "dockq", "dockq_score"}
-CLASSIFICATION_TARGETS = {"binary": [0, 1], "capri_class": [1, 2, 3, 4]}
-TASKS = ("regress", "classif")
-#: Regression targets with a fixed range (min, max): networks built for them by
-#: :func:`~deeprank_like.training.build_model_for` get a sigmoid output, bounded to (0, 1).
-BOUNDED_TARGETS: dict[str, tuple[float, float]] = {"fnat": (0.0, 1.0), "dockq": (0.0, 1.0)}
-
-
-def infer_task(target: str | None, task: str | None) -> str | None:
-    """Task of ``target``: explicit ``task``, or known from the target name."""
-    if task is not None:
-        if task not in TASKS:
-            raise TrainingError(f"task must be one of {TASKS}, got {task!r}")
-        return task
-    if target is None:
-        return None
-    if target in REGRESSION_TARGETS:
-        return "regress"
-    if target in CLASSIFICATION_TARGETS:
-        return "classif"
-    raise TrainingError(
-        f"cannot infer the task of target {target!r}: pass task='regress' or task='classif'"
-    )
-
-
-def load_data_config(path: str | os.PathLike) -> dict[str, Any]:
-    """The dataset config stored in a checkpoint (see :mod:`deeprank_like.training.checkpoint`)."""
-    from deeprank_like.training.checkpoint import read_metadata
-
-    meta = read_metadata(path)
-    if not isinstance(meta.get("data"), Mapping):
-        raise TrainingError(f"{os.fspath(path)}: checkpoint holds no dataset config")
-    return meta["data"]
 
 
 def check_finite(values: np.ndarray, where: str, what: str) -> None:
@@ -97,46 +80,6 @@ def check_finite(values: np.ndarray, where: str, what: str) -> None:
         f"{at}); non-finite values are not accepted: recompute the entry, or leave it out "
         f"with subset="
     )
-
-
-def _is_scalar(value: Any) -> bool:
-    return isinstance(value, int | float | str) and not isinstance(value, bool)
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def _is_names(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(n, str) for n in value)
-
-
-def _is_widths(value: Any) -> bool:
-    return isinstance(value, Mapping) and all(
-        isinstance(k, str) and _is_count(v) for k, v in value.items()
-    )
-
-
-def _is_stats(value: Any) -> bool:
-    if not isinstance(value, Mapping):
-        return False
-    for name, d in value.items():
-        if not isinstance(name, str) or not isinstance(d, Mapping):
-            return False
-        mean, std = d.get("mean"), d.get("std")
-        if not (isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std)):
-            return False
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in mean + std):
-            return False
-    return True
-
-
-def _text_attr(attrs: Any, name: str) -> str | None:
-    """A string attribute of an h5py object (None if absent)."""
-    value = attrs.get(name)
-    if value is None:
-        return None
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _as_paths(hdf5_path: Any) -> list[str]:
@@ -194,7 +137,7 @@ class HDF5Dataset(Dataset, ABC):
         }
         if train_source is not None:
             config = self._resolve_source(train_source)
-            self._warn_overrides(user, config)
+            warn_overrides(user, config, stacklevel=3)
             self.target = config["target"]
             self.task = config["task"]
             self.classes = config["classes"]
@@ -223,7 +166,9 @@ class HDF5Dataset(Dataset, ABC):
                     raise TrainingError(
                         "give either features_transform (DeepRank2 form) or transforms/standardize"
                     )
-                transforms, standardize = self._from_features_transform(features_transform)
+                transforms, standardize = from_features_transform(
+                    features_transform, self.feature_names()
+                )
                 self._callables = dict(transforms)
             self.transforms = {
                 name: validate_transform(spec, name) for name, spec in (transforms or {}).items()
@@ -274,61 +219,11 @@ class HDF5Dataset(Dataset, ABC):
 
     def _check_source_config(self, config: Mapping[str, Any], origin: str) -> None:
         """TrainingError naming every malformed key of a data config read from a file."""
-        if config.get("dataset") != self.kind:
-            raise TrainingError(
-                f"{origin}: the data config is for a {config.get('dataset')!r} dataset, "
-                f"not a {self.kind!r} dataset"
-            )
-        checks: dict[str, tuple[Callable[[Any], bool], str]] = {
-            "target": (lambda v: v is None or isinstance(v, str), "a name or null"),
-            "task": (lambda v: v in (None, *TASKS), "'regress', 'classif' or null"),
-            "classes": (
-                lambda v: v is None or (isinstance(v, list) and all(_is_scalar(c) for c in v)),
-                "a list of class values or null",
-            ),
-            "transforms": (lambda v: v is None or isinstance(v, Mapping), "a mapping"),
-            "standardize": (
-                lambda v: v is None or (isinstance(v, list) and all(isinstance(n, str) for n in v)),
-                "a list of feature names",
-            ),
-            "target_width": (lambda v: v is None or _is_count(v), "a positive integer"),
-            "standardization": (
-                lambda v: v is None or _is_stats(v),
-                "{feature: {mean: [numbers], std: [numbers]}}",
-            ),
-            **self._config_checks(),
-        }
-        problems = [
-            f"{key} must be {what}, got {config.get(key)!r}"
-            for key, (ok, what) in checks.items()
-            if not ok(config.get(key))
-        ]
-        if problems:
-            raise TrainingError(f"{origin}: malformed data config: {'; '.join(problems)}")
+        check_data_config(config, self.kind, origin, self._config_checks())
 
-    def _config_checks(self) -> dict[str, tuple[Callable[[Any], bool], str]]:
+    def _config_checks(self) -> dict[str, Check]:
         """Checks of the subclass's feature keys in a data config (key → (predicate, what))."""
         return {}
-
-    def _warn_overrides(self, user: dict[str, Any], config: dict[str, Any]) -> None:
-        for key, value in user.items():
-            if value is None:
-                continue
-            inherited = config.get(key)
-            if key == "features_transform":
-                warnings.warn(
-                    "features_transform ignored: inherited from train_source", stacklevel=3
-                )
-                continue
-            if key == "transforms":
-                value = {k: transform_to_json(validate_transform(v, k)) for k, v in value.items()}
-            if key == "standardize" and isinstance(value, bool):
-                continue
-            if value != inherited:
-                warnings.warn(
-                    f"{key}={value!r} ignored: inherited {inherited!r} from train_source",
-                    stacklevel=3,
-                )
 
     def _load_transforms(self, specs: Mapping[str, Any]) -> dict[str, Any]:
         out = {}
@@ -344,25 +239,6 @@ class HDF5Dataset(Dataset, ABC):
             else:
                 out[name] = validate_transform(spec, name)
         return out
-
-    def _from_features_transform(self, spec: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-        """DeepRank2's ``{feature | "all": {"transform": f, "standardize": bool}}`` form."""
-        names = self.feature_names()
-        unknown = sorted(set(spec) - set(names) - {"all"})
-        if unknown:
-            raise TrainingError(
-                f"features_transform names unselected/unknown feature(s) {unknown}; selected: {names}"
-            )
-        default = spec.get("all") or {}
-        transforms: dict[str, Any] = {}
-        standardize: list[str] = []
-        for name in names:
-            entry = spec.get(name, default) or {}
-            if entry.get("transform") is not None:
-                transforms[name] = entry["transform"]
-            if entry.get("standardize"):
-                standardize.append(name)
-        return transforms, standardize
 
     def _resolve_standardize(self, standardize: bool | Sequence[str] | None) -> list[str]:
         names = self.feature_names()
@@ -471,21 +347,27 @@ class HDF5Dataset(Dataset, ABC):
                 return int(np.size(value))
         return 1
 
-    def _read_target(self, group: Any) -> Any:
+    def _read_target(self, entry: Any, where: str | None = None) -> Any:
+        """The entry's value of the selected target (float or float64 (k,)); None if absent.
+
+        ``entry``: the entry's h5py group or low-level id. With ``where`` (file and entry, for
+        the message) a non-finite value is an error here; without, the caller checks it.
+        """
         if self.target is None:
             return None
-        tg = group.get("targets")
-        if tg is None or self.target not in tg:
+        value = read_target(entry, self.target)
+        if value is None:
             return None
-        value = tg[self.target][()]
-        return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
+        if where is not None:
+            check_finite(np.asarray(value, dtype=np.float64), where, f"target {self.target!r}")
+        return float(value) if value.ndim == 0 else value.astype(np.float64)
 
     def _target_of(self, idx: int) -> Any:
         key = self._items[idx]
         entry_key = key[:2]
         if entry_key not in self._targets_cache:
-            group = self._handles.get(key[0])[key[1]]
-            self._targets_cache[entry_key] = self._read_target(group)
+            entry = open_entry(self._handles.get(key[0]), key[1])
+            self._targets_cache[entry_key] = self._read_target(entry)
         return self._targets_cache[entry_key]
 
     def target_values(self) -> list[Any]:
@@ -531,36 +413,19 @@ class HDF5Dataset(Dataset, ABC):
     # ---- items ------------------------------------------------------------------------------
     def _list_entries(self, subset: Iterable[str] | None) -> list[tuple[int, str, str]]:
         """(file index, group name, entry id) of complete entries, files in order."""
-        from deeprank_like.storage import entry_id
-
         wanted = None if subset is None else set(subset)
         out = []
         #: (file index, group name) -> the entry's graph resolution (checked at construction)
         self._entry_resolution: dict[tuple[int, str], str | None] = {}
         #: file index -> number of complete entries in the file (subset or not)
         self._file_entry_counts: dict[int, int] = {}
-        for fi, path in enumerate(self.files):
-            f = self._handles.get(fi)
-            check_feature_file(f, path)
-            complete = 0
-            # one pass over the groups: the same rule as list_complete_entries, with the
-            # attributes read while each group is open (as cheap as listing alone)
-            for name in sorted(f.keys()):
-                if name.startswith("_"):
-                    continue
-                group = f.get(name)
-                if not isinstance(group, h5py.Group):
-                    continue
-                attrs = group.attrs
-                if int(attrs.get("complete", 0)) != 1:
-                    continue
-                complete += 1
-                eid = attrs.get("id", entry_id(name))
-                eid = eid.decode() if isinstance(eid, bytes) else str(eid)
-                if wanted is None or eid in wanted or name in wanted:
-                    out.append((fi, name, eid))
-                    self._entry_resolution[(fi, name)] = _text_attr(attrs, "resolution")
-            self._file_entry_counts[fi] = complete
+        for fi in range(len(self.files)):
+            entries = scan_entries(self._handles.get(fi))
+            self._file_entry_counts[fi] = len(entries)
+            for e in entries:
+                if wanted is None or e.id in wanted or e.name in wanted:
+                    out.append((fi, e.name, e.id))
+                    self._entry_resolution[(fi, e.name)] = e.resolution
         if wanted is not None:
             found = {e for _, _, e in out} | {n for _, n, _ in out}
             missing = sorted(wanted - found)
@@ -598,12 +463,7 @@ class HDF5Dataset(Dataset, ABC):
         key = self._items[idx][:2]
         cache = self.__dict__.setdefault("_query_cache", {})
         if key not in cache:
-            text = _text_attr(self._handles.get(key[0])[key[1]].attrs, "query")
-            try:
-                value = json.loads(text) if text else {}
-            except ValueError:
-                value = {}
-            cache[key] = value if isinstance(value, dict) else {}
+            cache[key] = entry_query(self._handles.get(key[0]), key[1])
         return cache[key]
 
     def entry_ids(self) -> list[str]:
@@ -734,8 +594,3 @@ class _RawReader(torch.utils.data.Dataset):
 
 def _as_list(items: list) -> list:
     return items
-
-
-def config_json(config: Mapping[str, Any]) -> str:
-    """Compact JSON of a data config."""
-    return json.dumps(config, sort_keys=True)

@@ -13,7 +13,6 @@ classification → int64 (1,) class index into ``classes``. Entries without the 
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -24,10 +23,20 @@ import pandas as pd
 import torch
 from torch_geometric.data import Data
 
-from deeprank_like.data.base import HDF5Dataset, _is_names, _is_widths, check_finite
+from deeprank_like.data.base import HDF5Dataset, check_finite
+from deeprank_like.data.data_config import is_names, is_widths
 from deeprank_like.data.deeprank2_compat import check_dataset_kwargs
-from deeprank_like.data.hdf5_index import has_link, open_group, read_array, width_of
 from deeprank_like.errors import StorageError
+from deeprank_like.storage.entries import (
+    entry_spec_signature,
+    feature_group,
+    feature_widths,
+    file_summary,
+    open_entry,
+    read_array,
+    read_edge_index,
+    read_positions,
+)
 
 __all__ = ["GraphDataset", "column_names"]
 
@@ -37,12 +46,6 @@ def _resolution_counts(found: Mapping[str | None, list]) -> str:
         f"{len(v)} {k or 'unknown'}-level"
         for k, v in sorted(found.items(), key=lambda kv: str(kv[0]))
     )
-
-
-def _attr_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _where(path: str, entry: str, count: int) -> str:
@@ -170,12 +173,6 @@ class GraphDataset(HDF5Dataset):
         self._shift_cache: tuple | None = None
 
     # ---- features ---------------------------------------------------------------------------
-    def _available(self, fi: int, name: str) -> tuple[dict[str, int], dict[str, int]]:
-        group = self._handles.get(fi)[name]
-        node = {k: width_of(v.shape) for k, v in group["node_features"].items()}
-        edge = {k: width_of(v.shape) for k, v in group["edge_features"].items()}
-        return node, edge
-
     def _filter_entries(
         self, entries: list[tuple[int, str, str]], config: dict | None
     ) -> list[tuple[int, str, str]]:
@@ -227,18 +224,17 @@ class GraphDataset(HDF5Dataset):
         """
         uniform = set()
         for fi in self._file_entry_counts:
-            f = self._handles.get(fi)
-            try:
-                specs = json.loads(_attr_text(f.attrs.get("feature_specs")) or "{}")
-                counts = json.loads(_attr_text(f.attrs.get("feature_counts")) or "{}")
-                total = int(f.attrs.get("entry_count", -1))
-            except (ValueError, TypeError):
+            summary = file_summary(self._handles.get(fi))
+            if summary is None or summary.entry_count != self._file_entry_counts[fi]:
                 continue
-            if total != self._file_entry_counts[fi] or not isinstance(counts, dict):
-                continue
-            kinds = {n: s.get("kind") if isinstance(s, dict) else None for n, s in specs.items()}
+            total = summary.entry_count
+            kinds = {
+                n: s.get("kind") if isinstance(s, dict) else None for n, s in summary.specs.items()
+            }
             if all(
-                int(c) == total for n, c in counts.items() if kinds.get(n) in ("node", "edge", None)
+                int(c) == total
+                for n, c in summary.counts.items()
+                if kinds.get(n) in ("node", "edge", None)
             ):
                 uniform.add(fi)
         return uniform
@@ -259,12 +255,12 @@ class GraphDataset(HDF5Dataset):
             if fi in uniform:
                 key: Any = ("file", fi)
             else:
-                signature = _attr_text(self._handles.get(fi)[name].attrs.get("feature_specs"))
+                signature = entry_spec_signature(self._handles.get(fi), name)
                 key = signature if signature is not None else ("entry", fi, name)
             groups.setdefault(key, []).append(entry)
         out = []
         for members in groups.values():
-            node, edge = self._available(members[0][0], members[0][1])
+            node, edge = feature_widths(self._handles.get(members[0][0]), members[0][1])
             out.append((members, node, edge))
         return out
 
@@ -364,10 +360,10 @@ class GraphDataset(HDF5Dataset):
 
     def _config_checks(self) -> dict[str, tuple[Any, str]]:
         return {
-            "node_features": (_is_names, "a list of feature names"),
-            "edge_features": (_is_names, "a list of feature names"),
-            "node_widths": (_is_widths, "{feature: positive width}"),
-            "edge_widths": (_is_widths, "{feature: positive width}"),
+            "node_features": (is_names, "a list of feature names"),
+            "edge_features": (is_names, "a list of feature names"),
+            "node_widths": (is_widths, "{feature: positive width}"),
+            "edge_widths": (is_widths, "{feature: positive width}"),
             "resolution": (lambda v: v in (None, "residue", "atom"), "'residue', 'atom' or null"),
         }
 
@@ -464,13 +460,11 @@ class GraphDataset(HDF5Dataset):
         return out
 
     def _read_item(self, f: Any, key: tuple) -> dict[str, Any]:
-        name = key[1]
-        group = open_group(f, name)
+        group = open_entry(f, key[1])
         entry = self._entry_ids[key]
-        ei = read_array(group, "edge_index").astype(np.int64, copy=False)
-        num_edges = ei.shape[1] if ei.ndim == 2 else 0
-        ei = ei.reshape(2, num_edges)
-        pos = read_array(group, "positions").astype(np.float32, copy=False)
+        ei = read_edge_index(group)
+        num_edges = ei.shape[1]
+        pos = read_positions(group).astype(np.float32, copy=False)
         num_nodes = pos.shape[0]
         where = f"{self.files[key[0]]}: entry {entry!r}"
         check_finite(pos, where, "positions")
@@ -480,7 +474,7 @@ class GraphDataset(HDF5Dataset):
                 f", outside the {num_nodes} nodes; the entry is damaged"
             )
         x = self._matrix(
-            open_group(group, "node_features"),
+            feature_group(group, "node"),
             self.node_features,
             self.node_widths,
             num_nodes,
@@ -490,7 +484,7 @@ class GraphDataset(HDF5Dataset):
         )
         if self.edge_features:
             ea = self._matrix(
-                open_group(group, "edge_features"),
+                feature_group(group, "edge"),
                 self.edge_features,
                 self.edge_widths,
                 num_edges,
@@ -505,7 +499,7 @@ class GraphDataset(HDF5Dataset):
         both_dst = np.concatenate([ei[1], ei[0]])
         both_src = np.concatenate([ei[0], ei[1]])
         order = np.lexsort((both_src, both_dst)).astype(np.int32)
-        target = self._read_target_ll(group, where)
+        target = self._read_target(group, where)
         self._targets_cache.setdefault(key, target)
         return {
             "x": x,
@@ -516,16 +510,6 @@ class GraphDataset(HDF5Dataset):
             "target": target,
             "entry": entry,
         }
-
-    def _read_target_ll(self, group: Any, where: str = "entry") -> Any:
-        if self.target is None or not has_link(group, "targets"):
-            return None
-        targets = open_group(group, "targets")
-        if not has_link(targets, self.target):
-            return None
-        value = read_array(targets, self.target)
-        check_finite(np.asarray(value, dtype=np.float64), where, f"target {self.target!r}")
-        return float(value) if value.ndim == 0 else value.astype(np.float64)
 
     def _stat_columns(self, raw: dict[str, Any]) -> dict[str, np.ndarray]:
         out = {}
@@ -623,78 +607,9 @@ class GraphDataset(HDF5Dataset):
         >>> edges = ds.to_pandas("edge")
         >>> edges[(edges.entry == eid) & (edges.chain_1 != edges.chain_2)]
         """
-        if level not in ("entry", "node", "edge"):
-            raise ValueError(f"level must be 'entry', 'node' or 'edge', got {level!r}")
-        frames = []
-        for i in range(len(self._items)):
-            key = self._items[i]
-            raw = self._load(i) if transformed else self._read_raw(key)
-            target = raw["target"]
-            head = {"file": self.files[key[0]], "entry": raw["entry"]}
-            if self.target is not None:
-                head[self.target] = (
-                    target if target is None or np.ndim(target) == 0 else list(target)
-                )
-            if level == "entry":
-                head["num_nodes"] = raw["x"].shape[0]
-                head["num_edges"] = raw["edge_attr"].shape[0]
-                frames.append(pd.DataFrame([head]))
-                continue
-            ids = self._node_id_columns(key, raw["x"].shape[0])
-            if level == "node":
-                values, columns = raw["x"], self.node_columns
-                if transformed:
-                    values = self.get(i).x.numpy()
-                ident = {"node": np.arange(len(values)), **ids}
-            else:
-                values, columns = raw["edge_attr"], self.edge_columns
-                if transformed:
-                    _, _, es, ed = self._scales()
-                    if es is not None:
-                        values = (values - es.numpy()) / ed.numpy()
-                ei = np.asarray(raw["edge_index"], dtype=np.int64).reshape(2, -1)
-                ident = {}
-                for end, rows in (("1", ei[0]), ("2", ei[1])):
-                    ident[f"node_{end}"] = rows
-                    for name, column in ids.items():
-                        ident[f"{name}_{end}"] = column[rows]
-            frame = pd.DataFrame(values, columns=columns)
-            for k, v in reversed(list(ident.items())):
-                frame.insert(0, k, v)
-            for k, v in reversed(head.items()):
-                frame.insert(0, k, [v] * len(frame))
-            frames.append(frame)
-        return pd.concat(frames, ignore_index=True)
+        from deeprank_like.data.tables import graph_table
 
-    def _node_id_columns(self, key: tuple, rows: int) -> dict[str, np.ndarray]:
-        """chain, residue_number, insertion_code, residue_name (and atom_name) per node."""
-        group = open_group(self._handles.get(key[0]), key[1])
-        try:
-            ids = read_array(group, "node_ids")
-        except KeyError:
-            raise StorageError(
-                f"{self.files[key[0]]}: entry {self._entry_ids[key[:2]]!r} has no node_ids"
-            ) from None
-        if ids.shape[0] != rows:
-            raise StorageError(
-                f"{self.files[key[0]]}: entry {self._entry_ids[key[:2]]!r}: node_ids has "
-                f"{ids.shape[0]} rows for {rows} nodes; the entry is damaged"
-            )
-        out: dict[str, np.ndarray] = {}
-        fields = ["chain", "residue_number", "insertion_code", "residue_name"]
-        if self.resolution == "atom":
-            fields.append("atom_name")
-        names = ids.dtype.names or ()
-        for name in fields:
-            if name not in names:
-                continue
-            column = ids[name]
-            if column.dtype.kind == "S":
-                column = np.char.decode(column, "utf-8").astype(object)
-            elif column.dtype.kind in "iu":
-                column = column.astype(np.int64)
-            out[name] = column
-        return out
+        return graph_table(self, level, transformed)
 
     def _read_raw(self, key: tuple) -> dict[str, Any]:
         saved = self.transforms

@@ -1,7 +1,7 @@
 """`GridDataset`: 3D feature grids from feature files.
 
 Every stored grid of an entry (``grids/000`` unrotated, ``grids/001``… augmented copies; see
-:mod:`deeprank_like.grid.hdf5`) is one item sharing the entry's target, so augmentation
+:mod:`deeprank_like.storage.grids`) is one item sharing the entry's target, so augmentation
 multiplies the training items; :func:`~deeprank_like.data.split_dataset` always keeps the grids
 of one entry in the same split.
 
@@ -24,11 +24,13 @@ import pandas as pd
 import torch
 from torch_geometric.data import Data
 
-from deeprank_like.data.base import HDF5Dataset, _is_names, check_finite
+from deeprank_like.data.base import HDF5Dataset, check_finite
+from deeprank_like.data.data_config import is_names
 from deeprank_like.data.deeprank2_compat import check_dataset_kwargs
-from deeprank_like.data.hdf5_index import has_link, open_group, read_array
 from deeprank_like.data.transforms import apply_transform
 from deeprank_like.errors import StorageError
+from deeprank_like.storage.entries import open_entry
+from deeprank_like.storage.grids import grid_channels, grid_indices, read_grid_array
 
 __all__ = ["GridData", "GridDataset"]
 
@@ -42,10 +44,6 @@ class GridData(Data):
         if key == "x":
             return None
         return super().__cat_dim__(key, value, *args, **kwargs)
-
-
-def _decode(values: Any) -> list[str]:
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.ravel(values)]
 
 
 def base_feature(channel: str, known: set[str] | None = None) -> str:
@@ -123,15 +121,7 @@ class GridDataset(HDF5Dataset):
 
     # ---- features ------------------------------------------------------------------------------
     def _stored_channels(self, fi: int, name: str) -> tuple[list[str], tuple[int, ...]]:
-        group = self._handles.get(fi)[name]
-        if "grids" not in group or not any(k.isdigit() for k in group["grids"]):
-            raise StorageError(
-                f"{self.files[fi]}: entry {name!r} holds no grids (process with grid settings)"
-            )
-        grids = group["grids"]
-        first = grids[sorted(k for k in grids if k.isdigit())[0]]
-        names = _decode(first.attrs.get("channel_names", grids.attrs.get("channel_names", [])))
-        return names, tuple(int(n) for n in first.shape[1:])
+        return grid_channels(self._handles.get(fi)[name])
 
     def _setup_features(self, entries: list[tuple[int, str, str]], config: dict | None) -> None:
         if not entries:
@@ -193,8 +183,8 @@ class GridDataset(HDF5Dataset):
             )
 
         return {
-            "features": (_is_names, "a list of feature names"),
-            "channels": (_is_names, "a list of channel names"),
+            "features": (is_names, "a list of feature names"),
+            "channels": (is_names, "a list of channel names"),
             "grid_shape": (shape_ok, "three positive integers"),
         }
 
@@ -228,8 +218,7 @@ class GridDataset(HDF5Dataset):
             if not self.augment:
                 items.append((fi, name, 0))
                 continue
-            grids = self._handles.get(fi)[name].get("grids")
-            indices = sorted(int(k) for k in grids if k.isdigit()) if grids is not None else []
+            indices = grid_indices(self._handles.get(fi)[name])
             if not indices:
                 raise StorageError(f"{self.files[fi]}: entry {name!r} holds no grids")
             items += [(fi, name, i) for i in indices]
@@ -265,9 +254,9 @@ class GridDataset(HDF5Dataset):
     def _read_item(self, f: Any, key: tuple) -> dict[str, Any]:
         fi, name, gidx = key
         entry = self._entry_ids[(fi, name)]
-        group = open_group(f, name)
+        group = open_entry(f, name)
         try:
-            grid = read_array(open_group(group, "grids"), f"{gidx:03d}")
+            grid = read_grid_array(group, gidx)
         except KeyError:
             raise StorageError(f"entry {entry!r} has no grid {gidx:03d}") from None
         if fi not in self._channel_index:
@@ -287,13 +276,7 @@ class GridDataset(HDF5Dataset):
             with np.errstate(over="ignore", invalid="ignore"):  # checked just below
                 x = x.astype(np.float32)
             self._check_channels(x, where, " after its transform (float32 overflow)")
-        target = None
-        if self.target is not None and has_link(group, "targets"):
-            targets = open_group(group, "targets")
-            if has_link(targets, self.target):
-                value = read_array(targets, self.target)
-                check_finite(np.asarray(value, np.float64), where, f"target {self.target!r}")
-                target = float(value) if value.ndim == 0 else value.astype(np.float64)
+        target = self._read_target(group, where)
         self._targets_cache.setdefault((fi, name), target)
         return {"x": x, "target": target, "entry": entry, "grid_number": gidx}
 
