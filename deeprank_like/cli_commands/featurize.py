@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ STRUCTURE_SUFFIXES = (
     ".mmcif.gz",
 )
 CONFIG_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
+DEFAULT_OUTPUT = "features.hdf5"
 
 EXAMPLE = """\
 deeprank-like featurize --ppi A,B --resolution residue -o features.hdf5 complexes/*.pdb
@@ -195,34 +197,38 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=None,
         help="progress bar (default: when stderr is a terminal)",
     )
-    g = p.add_argument_group("grids (optional)")
-    g.add_argument(
-        "--grid", metavar="NX,NY,NZ", help="also map each graph to a grid of this many points"
-    )
-    g.add_argument(
-        "--grid-size", metavar="SX,SY,SZ", help="grid box edge lengths in Å (required with --grid)"
-    )
-    g.add_argument(
-        "--grid-method",
-        default=None,
-        help="gaussian (default), fast_gaussian, nearest, exp_deeprank2",
-    )
-    g.add_argument(
-        "--grid-augment", type=int, default=None, help="extra randomly rotated grids per query"
-    )
-    g.add_argument("--grid-seed", type=int, default=None, help="seed of the rotations (default 0)")
+    g = p.add_argument_group("grids (optional; [grid] of the config file)")
+    for f in _grid_flags():
+        cli = f.metadata["cli"]
+        g.add_argument(
+            cli["flag"],
+            dest=f"grid_{f.name}",
+            metavar=cli["metavar"],
+            type=_arg_type(cli["parse"]),
+            default=None,
+            help=cli["help"],
+        )
     return p
 
 
-def _triple(text: str, what: str, cast: Any) -> list:
-    parts = text.replace("x", ",").split(",")
-    if len(parts) != 3:
-        fail(f"{what} needs three comma-separated values, got {text!r}")
-    try:
-        return [cast(v) for v in parts]
-    except ValueError:
-        fail(f"{what}: cannot read {text!r} as three numbers")
-    return []
+def _grid_flags() -> list[Any]:
+    """The fields of GridConfig that have a command-line flag (in their metadata)."""
+    from deeprank_like.processing.featurize_config import GridConfig
+
+    return [f for f in fields(GridConfig) if f.metadata.get("cli")]
+
+
+def _arg_type(parse: Any) -> Any:
+    """An argparse ``type=``: a ValueError of ``parse`` becomes a one-line usage error."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -281,44 +287,64 @@ def _modules(text: str | None) -> Any:
     return [m.strip() for m in text.split(",") if m.strip()]
 
 
-def _common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    kw: dict[str, Any] = {
-        "cpu_count": args.cpu_count,
-        "executor": args.executor,
-        "resume": args.resume,
-        "overwrite": args.overwrite,
-        "on_error": args.on_error,
-        "compression": args.compression,
-        "progress": args.progress,
+def _apply_flags(config: Any, args: argparse.Namespace) -> Any:
+    """``config`` with the fields given on the command line replaced (``dataclasses.replace``).
+
+    Each flag names one field; a bad value is a one-line error naming the flag.
+    """
+    from deeprank_like.processing.featurize_config import ConfigError, GridConfig
+
+    executor = args.dask_address or args.executor
+    changes: dict[str, dict[str, tuple[str, Any]]] = {
+        "processing": {
+            "cpu_count": ("--cpu-count", args.cpu_count),
+            "executor": ("--executor/--dask-address", executor),
+            "resume": ("--resume", args.resume),
+            "overwrite": ("--overwrite", args.overwrite),
+            "on_error": ("--on-error", args.on_error),
+            "progress": ("--progress", args.progress),
+            "shard": ("--shard", _shard(args.shard) if args.shard else None),
+            "log_error_traceback": ("--traceback", True if args.traceback else None),
+        },
+        "storage": {
+            "compression": ("--compression", args.compression),
+            "combine_output": ("--no-combine", False if args.no_combine else None),
+            "float_dtype": ("--float64", "float64" if args.float64 else None),
+        },
+        "grid": {
+            f.name: (f.metadata["cli"]["flag"], getattr(args, f"grid_{f.name}"))
+            for f in _grid_flags()
+        },
     }
-    if args.dask_address:
-        kw["executor"] = args.dask_address
-    if args.shard:
-        kw["shard"] = _shard(args.shard)
-    if args.no_combine:
-        kw["combine_output"] = False
-    if args.float64:
-        kw["float_dtype"] = "float64"
-    if args.traceback:
-        kw["log_error_traceback"] = True
-    if args.modules is not None:
-        kw["feature_modules"] = _modules(args.modules)
-    if args.grid or args.grid_size:
-        if not (args.grid and args.grid_size):
-            fail("--grid and --grid-size go together (points per axis and box size in Å)")
-        kw["grid_settings"] = {
-            "points_counts": _triple(args.grid, "--grid", int),
-            "sizes": _triple(args.grid_size, "--grid-size", float),
-        }
-    if args.grid_method is not None:
-        kw["grid_map_method"] = args.grid_method
-    if args.grid_augment is not None:
-        kw["grid_augmentation_count"] = args.grid_augment
-    if args.grid_seed is not None:
-        kw["grid_seed"] = args.grid_seed
-    if args.output:
-        kw["prefix"] = args.output
-    return {k: v for k, v in kw.items() if v is not None}
+    top = {
+        "feature_modules": ("--modules", _modules(args.modules)),
+        "resolution": ("--resolution", args.resolution),
+        "influence_radius": ("--radius", args.radius),
+        "max_edge_length": ("--edge-length", args.edge_length),
+    }
+    given = {k: v for k, (_, v) in top.items() if v is not None}
+    flags = {k: flag for k, (flag, _) in top.items()}
+    try:
+        for section, items in changes.items():
+            values = {k: v for k, (_, v) in items.items() if v is not None}
+            flags.update({k: flag for k, (flag, _) in items.items()})
+            current = getattr(config, section)
+            if not values:
+                continue
+            if current is None:  # grid: made from the flags alone
+                given[section] = GridConfig(**values)
+            else:
+                given[section] = replace(current, **values)
+        return replace(config, **given)
+    except ConfigError as exc:
+        flag = flags.get(exc.field or "")
+        if exc.field in ("points_counts", "sizes") and config.grid is None:
+            fail(
+                "a grid needs --grid and --grid-size together (points per axis and box size "
+                "in Å), or a [grid] table in the config file"
+            )
+        fail(f"{flag}: {exc}" if flag else str(exc))
+    return config
 
 
 def _column_map(items: list[str]) -> dict[str, str]:
@@ -418,13 +444,13 @@ def _query_chains(fields: dict[str, Any]) -> list[str]:
     return [c for side in chains for c in ([side] if isinstance(side, str) else side)]
 
 
-def _check_output(kwargs: dict[str, Any]) -> None:
+def _check_output(config: Any) -> None:
     """Refuse an existing output unless --resume/--overwrite (named as command-line flags)."""
-    from deeprank_like.processing.run import output_paths
+    from deeprank_like.processing.output import output_paths
 
-    if kwargs.get("resume") or kwargs.get("overwrite"):
+    if config.processing.resume or config.processing.overwrite:
         return
-    out, shards = output_paths(kwargs["prefix"])
+    out, shards = output_paths(config.output)
     existing = ([out] if Path(out).exists() else []) + shards
     if existing:
         fail(
@@ -448,14 +474,14 @@ def _table_flags_used(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deeprank_like.processing.config import build_collection, config_kwargs
+    from deeprank_like.processing.config import build_collection, read_config
+    from deeprank_like.processing.featurize_config import FeaturizeConfig
     from deeprank_like.processing.run import process
 
     config = args.config
     inputs = list(args.inputs)
     if config is None and len(inputs) == 1 and inputs[0].lower().endswith(CONFIG_SUFFIXES):
         config = inputs.pop()
-    kwargs = _common_kwargs(args)
     if not args.table and _table_flags_used(args):
         fail(f"{', '.join(_table_flags_used(args))} go with --table")
     query_flags = [
@@ -480,9 +506,10 @@ def run(args: argparse.Namespace) -> int:
         ):
             if value is not None:
                 fail(f"{flag} belongs in the config file when one is used")
-        data, base, kwargs = config_kwargs(config, **kwargs)
-        _check_output(kwargs)
-        summary = process(build_collection(data, base), **kwargs)
+        settings, data, base = read_config(config, output=args.output)
+        settings = _apply_flags(settings, args)
+        _check_output(settings)
+        summary = process(build_collection(data, base, settings.query_defaults()), settings)
     elif args.table:
         if inputs or args.ppi or args.srv:
             fail("--table gives the queries; do not add structures or --ppi/--srv")
@@ -493,26 +520,17 @@ def run(args: argparse.Namespace) -> int:
             )
         from deeprank_like.query import QueryCollection
 
-        defaults = {
-            k: v
-            for k, v in (
-                ("resolution", args.resolution),
-                ("influence_radius", args.radius),
-                ("max_edge_length", args.edge_length),
-            )
-            if v is not None
-        }
-        kwargs.setdefault("prefix", "features.hdf5")
-        _check_output(kwargs)
+        settings = _apply_flags(FeaturizeConfig(output=args.output or DEFAULT_OUTPUT), args)
+        _check_output(settings)
         qc = QueryCollection.from_table(
             args.table,
             kind=args.kind,
             columns=_column_map(args.column),
             target_columns=_target_columns(args.target_columns),
             missing_targets=args.missing_targets or "error",
-            **defaults,
+            **settings.query_defaults(),
         )
-        summary = process(qc, **kwargs)
+        summary = process(qc, settings)
     else:
         if not (args.ppi or args.srv):
             fail("give a config file, a --table, or --ppi and/or --srv with structure files")
@@ -527,10 +545,11 @@ def run(args: argparse.Namespace) -> int:
             SingleResidueVariantQuery,
         )
 
+        settings = _apply_flags(FeaturizeConfig(output=args.output or DEFAULT_OUTPUT), args)
         common = {
-            "resolution": args.resolution or "residue",
-            "influence_radius": args.radius,
-            "max_edge_length": args.edge_length,
+            "resolution": settings.resolution or "residue",
+            "influence_radius": settings.influence_radius,
+            "max_edge_length": settings.max_edge_length,
         }
         if args.model is not None:
             common["model"] = args.model
@@ -565,7 +584,6 @@ def run(args: argparse.Namespace) -> int:
                     qc.add_failure(f"{Path(path).name}:{flag} {text}", exc)
                     continue
                 qc.add(query)
-        kwargs.setdefault("prefix", "features.hdf5")
-        _check_output(kwargs)
-        summary = process(qc, **kwargs)
+        _check_output(settings)
+        summary = process(qc, settings)
     return 1 if summary.failures else 0

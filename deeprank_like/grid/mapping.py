@@ -40,6 +40,7 @@ from deeprank_like.grid.rotation import check_rotation, rotate_about_center
 from deeprank_like.grid.settings import GridSettings, MapMethod
 
 __all__ = [
+    "DEFAULT_SIGMA",
     "FAST_GAUSSIAN_CUTOFF",
     "FLOAT32_EXACT_CUTOFF",
     "GAUSSIAN_CUTOFF",
@@ -52,6 +53,8 @@ __all__ = [
     "point_weights",
 ]
 
+#: Default width σ (Å) of the GAUSSIAN / FAST_GAUSSIAN kernels.
+DEFAULT_SIGMA = 1.0
 #: Default GAUSSIAN truncation radius in units of σ (kernel exp(-8) = 3.4e-4 of its peak; the
 #: default of scipy.ndimage.gaussian_filter). ``truncate=FLOAT32_EXACT_CUTOFF`` (5.77σ, kernel
 #: below 2⁻²⁴ of its peak) is exact to float32 resolution but stores ~1.6x more bytes.
@@ -97,7 +100,7 @@ class Grid:
     z: np.ndarray
     rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
     method: MapMethod = MapMethod.GAUSSIAN
-    sigma: float = 1.0
+    sigma: float = DEFAULT_SIGMA
     truncate: float | None = None
     settings: GridSettings | None = None
 
@@ -170,7 +173,7 @@ def point_weights(
     settings: GridSettings,
     center: np.ndarray,
     method: MapMethod | str = MapMethod.GAUSSIAN,
-    sigma: float = 1.0,
+    sigma: float = DEFAULT_SIGMA,
     truncate: float | None = None,
 ) -> sp.csr_matrix:
     """The sparse weight matrix ``W`` (P x G) of points on the grid (G = nx·ny·nz, C order).
@@ -268,7 +271,7 @@ def map_points(
     settings: GridSettings,
     center: np.ndarray,
     method: MapMethod | str = MapMethod.GAUSSIAN,
-    sigma: float = 1.0,
+    sigma: float = DEFAULT_SIGMA,
     truncate: float | None = None,
     *,
     as_float32: bool = False,
@@ -366,7 +369,7 @@ def map_graph_to_grid(
     settings: GridSettings,
     method: MapMethod | str = MapMethod.GAUSSIAN,
     rotation: np.ndarray | None = None,
-    sigma: float = 1.0,
+    sigma: float = DEFAULT_SIGMA,
     *,
     truncate: float | None = None,
     node_features: list[str] | None = None,
@@ -394,7 +397,7 @@ def map_graph_to_grids(
     graph,
     settings: GridSettings,
     method: MapMethod | str = MapMethod.GAUSSIAN,
-    sigma: float = 1.0,
+    sigma: float = DEFAULT_SIGMA,
     *,
     truncate: float | None = None,
     rotations: np.ndarray | None = None,

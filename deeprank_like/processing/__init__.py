@@ -10,19 +10,32 @@ from deeprank_like.processing.executors import (
     SerialExecutor,
     get_executor,
 )
-from deeprank_like.processing.run import output_paths, process, select_shard
+from deeprank_like.processing.featurize_config import (
+    ConfigError,
+    Execution,
+    FeaturizeConfig,
+    GridConfig,
+    StorageOptions,
+)
+from deeprank_like.processing.output import output_paths, select_shard
+from deeprank_like.processing.run import process
 from deeprank_like.processing.summary import ProcessSummary, QueryFailure
 
 __all__ = [
+    "ConfigError",
     "DaskExecutor",
+    "Execution",
     "Executor",
+    "FeaturizeConfig",
     "FuturesExecutor",
+    "GridConfig",
     "MPIExecutor",
     "MissingDependencyError",
     "ProcessExecutor",
     "ProcessSummary",
     "QueryFailure",
     "SerialExecutor",
+    "StorageOptions",
     "get_executor",
     "output_paths",
     "process",

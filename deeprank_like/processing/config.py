@@ -1,23 +1,21 @@
-"""Featurisation config files (TOML, YAML or JSON; data only) → queries + ``process`` arguments.
+"""Featurisation config files (TOML, YAML or JSON; data only) → queries + a FeaturizeConfig.
 
-Schema (all keys optional except ``queries``; relative paths are relative to the config file)::
+A config file is :meth:`FeaturizeConfig.to_dict() <deeprank_like.processing.featurize_config.
+FeaturizeConfig.to_dict>` (output, feature modules, graph settings, ``[processing]``,
+``[storage]``, ``[grid]``; see :mod:`deeprank_like.processing.featurize_config`) plus the
+queries; relative paths are relative to the config file::
 
-    output = "features.hdf5"                    # the prefix/output of process()
-    feature_modules = ["components", "contact"] # or "all"
+    output = "features.hdf5"
+    feature_modules = ["components", "contact"]
     resolution = "residue"                      # defaults applied to every query
-    influence_radius = 10.0
-    max_edge_length = 10.0
 
-    [processing]                                # keywords of deeprank_like.processing.process
+    [processing]
     executor = "processes"
-    cpu_count = 4
 
     [grid]                                      # optional grids
     points_counts = [20, 20, 20]
     sizes = [20.0, 20.0, 20.0]
-    method = "gaussian"
-    augmentation_count = 0
-    seed = 0
+    sigma = 1.0
 
     [[queries]]                                 # one table per query, or per file pattern
     kind = "ppi"                                # "ppi" or "srv"
@@ -45,57 +43,32 @@ from __future__ import annotations
 import glob
 import json
 import os
-from collections.abc import Callable
+import warnings
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from deeprank_like.errors import DeeprankLikeError, QueryError
+from deeprank_like.errors import QueryError
+from deeprank_like.processing.featurize_config import (
+    GRAPH_KEYS,
+    ConfigError,
+    FeaturizeConfig,
+    config_from_keywords,
+)
 
 __all__ = [
     "ConfigError",
     "build_collection",
-    "config_kwargs",
     "load_config",
-    "process_kwargs",
+    "read_config",
     "run_config",
 ]
 
-TOP_KEYS = {
-    "output",
-    "feature_modules",
-    "resolution",
-    "influence_radius",
-    "max_edge_length",
-    "include_hydrogens",
-    "processing",
-    "grid",
-    "queries",
-}
-QUERY_DEFAULT_KEYS = ("resolution", "influence_radius", "max_edge_length", "include_hydrogens")
-PROCESSING_KEYS = {
-    "cpu_count",
-    "combine_output",
-    "executor",
-    "on_error",
-    "resume",
-    "overwrite",
-    "shard",
-    "float_dtype",
-    "compression",
-    "progress",
-    "verbose",
-    "log_error_traceback",
-}
-GRID_KEYS = {"points_counts", "sizes", "method", "augmentation_count", "seed"}
+QUERY_DEFAULT_KEYS = GRAPH_KEYS
 PATH_FIELDS = ("pdb_path", "reference_path")
 #: Keys of a ``[[queries]]`` item with ``table = ...`` besides the query fields (defaults).
 TABLE_KEYS = {"table", "kind", "columns", "target_columns", "sep", "missing_targets"}
 TABLE_KEYS |= {"check_structures"}
-
-
-class ConfigError(DeeprankLikeError, ValueError):
-    """A config file is unreadable or does not follow the schema."""
 
 
 def load_config(path: str | os.PathLike) -> dict[str, Any]:
@@ -140,8 +113,23 @@ def _resolve(base: Path, value: str) -> str:
     return str(p if p.is_absolute() else base / p)
 
 
-def build_collection(config: dict[str, Any], base_dir: str | os.PathLike = ".") -> Any:
-    """The :class:`QueryCollection` described by ``config["queries"]``."""
+def build_collection(
+    config: dict[str, Any],
+    base_dir: str | os.PathLike = ".",
+    defaults: dict[str, Any] | None = None,
+) -> Any:
+    """The :class:`QueryCollection` described by ``config["queries"]``.
+
+    Parameters
+    ----------
+    config : dict
+        A config file's mapping (see :func:`load_config`).
+    base_dir : str or PathLike
+        Relative paths of the queries are relative to this folder.
+    defaults : dict, optional
+        Query field defaults (:meth:`FeaturizeConfig.query_defaults`); default: the graph
+        settings of ``config``.
+    """
     from deeprank_like.query import QueryCollection
     from deeprank_like.query.base import _KINDS
     from deeprank_like.query.table import check_query
@@ -152,8 +140,9 @@ def build_collection(config: dict[str, Any], base_dir: str | os.PathLike = ".") 
         raise ConfigError(
             "the config needs a non-empty 'queries' list ([[queries]] tables in TOML)"
         )
-    _check_values(config, TOP_VALUE_CHECKS, "config")
-    defaults = {k: config[k] for k in QUERY_DEFAULT_KEYS if k in config}
+    if defaults is None:
+        graph = {k: config[k] for k in GRAPH_KEYS if k in config}
+        defaults = FeaturizeConfig.from_dict(graph).query_defaults()
     qc = QueryCollection()
     for n, item in enumerate(items, 1):
         where = f"queries[{n}]"
@@ -252,195 +241,91 @@ def _expand(base: Path, files: Any, where: str) -> list[str]:
     return out
 
 
-def process_kwargs(config: dict[str, Any], base_dir: str | os.PathLike = ".") -> dict[str, Any]:
-    """Keyword arguments of ``process`` from a config (everything but the queries).
+def read_config(
+    path: str | os.PathLike, *, output: str | os.PathLike | None = None
+) -> tuple[FeaturizeConfig, dict[str, Any], Path]:
+    """``(settings, the file's mapping, its folder)`` of a config file.
+
+    Everything but the queries is checked here (so run-level errors come before any
+    structure is read); ``build_collection(mapping, folder, settings.query_defaults())``
+    makes the queries.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A ``.toml``, ``.yaml``/``.yml`` or ``.json`` file.
+    output : str or PathLike, optional
+        Replaces the file's ``output`` (e.g. ``-o``); one of the two is required.
 
     Raises
     ------
     ConfigError
-        For an unknown key or a value of the wrong type or range, naming the key.
+        Naming the file, the key and the value.
     """
-    _check_keys("config", config, TOP_KEYS)
-    _check_values(config, TOP_VALUE_CHECKS, "config")
-    for section in ("processing", "grid"):
-        if section in config and not isinstance(config[section], dict | None):
-            raise ConfigError(f"[{section}]: must be a table/mapping, got {config[section]!r}")
-    kwargs: dict[str, Any] = {}
-    if "output" in config:
-        kwargs["prefix"] = _resolve(Path(base_dir), str(config["output"]))
-    if "feature_modules" in config:
-        kwargs["feature_modules"] = config["feature_modules"]
-    proc = config.get("processing") or {}
-    _check_keys("[processing]", proc, PROCESSING_KEYS)
-    _check_values(proc, PROCESSING_CHECKS, "[processing]")
-    kwargs.update(proc)
-    if "shard" in kwargs and kwargs["shard"] is not None:
-        kwargs["shard"] = tuple(kwargs["shard"])
-    grid = config.get("grid")
-    if grid:
-        _check_keys("[grid]", grid, GRID_KEYS)
-        _check_values(grid, GRID_CHECKS, "[grid]")
-        if "points_counts" not in grid or "sizes" not in grid:
-            raise ConfigError("[grid]: needs 'points_counts' and 'sizes'")
-        kwargs["grid_settings"] = {"points_counts": grid["points_counts"], "sizes": grid["sizes"]}
-        kwargs["grid_map_method"] = grid.get("method", "gaussian")
-        kwargs["grid_augmentation_count"] = int(grid.get("augmentation_count", 0))
-        if "seed" in grid:
-            kwargs["grid_seed"] = grid["seed"]
-    return kwargs
-
-
-def config_kwargs(
-    path: str | os.PathLike, **overrides: Any
-) -> tuple[dict[str, Any], Path, dict[str, Any]]:
-    """``(config, folder of the config, process keywords)`` of a config file.
-
-    ``overrides`` (not None) win over the file's values. Everything but the queries is checked
-    here, so run-level errors come before any structure is read.
-
-    Raises
-    ------
-    ConfigError
-        Naming the file and the key.
-    """
-    config = load_config(path)
+    raw = load_config(path)
     base = Path(path).resolve().parent
-    try:
-        kwargs = process_kwargs(config, base)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-    kwargs.update({k: v for k, v in overrides.items() if v is not None})
-    if "prefix" not in kwargs:
+    settings = {k: v for k, v in raw.items() if k != "queries"}
+    if output is not None:
+        settings["output"] = os.fspath(output)
+    elif "output" not in settings:
         raise ConfigError(f"{path}: no 'output' given (set output = \"...\" or pass -o)")
-    return config, base, kwargs
+    elif isinstance(settings["output"], str) and settings["output"].strip():
+        settings["output"] = _resolve(base, settings["output"])
+    try:
+        return FeaturizeConfig.from_dict(settings), raw, base
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}", exc.field) from exc
 
 
-def run_config(path: str | os.PathLike, **overrides: Any) -> Any:
-    """Load a config file and run :func:`~deeprank_like.processing.process` (``overrides`` win).
+def run_config(path: str | os.PathLike, *, executor: Any = None, **overrides: Any) -> Any:
+    """Load a config file and run :func:`~deeprank_like.processing.process`.
+
+    ``executor`` (a name or an executor object) replaces the file's. Other ``overrides``
+    are the deprecated keywords of ``process`` (``prefix=``, ``cpu_count=``...); change a
+    :class:`FeaturizeConfig` from :func:`read_config` instead.
 
     Queries that cannot be made are failures of the run (``/_failures``), not errors.
     """
     from deeprank_like.processing.run import process
 
-    config, base, kwargs = config_kwargs(path, **overrides)
+    prefix = overrides.pop("prefix", None)
+    config, raw, base = read_config(path, output=prefix)
+    if overrides:
+        warnings.warn(
+            "run_config(path, **keywords) is deprecated: change the FeaturizeConfig of "
+            "read_config(path) with dataclasses.replace and call process(queries, config)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        config = config_from_keywords(config, **overrides)
     try:
-        collection = build_collection(config, base)
+        collection = build_collection(raw, base, config.query_defaults())
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
-    return process(collection, **kwargs)
+    return process(collection, config, executor=executor)
 
 
-# ---- value checks ----------------------------------------------------------------------
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def process_kwargs(config: dict[str, Any], base_dir: str | os.PathLike = ".") -> dict[str, Any]:
+    """Deprecated: ``{"config": FeaturizeConfig}`` of a config mapping (for ``process(q, **kw)``)."""
+    warnings.warn(
+        "process_kwargs is deprecated: use FeaturizeConfig.from_dict or read_config",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    settings = {k: v for k, v in config.items() if k != "queries"}
+    if isinstance(settings.get("output"), str):
+        settings["output"] = _resolve(Path(base_dir), settings["output"])
+    return {"config": FeaturizeConfig.from_dict(settings)}
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _positive_int(value: Any) -> str | None:
-    return None if _is_int(value) and value >= 1 else "must be a positive integer"
-
-
-def _optional_positive_int(value: Any) -> str | None:
-    return None if value is None else _positive_int(value)
-
-
-def _non_negative_int(value: Any) -> str | None:
-    return None if _is_int(value) and value >= 0 else "must be an integer >= 0"
-
-
-def _positive_number(value: Any) -> str | None:
-    return None if _is_number(value) and value > 0 else "must be a number > 0 (Å)"
-
-
-def _boolean(value: Any) -> str | None:
-    return None if isinstance(value, bool) else "must be true or false"
-
-
-def _optional_boolean(value: Any) -> str | None:
-    return None if value is None else _boolean(value)
-
-
-def _text(value: Any) -> str | None:
-    return None if isinstance(value, str) and value.strip() else "must be a non-empty string"
-
-
-def _one_of(*choices: str) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        return None if value in choices else f"must be one of {list(choices)}"
-
-    return check
-
-
-def _modules(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return None
-    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
-        return None
-    return 'must be "all", a module name or a list of module names'
-
-
-def _shard(value: Any) -> str | None:
-    if (
-        isinstance(value, list | tuple)
-        and len(value) == 2
-        and all(_is_int(v) for v in value)
-        and 0 <= value[0] < value[1]
-    ):
-        return None
-    return "must be [i, n] with 0 <= i < n"
-
-
-def _triple(check: Callable[[Any], bool], what: str) -> Callable[[Any], str | None]:
-    def run(value: Any) -> str | None:
-        ok = isinstance(value, list | tuple) and len(value) == 3 and all(check(v) for v in value)
-        return None if ok else f"must be a list of three {what}"
-
-    return run
-
-
-def _seed(value: Any) -> str | None:
-    return None if value is None or _is_int(value) else "must be an integer (or absent)"
-
-
-TOP_VALUE_CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "output": _text,
-    "feature_modules": _modules,
-    "resolution": _one_of("residue", "atom"),
-    "influence_radius": _positive_number,
-    "max_edge_length": _positive_number,
-    "include_hydrogens": _boolean,
-}
-PROCESSING_CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "cpu_count": _optional_positive_int,
-    "combine_output": _boolean,
-    "executor": _text,
-    "on_error": _one_of("record", "raise"),
-    "resume": _boolean,
-    "overwrite": _boolean,
-    "shard": lambda v: None if v is None else _shard(v),
-    "float_dtype": _one_of("float32", "float64"),
-    "compression": _one_of("gzip", "lzf", "none"),
-    "progress": _optional_boolean,
-    "verbose": _boolean,
-    "log_error_traceback": _boolean,
-}
-GRID_CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "points_counts": _triple(lambda v: _is_int(v) and v >= 1, "positive integers"),
-    "sizes": _triple(lambda v: _is_number(v) and v > 0, "positive numbers (Å)"),
-    "method": _text,
-    "augmentation_count": _non_negative_int,
-    "seed": _seed,
-}
-
-
-def _check_values(
-    data: dict[str, Any], checks: dict[str, Callable[[Any], str | None]], where: str
-) -> None:
-    for key, check in checks.items():
-        if key in data:
-            problem = check(data[key])
-            if problem:
-                raise ConfigError(f"{where}: {key} {problem}, got {data[key]!r}")
+def config_kwargs(
+    path: str | os.PathLike, **overrides: Any
+) -> tuple[dict[str, Any], Path, dict[str, Any]]:
+    """Deprecated: ``(mapping, folder, {"config": FeaturizeConfig})``; use :func:`read_config`."""
+    warnings.warn("config_kwargs is deprecated: use read_config", DeprecationWarning, stacklevel=2)
+    prefix = overrides.pop("prefix", None)
+    config, raw, base = read_config(path, output=prefix)
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if overrides:
+        config = config_from_keywords(config, **overrides)
+    return raw, base, {"config": config}

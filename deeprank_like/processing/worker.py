@@ -1,12 +1,14 @@
 """What a worker does for one query: load → build → features → (grid) → write.
 
 Runs in worker processes: everything it receives is plain data (the query's ``to_dict()``,
-feature-module references from ``module_reference``, settings), and it writes its entry
+the feature modules as ``{name, kwargs}`` specs, the frozen
+:class:`~deeprank_like.processing.featurize_config.FeaturizeConfig`), and it writes its entry
 into its own shard file, opened only while writing.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -18,7 +20,7 @@ from deeprank_like.storage.files import init_root, open_h5
 
 __all__ = ["run_query", "shard_path"]
 
-_module_cache: dict[tuple, Any] = {}
+_module_cache: dict[str, Any] = {}
 
 
 def shard_path(template: str) -> str:
@@ -27,26 +29,30 @@ def shard_path(template: str) -> str:
     return template.format(host=host, pid=os.getpid())
 
 
-def _modules(refs: Any) -> Any:
-    if refs is None or isinstance(refs, str):
-        return refs
-    key = tuple(refs)
+def _modules(specs: Any) -> Any:
+    """``"all"``/None unchanged, else the module instances rebuilt from their specs (cached)."""
+    if specs is None or isinstance(specs, str):
+        return specs
+    key = json.dumps(specs, sort_keys=True)
     if key not in _module_cache:
-        from deeprank_like.features.registry import resolve_reference
+        from deeprank_like.features.registry import ModuleSpec
 
-        _module_cache[key] = [resolve_reference(r) for r in refs]
+        _module_cache[key] = [ModuleSpec.from_dict(s).build() for s in specs]
     return _module_cache[key]
 
 
 def run_query(task: dict[str, Any]) -> dict[str, Any]:
     """Process one query; return a result record (never raises unless ``on_error="raise"``).
 
-    ``task`` keys: ``id``, ``query`` (dict), ``config`` (see :func:`deeprank_like.processing.run.process`).
+    ``task`` keys: ``id``, ``query`` (dict), ``config``: ``settings`` (FeaturizeConfig),
+    ``modules`` (``"all"`` or module spec dicts), ``shard_template``, ``file_config``.
     The record has ``query_id``, ``ok``, ``seconds`` and either ``file`` or ``stage``,
     ``exc_type``, ``message``.
     """
     t0 = time.perf_counter()
     cfg = task["config"]
+    settings = cfg["settings"]
+    storage, grid = settings.storage, settings.grid
     qid = task["id"]
     state = {"stage": "load"}
     try:
@@ -58,8 +64,7 @@ def run_query(task: dict[str, Any]) -> dict[str, Any]:
         graph = query.build(_modules(cfg["modules"]), structure=structure)
         state["stage"] = "write"
         extra = None
-        grid = cfg.get("grid")
-        if grid:
+        if grid is not None:
 
             def extra(group: Any) -> None:
                 state["stage"] = "grid"
@@ -68,12 +73,9 @@ def run_query(task: dict[str, Any]) -> dict[str, Any]:
                 add_grids(
                     group,
                     graph,
-                    grid["settings"],
-                    grid["method"],
-                    augmentations=grid["augmentations"],
-                    seed=grid["seed"],
-                    compression=cfg["compression"] if cfg["compression"] != "none" else None,
-                    compression_opts=4 if cfg["compression"] == "gzip" else None,
+                    **grid.map_kwargs(),
+                    compression=storage.compression if storage.compression != "none" else None,
+                    compression_opts=4 if storage.compression == "gzip" else None,
                 )
                 state["stage"] = "write"
 
@@ -83,7 +85,7 @@ def run_query(task: dict[str, Any]) -> dict[str, Any]:
         with open_h5(path, "a") as f:
             if int(f.attrs.get("entry_count", 0)) == 0 and f.attrs.get("created_by") != "process":
                 init_root(f, cfg.get("file_config"), created_by="process")
-            write_graph(f, graph, cfg["float_dtype"], compression=cfg["compression"], extra=extra)
+            write_graph(f, graph, storage.float_dtype, compression=storage.compression, extra=extra)
         return {
             "query_id": qid,
             "ok": True,
@@ -95,10 +97,10 @@ def run_query(task: dict[str, Any]) -> dict[str, Any]:
         stage = state["stage"]
         if stage == "build" and isinstance(exc, FeatureError | PssmError):
             stage = "features"
-        if cfg.get("on_error") == "raise":
+        if settings.processing.on_error == "raise":
             raise
         message = str(exc) or type(exc).__name__
-        if cfg.get("traceback"):
+        if settings.processing.log_error_traceback:
             message += "\n" + "".join(traceback.format_exception(exc))
         return {
             "query_id": qid,
