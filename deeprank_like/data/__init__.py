@@ -9,6 +9,7 @@ from deeprank_like.data.base import HDF5Dataset, infer_task
 from deeprank_like.data.coulomb_dataset import CoulombMatrixDataset
 from deeprank_like.data.graph_dataset import GraphDataset, column_names
 from deeprank_like.data.grid_dataset import GridData, GridDataset
+from deeprank_like.data.packed import PackedGraphDataset
 from deeprank_like.data.split import (
     group_keys,
     kfold_indices,
@@ -25,6 +26,7 @@ __all__ = [
     "GridData",
     "GridDataset",
     "HDF5Dataset",
+    "PackedGraphDataset",
     "RunningStats",
     "Standardizer",
     "column_names",
