@@ -40,6 +40,7 @@ from typing import Any
 from torch import nn
 
 from deeprank_like.errors import TrainingError
+from deeprank_like.resolve import resolve_name
 
 __all__ = [
     "BUILTIN_NETWORKS",
@@ -65,7 +66,7 @@ BUILTIN_NETWORKS: dict[str, str] = {
     "cnn_regression": "deeprank_like.nn.cnn:CnnRegression",
     "cnn_classification": "deeprank_like.nn.cnn:CnnClassification",
     "coulomb_cnn": "deeprank_like.nn.coulomb_cnn:CoulombCNN",
-    "residue_graph_gnn": "deeprank_like.enm.experiment:ResidueGraphGNN",
+    "residue_graph_gnn": "deeprank_like.nn.betagm_gnn:ResidueGraphGNN",
     "antisymmetric_variant": "deeprank_like.nn.antisymmetric:AntisymmetricVariantNet",
 }
 
@@ -159,7 +160,9 @@ def get_model_class(name: str | type[nn.Module]) -> type[nn.Module]:
 
     ``name`` is a registry name, or the ``"module.path:Class"`` path of a class that is
     registered (in this process, as a built-in or as an entry point). Nothing is imported
-    except the built-ins' fixed modules and installed entry points.
+    except the built-ins' fixed modules and installed entry points. Names resolve through
+    :func:`deeprank_like.resolve.resolve_name`: case, ``_`` and ``-`` do not matter and the
+    class name works too (``"GINE"``, ``"GINENet"`` and ``"gine"`` are one network).
 
     Raises
     ------
@@ -180,13 +183,23 @@ def get_model_class(name: str | type[nn.Module]) -> type[nn.Module]:
             raise _not_registered(name)
         return cls
     eps = _entry_points()
-    if name in eps:
-        return _checked(eps[name].load(), f"entry point {name!r}")
-    raise TrainingError(
-        f"unknown network {name!r}; available: {', '.join(available_models())} (register your "
-        f"own with @deeprank_like.nn.register_model or the entry-point group "
-        f"{ENTRY_POINT_GROUP!r})"
+    table: dict[str, Any] = {n: ep.value for n, ep in eps.items()}
+    table.update(BUILTIN_NETWORKS)
+    table.update(_MODELS)
+    key = resolve_name(
+        name,
+        table,
+        what="network",
+        suffixes=("net",),
+        hint=f"register your own with @deeprank_like.nn.register_model or the entry-point "
+        f"group {ENTRY_POINT_GROUP!r}",
+        error=TrainingError,
     )
+    if key in _MODELS:
+        return _MODELS[key]
+    if key in BUILTIN_NETWORKS:
+        return _builtin(key)
+    return _checked(eps[key].load(), f"entry point {key!r}")
 
 
 def record_config(module: nn.Module, local_vars: dict[str, Any]) -> None:

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from deeprank_like.errors import TrainingError
+from deeprank_like.storage.checkpoint import FORMAT, FORMAT_VERSION, read_checkpoint
 
 __all__ = [
     "FORMAT",
@@ -41,12 +42,10 @@ __all__ = [
     "read_metadata",
     "restore_model",
     "save_checkpoint",
+    "trainer_settings",
 ]
 
 log = logging.getLogger(__name__)
-
-FORMAT = "deeprank_like.checkpoint"
-FORMAT_VERSION = 1
 
 
 def _package_version() -> str:
@@ -124,28 +123,12 @@ def save_checkpoint(
     return path
 
 
-def _load_error(path: str, exc: BaseException) -> TrainingError:
-    """A one-line reason why ``torch.load`` refused ``path`` (never advising weights_only=False)."""
-    import pickle
-
-    if isinstance(exc, pickle.UnpicklingError):
-        return TrainingError(
-            f"{path}: refused: the file holds objects other than tensors and plain data (it is "
-            f"not a deeprank_like checkpoint, or was crafted to run code); checkpoints are "
-            f"loaded with torch.load(weights_only=True) only"
-        )
-    if isinstance(exc, EOFError) or "central directory" in str(exc) or "zip archive" in str(exc):
-        size = os.path.getsize(path) if os.path.exists(path) else 0
-        return TrainingError(
-            f"{path}: truncated or damaged checkpoint ({size} bytes; the file ends before its "
-            f"end-of-archive record): copy it again or retrain"
-        )
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return TrainingError(f"{path}: not a loadable deeprank_like checkpoint ({first[:200]})")
-
-
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
     """The checkpoint dict with ``metadata`` decoded (``torch.load(weights_only=True)``).
+
+    The container is read and validated by
+    :func:`deeprank_like.storage.checkpoint.read_checkpoint` (below the datasets, which read
+    a checkpoint's data config).
 
     Raises
     ------
@@ -154,48 +137,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
         metadata that is not a JSON object; a ``state_dict`` that is not a mapping of
         parameter names to tensors.
     """
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise TrainingError(f"{path}: is a directory, not a checkpoint file")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise TrainingError(f"{path}: no such checkpoint") from None
-    except Exception as exc:
-        raise _load_error(path, exc) from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise TrainingError(f"{path}: not a deeprank_like checkpoint (no format={FORMAT!r} key)")
-    version = payload.get("format_version", 0)
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise TrainingError(f"{path}: format_version must be an integer, got {version!r}")
-    if version > FORMAT_VERSION:
-        raise TrainingError(
-            f"{path}: checkpoint format {version} is newer than supported "
-            f"({FORMAT_VERSION}); upgrade deeprank_like"
-        )
-    payload = dict(payload)
-    raw = payload.get("metadata")
-    if not isinstance(raw, str):
-        raise TrainingError(
-            f"{path}: checkpoint metadata must be a JSON string, got {type(raw).__name__}"
-        )
-    try:
-        meta = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise TrainingError(f"{path}: checkpoint metadata is not valid JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise TrainingError(
-            f"{path}: checkpoint metadata must be a JSON object, got {type(meta).__name__}"
-        )
-    payload["metadata"] = meta
-    state = payload.get("state_dict")
-    if not isinstance(state, dict) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
-    ):
-        raise TrainingError(
-            f"{path}: the checkpoint's state_dict must map parameter names to tensors"
-        )
-    return payload
+    return read_checkpoint(path, map_location)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
@@ -235,6 +177,60 @@ def model_from_metadata(meta: dict[str, Any], source: str = "checkpoint") -> nn.
         return build_model(name, config)
     except TrainingError as exc:
         raise TrainingError(f"{source}: {exc}") from exc
+
+
+def _meta_section(meta: dict[str, Any], key: str, source: str) -> dict[str, Any]:
+    """``meta[key]`` of checkpoint metadata as a dict ({} if absent; TrainingError if not a dict)."""
+    value = meta.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TrainingError(f"{source}: metadata {key!r} must be a JSON object, got {value!r}")
+    return value
+
+
+def trainer_settings(meta: dict[str, Any], source: str = "checkpoint") -> dict[str, Any]:
+    """The Trainer settings a checkpoint's metadata records, checked.
+
+    Parameters
+    ----------
+    meta : dict
+        Checkpoint metadata (:func:`read_metadata`).
+    source : str
+        Where the metadata comes from (for messages).
+
+    Returns
+    -------
+    dict
+        ``task`` (None, "regress" or "classif"), ``classes`` (list or None), ``loss`` (the
+        loss name or None), ``epoch`` (int >= 0; 0 if missing or invalid) and ``optimizer``
+        (the optimiser's name, or None).
+
+    Raises
+    ------
+    TrainingError
+        A ``loss``/``training`` section that is not an object, classes that are not a list
+        of numbers/strings, or an unknown task.
+    """
+    loss_info = _meta_section(meta, "loss", source)
+    training = _meta_section(meta, "training", source)
+    classes = meta.get("classes")
+    if classes is not None and not (
+        isinstance(classes, list)
+        and all(isinstance(c, int | float | str) and not isinstance(c, bool) for c in classes)
+    ):
+        raise TrainingError(f"{source}: classes must be a list of class values, got {classes!r}")
+    task = meta.get("task")
+    if task not in (None, "regress", "classif"):
+        raise TrainingError(f"{source}: task must be 'regress' or 'classif', got {task!r}")
+    epoch = training.get("epoch", 0) or 0
+    return {
+        "task": task,
+        "classes": classes,
+        "loss": loss_info.get("name"),
+        "epoch": epoch if isinstance(epoch, int) and epoch >= 0 else 0,
+        "optimizer": training.get("optimizer"),
+    }
 
 
 def _non_finite(state: dict[str, torch.Tensor]) -> list[str]:

@@ -45,11 +45,13 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from deeprank_like.errors import TrainingError
+from deeprank_like.resolve import closest_match, resolve
 
 __all__ = [
     "DataConfig",
@@ -180,6 +182,21 @@ def _number(section: str, key: str, value: Any, *, integer: bool, minimum: float
     return number
 
 
+def _check_name(key: str, value: Any, names: list[str], check: Callable[[str], Any]) -> None:
+    """TrainingError unless ``value`` is a name that ``check`` accepts (any spelling)."""
+    if isinstance(value, str):
+        try:
+            check(value)
+            return
+        except TrainingError:
+            pass
+    best = closest_match(value, names) if isinstance(value, str) else None
+    raise TrainingError(
+        f"training.{key} must be {'null or ' if key != 'optimizer' else ''}one of {names}, "
+        f"got {value!r}" + (f"; did you mean {best!r}?" if best else "")
+    )
+
+
 def _validate(cfg: RunConfig) -> RunConfig:
     """Check every name a config resolves (network, optimiser, loss, scheduler) and the numbers.
 
@@ -188,7 +205,7 @@ def _validate(cfg: RunConfig) -> RunConfig:
     """
     from deeprank_like.nn.registry import get_model_class
     from deeprank_like.training.losses import LOSSES
-    from deeprank_like.training.trainer import OPTIMIZERS, SCHEDULERS
+    from deeprank_like.training.optim import OPTIMIZERS, SCHEDULERS, optimizer_name, scheduler_name
 
     net = cfg.network
     if not isinstance(net.name, str) or not net.name:
@@ -197,18 +214,18 @@ def _validate(cfg: RunConfig) -> RunConfig:
     if not isinstance(net.kwargs, dict):
         raise TrainingError(f"network.kwargs must be a mapping, got {net.kwargs!r}")
     t = cfg.training
-    if not isinstance(t.optimizer, str) or t.optimizer.lower() not in OPTIMIZERS:
-        raise TrainingError(
-            f"training.optimizer must be one of {sorted(OPTIMIZERS)}, got {t.optimizer!r}"
+    _check_name("optimizer", t.optimizer, sorted(OPTIMIZERS), optimizer_name)
+    if t.loss is not None:
+        _check_name(
+            "loss",
+            t.loss,
+            sorted(LOSSES),
+            lambda name: resolve(
+                name, LOSSES, what="loss", suffixes=("loss",), error=TrainingError
+            ),
         )
-    if t.loss is not None and (not isinstance(t.loss, str) or t.loss not in LOSSES):
-        raise TrainingError(
-            f"training.loss must be null or one of {sorted(LOSSES)}, got {t.loss!r}"
-        )
-    if t.scheduler is not None and t.scheduler not in SCHEDULERS:
-        raise TrainingError(
-            f"training.scheduler must be null or one of {list(SCHEDULERS)}, got {t.scheduler!r}"
-        )
+    if t.scheduler is not None:
+        _check_name("scheduler", t.scheduler, list(SCHEDULERS), scheduler_name)
     for key in ("optimizer_kwargs", "scheduler_kwargs"):
         if not isinstance(getattr(t, key), dict):
             raise TrainingError(f"training.{key} must be a mapping, got {getattr(t, key)!r}")

@@ -40,6 +40,7 @@ __all__ = [
     "current_context",
     "first_slurm_host",
     "init_distributed",
+    "resolve_device",
 ]
 
 
@@ -198,3 +199,30 @@ class GlobalBatchSampler:
                 yield [(int(batch[0]), 0.0)]
             else:
                 yield [(int(i), 1.0) for i in share]
+
+
+def resolve_device(device: str | torch.device, ctx: DistContext | None = None) -> torch.device:
+    """The torch device for ``device``: ``"auto"`` → CUDA if available, else CPU.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"}, a torch device string, or torch.device
+        ``"cuda"`` (or ``"auto"`` with CUDA) gives ``cuda:LOCAL_RANK`` under DDP.
+    ctx : DistContext, optional
+        This process's place in data-parallel training.
+
+    Raises
+    ------
+    TrainingError
+        ``"cuda"`` without CUDA.
+    """
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise TrainingError("device='cuda' requested but CUDA is not available")
+        index = ctx.local_rank if ctx is not None and ctx.enabled else torch.cuda.current_device()
+        return torch.device("cuda", index)
+    return torch.device(device)

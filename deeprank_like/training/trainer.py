@@ -15,68 +15,47 @@ The Trainer only orchestrates: datasets come from :mod:`deeprank_like.data`, net
 
 from __future__ import annotations
 
-import copy
 import inspect
 import logging
 import math
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
-from torch.utils.data import Dataset as TorchDataset
-from torch_geometric.data import Batch
-from torch_geometric.loader import DataLoader
 
-from deeprank_like.errors import DeeprankLikeError, TrainingError
+from deeprank_like.errors import TrainingError
 from deeprank_like.nn.registry import build_model, model_config, model_name
+from deeprank_like.training.batches import (
+    check_inherits,
+)
 from deeprank_like.training.checkpoint import (
     load_checkpoint,
     restore_model,
     save_checkpoint,
+    trainer_settings,
 )
-from deeprank_like.training.distributed import (
-    DistContext,
-    GlobalBatchSampler,
-    all_gather_objects,
-    all_reduce_sum,
-    current_context,
-)
+from deeprank_like.training.distributed import DistContext, current_context, resolve_device
+from deeprank_like.training.evaluation import dataset_for, labelled_metrics, predictions_frame
 from deeprank_like.training.exporters import MetricsCSV, plot_loss_curves, plot_predictions
+from deeprank_like.training.loop import EpochRunner, epoch_line
 from deeprank_like.training.losses import BCEWithLogitsLoss, Loss, make_loss
-from deeprank_like.training.metrics import compute_metrics
+from deeprank_like.training.optim import OPTIMIZERS as OPTIMIZERS  # moved; kept importable
+from deeprank_like.training.optim import SCHEDULERS as SCHEDULERS
+from deeprank_like.training.optim import (
+    make_optimizer,
+    make_scheduler,
+    optimizer_name,
+    scheduler_name,
+)
 
 __all__ = ["Trainer", "build_model_for", "resolve_device"]
 
 log = logging.getLogger(__name__)
-
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-}
-SCHEDULERS = ("plateau", "cosine", "step", "exponential")
-
-
-def resolve_device(device: str | torch.device, ctx: DistContext | None = None) -> torch.device:
-    """``"auto"`` → CUDA if available (``cuda:LOCAL_RANK`` under DDP), else CPU."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        if not torch.cuda.is_available():
-            raise TrainingError("device='cuda' requested but CUDA is not available")
-        index = ctx.local_rank if ctx is not None and ctx.enabled else torch.cuda.current_device()
-        return torch.device("cuda", index)
-    return torch.device(device)
 
 
 def build_model_for(
@@ -110,7 +89,8 @@ def build_model_for(
         config["output_activation"] = "sigmoid"
     if "output_size" not in config:
         if task == "classif":
-            config["output_size"] = 1 if loss == "bce_with_logits" else len(dataset.classes)
+            bce = loss is not None and isinstance(make_loss(loss, task), BCEWithLogitsLoss)
+            config["output_size"] = 1 if bce else len(dataset.classes)
         else:
             config["output_size"] = int(getattr(dataset, "target_width", 1) or 1)
     if getattr(dataset, "kind", "") == "grid":
@@ -122,99 +102,7 @@ def build_model_for(
     return build_model(name, config)
 
 
-def _batches(loader: DataLoader) -> Any:
-    """Iterate ``loader``; a package error raised in a worker keeps its own one-line message.
-
-    PyTorch re-raises a worker's exception as ``"Caught X in DataLoader worker process 0.
-    Original Traceback ..."``; the reason (file, entry, feature) would be buried at its end.
-    """
-    it = iter(loader)
-    while True:
-        try:
-            batch = next(it)
-        except StopIteration:
-            return
-        except DeeprankLikeError as exc:
-            text = str(exc).rstrip()
-            prefix = f"{type(exc).__module__}.{type(exc).__qualname__}: "
-            last = text.splitlines()[-1] if text else ""
-            if text.startswith("Caught ") and last.startswith(prefix):
-                raise type(exc)(last[len(prefix) :]) from exc
-            raise
-        yield batch
-
-
-def _meta_section(meta: dict[str, Any], key: str, source: str) -> dict[str, Any]:
-    """``meta[key]`` of checkpoint metadata as a dict ({} if absent; TrainingError if not a dict)."""
-    value = meta.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise TrainingError(f"{source}: metadata {key!r} must be a JSON object, got {value!r}")
-    return value
-
-
-class _Tagged(TorchDataset):
-    """Items of a dataset tagged with ``sample_id`` and ``sample_weight`` (0: DDP padding)."""
-
-    def __init__(self, dataset: Any) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, key: tuple[int, float]) -> Any:
-        index, weight = key
-        data = copy.copy(self.dataset[index])
-        data.sample_id = torch.tensor([index], dtype=torch.long)
-        data.sample_weight = torch.tensor([weight], dtype=torch.float32)
-        return data
-
-
-def _widths(batch: Any) -> str:
-    x = getattr(batch, "x", None)
-    if x is None:
-        return "no x"
-    if x.dim() == 5:
-        return f"{x.size(1)} grid channels of shape {tuple(x.shape[2:])}"
-    ea = getattr(batch, "edge_attr", None)
-    edge = ea.size(1) if ea is not None and ea.dim() == 2 else 0
-    return f"{x.size(1)} node-feature columns and {edge} edge-feature columns"
-
-
-def _expects(model: nn.Module) -> str:
-    if hasattr(model, "num_channels"):
-        return f"{model.num_channels} channels of shape {tuple(getattr(model, 'grid_shape', ()))}"
-    parts = []
-    if hasattr(model, "num_node_features"):
-        parts.append(f"{model.num_node_features} node-feature columns")
-    if hasattr(model, "num_edge_features"):
-        parts.append(f"{model.num_edge_features} edge-feature columns")
-    return " and ".join(parts) if parts else "(unknown input widths)"
-
-
-def _declared_mismatch(model: nn.Module, batch: Any) -> bool:
-    """True if the model's declared input widths (if any) differ from the batch's."""
-    x = getattr(batch, "x", None)
-    if x is None:
-        return False
-    if x.dim() == 5:
-        channels = getattr(model, "num_channels", None)
-        shape = getattr(model, "grid_shape", None)
-        return (channels is not None and channels != x.size(1)) or (
-            shape is not None and tuple(shape) != tuple(x.shape[2:])
-        )
-    expected = getattr(model, "num_node_features", None)
-    if expected is not None and expected != x.size(1):
-        return True
-    ea = getattr(batch, "edge_attr", None)
-    edge = ea.size(1) if ea is not None and ea.dim() == 2 else 0
-    expected_edge = getattr(model, "num_edge_features", None)
-    # a network may ignore edge features (num_edge_features=0)
-    return bool(expected_edge) and expected_edge != edge
-
-
-class Trainer:
+class Trainer(EpochRunner):
     """Train a network on a dataset, validate, test, checkpoint and predict.
 
     Parameters
@@ -332,8 +220,13 @@ class Trainer:
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
         self._optimizer_arg = optimizer
-        self.optimizer = self._make_optimizer(optimizer, lr, weight_decay, optimizer_kwargs or {})
-        self._scheduler_arg = scheduler
+        self.optimizer = make_optimizer(
+            self.model.parameters(), optimizer, lr, weight_decay, optimizer_kwargs
+        )
+        if scheduler is not None and not callable(scheduler) and not isinstance(scheduler, str):
+            raise TrainingError(f"scheduler must be a name or a callable, got {scheduler!r}")
+        # a name is checked now (fail in seconds) and stored in its canonical spelling
+        self._scheduler_arg = scheduler_name(scheduler) if isinstance(scheduler, str) else scheduler
         self._scheduler_kwargs = dict(scheduler_kwargs or {})
         self.scheduler: Any = None
         self.history = MetricsCSV(self.output_dir / "metrics.csv", write=self.ctx.is_main)
@@ -344,7 +237,7 @@ class Trainer:
         self._ddp: nn.Module | None = None
         for name, ds in (("dataset_val", dataset_val), ("dataset_test", dataset_test)):
             if ds is not None and dataset_train is not None:
-                self._check_inherits(ds, name)
+                check_inherits(dataset_train, ds, name)
 
     def configure_optimizers(
         self,
@@ -367,7 +260,9 @@ class Trainer:
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
         self._optimizer_arg = optimizer
-        self.optimizer = self._make_optimizer(optimizer, lr, weight_decay, optimizer_kwargs)
+        self.optimizer = make_optimizer(
+            self.model.parameters(), optimizer, lr, weight_decay, optimizer_kwargs
+        )
 
     def set_lossfunction(self, lossfunction: Any = None, override_invalid: bool = False) -> None:
         """Replace the loss (DeepRank2's method).
@@ -391,391 +286,24 @@ class Trainer:
             else getattr(self.loss_fn, "name", "custom")
         )
 
-    # ---- construction helpers -----------------------------------------------------------------
-    def _make_optimizer(
-        self, optimizer: Any, lr: float, weight_decay: float, kwargs: dict
-    ) -> torch.optim.Optimizer:
-        if isinstance(optimizer, str):
-            if optimizer.lower() not in OPTIMIZERS:
-                raise TrainingError(
-                    f"unknown optimizer {optimizer!r}; available: {sorted(OPTIMIZERS)}"
-                )
-            cls = OPTIMIZERS[optimizer.lower()]
-        elif isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
-            cls = optimizer
-        else:
-            raise TrainingError(
-                f"optimizer must be a name or an Optimizer class, got {optimizer!r}"
-            )
-        return cls(self.model.parameters(), lr=lr, weight_decay=weight_decay, **kwargs)
-
-    def _make_scheduler(self, epochs: int) -> Any:
-        spec, kw = self._scheduler_arg, dict(self._scheduler_kwargs)
-        if spec is None:
-            return None
-        if callable(spec) and not isinstance(spec, str):
-            return spec(self.optimizer)
-        sched = torch.optim.lr_scheduler
-        if spec == "plateau":
-            return sched.ReduceLROnPlateau(self.optimizer, **kw)
-        if spec == "cosine":
-            kw.setdefault("T_max", max(1, epochs))
-            return sched.CosineAnnealingLR(self.optimizer, **kw)
-        if spec == "step":
-            kw.setdefault("step_size", 10)
-            return sched.StepLR(self.optimizer, **kw)
-        if spec == "exponential":
-            kw.setdefault("gamma", 0.95)
-            return sched.ExponentialLR(self.optimizer, **kw)
-        raise TrainingError(
-            f"unknown scheduler {spec!r}; available: {list(SCHEDULERS)} or a callable"
-        )
-
-    def _check_inherits(self, ds: Any, name: str) -> None:
-        from deeprank_like.data.base import HDF5Dataset
-
-        train = self.dataset_train
-        if not (isinstance(train, HDF5Dataset) and isinstance(ds, HDF5Dataset)):
-            return
-        mine = train.data_config(include_stats=False)
-        theirs = ds.data_config(include_stats=False)
-        diff = sorted(k for k in mine if mine.get(k) != theirs.get(k))
-        if diff:
-            raise TrainingError(
-                f"{name} reads the data differently from dataset_train ({diff}); create it with "
-                f"train_source=dataset_train"
-            )
-        mine_stats, theirs_stats = train.standardizer, ds.standardizer
-        if (
-            mine_stats is not None
-            and theirs_stats is not mine_stats
-            and (theirs_stats is None or theirs_stats.to_dict() != mine_stats.to_dict())
-        ):
-            raise TrainingError(
-                f"{name} does not use the training set's standardisation; create it with "
-                f"train_source=dataset_train"
-            )
-
-    # ---- data plumbing --------------------------------------------------------------------------
-    def _loader(
-        self, dataset: Any, batch_size: int, shuffle: bool, num_workers: int
-    ) -> tuple[DataLoader, GlobalBatchSampler]:
-        if hasattr(dataset, "prepare"):
-            dataset.prepare(num_workers)
-            if num_workers > 0 and hasattr(dataset, "close"):
-                dataset.close()  # workers open their own handles
-        sampler = GlobalBatchSampler(len(dataset), batch_size, shuffle, self.seed, self.ctx)
-        loader = DataLoader(
-            _Tagged(dataset),
-            batch_sampler=sampler,
-            num_workers=num_workers,
-            pin_memory=self.device.type == "cuda",
-            persistent_workers=num_workers > 0,
-        )
-        return loader, sampler
-
-    def _forward(self, module: nn.Module, batch: Any) -> Tensor:
-        out = module(batch)
-        if out.dim() == 1:
-            out = out.unsqueeze(1)
-        return out
-
-    def _target(self, batch: Any) -> Tensor | None:
-        y = getattr(batch, "y", None)
-        if y is None:
-            return None
-        if self.task == "classif":
-            return y.reshape(-1).long()
-        return y.reshape(y.size(0), -1).float()
-
-    def _labelled(self, target: Tensor) -> Tensor:
-        if self.task == "classif":
-            return target >= 0
-        return torch.isfinite(target).all(dim=1)
-
-    def _batch_loss(self, out: Tensor, target: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
-        """Sum of per-sample loss values and of their weights over the real, labelled samples."""
-        keep = (weight > 0) & self._labelled(target)
-        if bool(keep.all()):
-            values, weights = self.loss_fn(out, target, self.class_weights)
-        elif bool(keep.any()):
-            values, weights = self.loss_fn(out[keep], target[keep], self.class_weights)
-        else:
-            zero = (out * 0).sum()
-            return zero, zero.detach()
-        return values.sum(), weights.sum().detach()
-
-    def _non_finite_items(
-        self, out: Tensor, target: Tensor | None, weight: Tensor, loss_sum: Tensor | None
-    ) -> Tensor:
-        """(B,) bool: real samples whose output, or whose loss, is NaN or infinite."""
-        out = out.detach()
-        bad = ~torch.isfinite(out).reshape(out.size(0), -1).all(dim=1)
-        if loss_sum is not None and not bool(torch.isfinite(loss_sum.detach())):
-            # the loss overflowed with finite outputs: find the samples, one at a time
-            keep = (weight > 0) & self._labelled(target)
-            for i in torch.nonzero(keep & ~bad).reshape(-1).tolist():
-                values, _ = self.loss_fn(out[i : i + 1], target[i : i + 1], self.class_weights)
-                if not bool(torch.isfinite(values).all()):
-                    bad[i] = True
-            if not bool(bad.any()):  # e.g. a custom loss over the whole batch
-                bad = keep.clone()
-        return bad & (weight > 0)
-
-    @staticmethod
-    def _entry_names(batch: Any, mask: Tensor) -> list[str]:
-        index = torch.nonzero(mask.reshape(-1)).reshape(-1).tolist()
-        names = getattr(batch, "entry_id", None)
-        if isinstance(names, list | tuple) and len(names) == mask.numel():
-            return [str(names[i]) for i in index]
-        sample = batch.sample_id.reshape(-1).tolist()
-        return [f"item {sample[i]}" for i in index]
-
-    def _infinite_targets(self, target: Tensor | None, weight: Tensor) -> Tensor:
-        """(B,) bool: real samples with a ±inf regression target (NaN means unlabelled)."""
-        if target is None or self.task == "classif":
-            return torch.zeros_like(weight, dtype=torch.bool)
-        return torch.isinf(target).reshape(target.size(0), -1).any(dim=1) & (weight > 0)
-
-    def _non_finite_error(
-        self,
-        phase: str,
-        number: int,
-        batch: Any,
-        bad: Tensor,
-        loss_sum: Tensor,
-        inf_target: Tensor | None = None,
-    ) -> TrainingError:
-        names = self._entry_names(batch, bad)
-        where = (
-            f"entries {names[:10]}{' ...' if len(names) > 10 else ''}"
-            if names
-            else "entries of another process (DDP rank)"
-        )
-        if inf_target is not None and bool(inf_target.any()):
-            where += f" (infinite target: {self._entry_names(batch, inf_target)[:10]})"
-        saved = (
-            f"the checkpoint keeps epoch {self.best_epoch}"
-            if self.best_epoch is not None
-            else "no checkpoint was written"
-        )
-        return TrainingError(
-            f"epoch {self.epoch}, {phase} batch {number}: non-finite loss or target "
-            f"(batch loss {float(loss_sum.detach())}) from {where}. Training stopped before this step "
-            f"changed the weights; {saved}. Check these entries (deeprank-like inspect), the "
-            f"transforms/standardisation, or lower the learning rate (lr={self.lr:g})"
-        )
-
-    def _check_gradients(self, phase: str, number: int, batch: Any) -> None:
-        """TrainingError before the optimiser step if any gradient is NaN/inf."""
-        grads = [p.grad.detach() for p in self.model.parameters() if p.grad is not None]
-        if not grads:
-            return
-        # one fused pass (as clip_grad_norm_); NaN/inf in any gradient makes the sum non-finite
-        foreach_norm = getattr(torch, "_foreach_norm", None)
-        if foreach_norm is not None:
-            total = torch.stack(foreach_norm(grads, 2.0)).sum()
-        else:  # pragma: no cover - very old torch
-            total = torch.stack([torch.linalg.vector_norm(g) for g in grads]).sum()
-        if bool(torch.isfinite(total)):
-            return
-        names = self._entry_names(batch, batch.sample_weight.reshape(-1) > 0)
-        raise TrainingError(
-            f"epoch {self.epoch}, {phase} batch {number}: non-finite gradients (NaN/inf) for "
-            f"the batch of entries {names[:10]}{' ...' if len(names) > 10 else ''}; training "
-            f"stopped before this step changed the weights. Lower the learning rate "
-            f"(lr={self.lr:g}) or check these entries"
-        )
-
-    def _postprocess(self, out: Tensor) -> np.ndarray:
-        """Regression outputs, or class probabilities (B, C)."""
-        out = out.detach().float()
-        if self.task != "classif":
-            return out.cpu().numpy()
-        if out.size(1) == 1 or isinstance(self.loss_fn, BCEWithLogitsLoss):
-            p1 = torch.sigmoid(out[:, :1])
-            return torch.cat([1 - p1, p1], dim=1).cpu().numpy()
-        return torch.softmax(out, dim=1).cpu().numpy()
-
-    # ---- checks ---------------------------------------------------------------------------------
     def preflight(self, dataset: Any, batch_size: int = 2) -> None:
-        """Run one small batch through the model; TrainingError on any mismatch, naming widths."""
-        n = min(len(dataset), max(1, batch_size))
-        batch = Batch.from_data_list([dataset[i] for i in range(n)]).to(self.device)
-        if _declared_mismatch(self.model, batch):
-            raise TrainingError(
-                f"the first batch does not fit {type(self.model).__name__}: the data has "
-                f"{_widths(batch)}, the network expects {_expects(self.model)}"
-            )
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad():
-                out = self._forward(self.model, batch)
-        except (RuntimeError, IndexError, ValueError, TypeError) as exc:
-            raise TrainingError(
-                f"the first batch does not fit {type(self.model).__name__}: the data has "
-                f"{_widths(batch)}, the network expects {_expects(self.model)} ({exc})"
-            ) from exc
-        finally:
-            self.model.train(was_training)
-        if out.dim() != 2 or out.size(0) != n:
-            raise TrainingError(
-                f"{type(self.model).__name__} returned shape {tuple(out.shape)} for a batch of "
-                f"{n}; expected ({n}, output_size)"
-            )
-        activation = getattr(self.model, "output_activation", "none")
-        if self.task == "classif" and activation not in (None, "none"):
-            raise TrainingError(
-                f"{type(self.model).__name__} has output_activation={activation!r}, but a "
-                f"classification loss takes logits: build it with output_activation='none'"
-            )
-        target = self._target(batch)
-        if self.loss_fn is not None and target is not None:
-            width = target.size(1) if target.dim() == 2 else 1
-            self.loss_fn.check_output(out.size(1), len(self.classes or []), width)
-            try:
-                self._batch_loss(out, target, torch.ones(n, device=out.device))
-            except (RuntimeError, IndexError, ValueError) as exc:
-                raise TrainingError(
-                    f"loss {self.loss_fn!r} fails on the first batch: {exc}"
-                ) from exc
+        """Run one small batch through the model: fail in seconds, not after an epoch.
 
-    def _compute_class_weights(self) -> Tensor | None:
-        arg = self._class_weights_arg
-        if arg is False or arg is None or self.task != "classif":
-            return None
-        n_classes = len(self.classes)
-        if arg is True:
-            ds = self.dataset_train
-            if hasattr(ds, "class_counts"):
-                counts = np.asarray(ds.class_counts(), dtype=np.float64)
-            else:
-                counts = np.zeros(n_classes)
-                for i in range(len(ds)):
-                    c = int(ds[i].y.reshape(-1)[0])
-                    if c >= 0:
-                        counts[c] += 1
-            if (counts == 0).any():
-                missing = [self.classes[i] for i in np.flatnonzero(counts == 0)]
-                raise TrainingError(
-                    f"class_weights=True but classes {missing} have no training item"
-                )
-            inv = 1.0 / counts
-            weights = inv / inv.sum()
-        else:
-            weights = np.asarray(list(arg), dtype=np.float64)
-            if weights.shape != (n_classes,):
-                raise TrainingError(f"class_weights needs {n_classes} values, got {list(arg)}")
-            if not (np.isfinite(weights).all() and (weights >= 0).all() and weights.sum() > 0):
-                raise TrainingError(
-                    f"class_weights must be finite, >= 0 and not all 0, got {list(arg)}"
-                )
-        return torch.tensor(weights, dtype=torch.float32, device=self.device)
+        Parameters
+        ----------
+        dataset : dataset
+            Its first ``batch_size`` items form the batch.
+        batch_size : int
+            Number of items.
 
-    # ---- epochs -----------------------------------------------------------------------------------
-    def _run(self, loader: DataLoader, train: bool, phase: str | None = None) -> dict[str, Any]:
-        phase = phase or ("training" if train else "evaluation")
-        module = self._ddp if (train and self._ddp is not None) else self.model
-        module.train(train)
-        sum_loss = torch.zeros((), dtype=torch.float64, device=self.device)
-        sum_w = torch.zeros((), dtype=torch.float64, device=self.device)
-        ids, weights, outputs, targets, raw = [], [], [], [], []
-        bad_entries: list[str] = []
-        world = float(self.ctx.world_size)
-        start = time.perf_counter()
-        for number, batch in enumerate(_batches(loader)):
-            batch = batch.to(self.device, non_blocking=True)
-            weight = batch.sample_weight.reshape(-1)
-            target = self._target(batch)
-            with torch.set_grad_enabled(train):
-                out = self._forward(module, batch)
-                if target is not None and self.loss_fn is not None:
-                    loss_sum, w_sum = self._batch_loss(out, target, weight)
-                else:
-                    loss_sum = w_sum = None
-                bad = self._non_finite_items(out, target, weight, loss_sum)
-                inf_target = self._infinite_targets(target, weight)
-                bad = bad | inf_target
-                if train:
-                    if loss_sum is None:
-                        raise TrainingError("the training set has no target")
-                    # one all-reduce carries the weight sum and the non-finite count
-                    packed = torch.stack([w_sum.double(), bad.sum().double()])
-                    reduced = all_reduce_sum(packed, self.ctx)
-                    if float(reduced[1]) > 0:
-                        raise self._non_finite_error(
-                            phase, number, batch, bad, loss_sum, inf_target
-                        )
-                    global_w = reduced[0].to(w_sum.dtype)
-                    step_loss = loss_sum * (world / global_w) if global_w > 0 else loss_sum * 0
-                    self.optimizer.zero_grad(set_to_none=True)
-                    step_loss.backward()
-                    self._check_gradients(phase, number, batch)
-                    self.optimizer.step()
-                elif bool(bad.any()):
-                    bad_entries += self._entry_names(batch, bad)
-            if loss_sum is not None:
-                sum_loss += loss_sum.detach().double()
-                sum_w += w_sum.double()
-            ids.append(batch.sample_id.reshape(-1).cpu().numpy())
-            weights.append(weight.cpu().numpy())
-            outputs.append(self._postprocess(out))
-            raw.append(out.detach().float().cpu().numpy())
-            if target is not None:
-                targets.append(target.cpu().numpy())
-        if not train:
-            # every rank learns whether any rank met non-finite outputs (no rank waits alone)
-            bad_lists = all_gather_objects(bad_entries, self.ctx)
-            bad_all = [e for part in bad_lists for e in part]
-            if bad_all:
-                raise TrainingError(
-                    f"{phase}: the network gives non-finite outputs (NaN/inf), or the target "
-                    f"is infinite, for {len(bad_all)} entr{'y' if len(bad_all) == 1 else 'ies'}: "
-                    f"{bad_all[:10]}{' ...' if len(bad_all) > 10 else ''}; nothing is reported "
-                    f"for made-up values (HDF5 datasets check their values when read, so with "
-                    f"them the network itself overflows on these entries)"
-                )
-        elapsed = time.perf_counter() - start
-        totals = all_reduce_sum(torch.stack([sum_loss, sum_w]), self.ctx).cpu().numpy()
-        gathered = all_gather_objects(
-            (
-                np.concatenate(ids),
-                np.concatenate(weights),
-                np.concatenate(outputs),
-                np.concatenate(raw),
-                np.concatenate(targets) if targets else None,
-            ),
-            self.ctx,
-        )
-        g_ids = np.concatenate([g[0] for g in gathered])
-        keep = np.concatenate([g[1] for g in gathered]) > 0
-        order = np.argsort(g_ids[keep], kind="stable")
-        result: dict[str, Any] = {
-            "ids": g_ids[keep][order],
-            "outputs": np.concatenate([g[2] for g in gathered])[keep][order],
-            "raw": np.concatenate([g[3] for g in gathered])[keep][order],
-            "targets": None,
-            "loss": float(totals[0] / totals[1]) if totals[1] > 0 else float("nan"),
-            "time_s": elapsed,
-        }
-        if gathered[0][4] is not None:
-            result["targets"] = np.concatenate([g[4] for g in gathered])[keep][order]
-        if result["targets"] is not None and self.task is not None:
-            result["metrics"] = compute_metrics(self.task, result["outputs"], result["targets"])
-        else:
-            result["metrics"] = {}
-        return result
+        Raises
+        ------
+        TrainingError
+            Input widths that differ from the network's (both named), an output of the wrong
+            shape, an output activation on a classifier, or a loss that fails on the batch.
+        """
+        self._check_first_batch(dataset, batch_size)
 
-    def _log_row(self, epoch: int, phase: str, res: dict[str, Any], n_items: int) -> dict[str, Any]:
-        row = {"epoch": epoch, "phase": phase, "loss": res["loss"], **res["metrics"]}
-        row["lr"] = float(self.optimizer.param_groups[0]["lr"])
-        row["time_s"] = res["time_s"]
-        row["items_per_s"] = n_items / res["time_s"] if res["time_s"] > 0 else float("nan")
-        self.history.add(row)  # every rank keeps the table; rank 0 writes it
-        return row
-
-    # ---- public API -----------------------------------------------------------------------------------
     def train(
         self,
         epochs: int | None = None,
@@ -857,12 +385,10 @@ class Trainer:
         if self.dataset_val is not None and translated["validate"]:
             val_loader, _ = self._loader(self.dataset_val, eval_bs, False, num_workers)
         self.preflight(self.dataset_train, min(batch_size, 4))
-        if self.ctx.enabled and self._ddp is None:
-            from torch.nn.parallel import DistributedDataParallel
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self._ddp = DistributedDataParallel(self.model, device_ids=ids)
-        self.scheduler = self._make_scheduler(epochs)
+        self._wrap_ddp()
+        self.scheduler = make_scheduler(
+            self._scheduler_arg, self.optimizer, epochs, self._scheduler_kwargs
+        )
         best_state = None
         stale = 0
         last_rows: dict[str, Any] = {}
@@ -924,21 +450,7 @@ class Trainer:
         self, last_epoch: int, rows: dict[str, Any], improved: bool, verbose: bool
     ) -> None:
         """One line per epoch: printed to stderr (``verbose``) or logged at INFO."""
-        parts = [f"epoch {self.epoch}/{last_epoch}"]
-        elapsed = 0.0
-        for phase in ("train", "val"):
-            row = rows.get(phase)
-            if row is None or row.get("epoch") != self.epoch:
-                continue
-            shown = [f"loss {row['loss']:.4g}"]
-            for key in ("mae", "r2", "accuracy", "auc"):
-                value = row.get(key)
-                if value is not None and np.isfinite(value):
-                    shown.append(f"{key} {value:.3g}")
-            parts.append(f"{phase} " + " ".join(shown))
-            elapsed += float(row.get("time_s") or 0.0)
-        parts.append(f"{elapsed:.1f} s" + (" *" if improved else ""))
-        line = " | ".join(parts)
+        line = epoch_line(self.epoch, last_epoch, rows, improved)
         if verbose and self.ctx.is_main:
             print(line, file=sys.stderr, flush=True)
         else:
@@ -952,7 +464,7 @@ class Trainer:
         self.preflight(self.dataset_test, 2)
         res = self._run(loader, train=False, phase="test")
         self._log_row(self.epoch, "test", res, len(self.dataset_test))
-        frame = self._frame(self.dataset_test, res)
+        frame = predictions_frame(self.dataset_test, res, self.task, self.classes)
         if self.ctx.is_main:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             frame.to_csv(self.output_dir / "predictions_test.csv", index=False)
@@ -971,95 +483,13 @@ class Trainer:
         When some entries have the target, ``frame.attrs["metrics"]`` holds the loss and the
         task metrics over them, with their count ``n_labelled`` (``{}`` otherwise).
         """
-        dataset = self._as_dataset(data)
+        dataset = dataset_for(data, self.dataset_train, self._checkpoint_meta)
         loader, _ = self._loader(dataset, batch_size, False, num_workers)
         self.preflight(dataset, 2)
         res = self._run(loader, train=False, phase="prediction")
-        frame = self._frame(dataset, res)
-        frame.attrs["metrics"] = self._labelled_metrics(res)
+        frame = predictions_frame(dataset, res, self.task, self.classes)
+        frame.attrs["metrics"] = labelled_metrics(res, self.task)
         return frame
-
-    def _labelled_metrics(self, res: dict[str, Any]) -> dict[str, float]:
-        """Loss and metrics of a run over its labelled items ({} if none is labelled)."""
-        targets = res["targets"]
-        if targets is None or self.task is None:
-            return {}
-        if self.task == "classif":
-            n = int((targets.reshape(-1) >= 0).sum())
-        else:
-            n = int(np.isfinite(targets.reshape(len(targets), -1)).all(axis=1).sum())
-        if n == 0:
-            return {}
-        return {"n_labelled": n, "loss": res["loss"], **res["metrics"]}
-
-    def _as_dataset(self, data: Any) -> Any:
-        if isinstance(data, str | os.PathLike) or (
-            isinstance(data, Sequence)
-            and data
-            and all(isinstance(p, str | os.PathLike) for p in data)
-        ):
-            from deeprank_like.data import GraphDataset, GridDataset
-
-            source: Any = None
-            if self.dataset_train is not None and hasattr(self.dataset_train, "data_config"):
-                source = self.dataset_train
-            elif self._checkpoint_meta is not None:
-                source = self._checkpoint_meta.get("data")
-                if not isinstance(source, dict) or source.get("dataset") not in ("graph", "grid"):
-                    raise TrainingError(
-                        "the checkpoint holds no dataset config (metadata 'data' with dataset "
-                        "'graph' or 'grid'); pass a dataset to predict instead of file paths"
-                    )
-            if source is None:
-                raise TrainingError(
-                    "predicting from files needs a training dataset or a checkpoint"
-                )
-            kind = source.kind if hasattr(source, "kind") else source["dataset"]
-            cls = GridDataset if kind == "grid" else GraphDataset
-            return cls(data, train_source=source)
-        return data
-
-    def _frame(self, dataset: Any, res: dict[str, Any]) -> pd.DataFrame:
-        ids = res["ids"]
-        cols: dict[str, Any] = {}
-        if hasattr(dataset, "item_info"):
-            infos = [dataset.item_info(int(i)) for i in ids]
-            cols["entry"] = [d["entry"] for d in infos]
-            cols["file"] = [d["file"] for d in infos]
-            if infos and "pdb_path" in infos[0]:
-                cols["pdb_path"] = [d["pdb_path"] for d in infos]
-            if infos and "grid_number" in infos[0]:
-                cols["grid_number"] = [d["grid_number"] for d in infos]
-        else:
-            cols["entry"] = [str(getattr(dataset[int(i)], "entry_id", int(i))) for i in ids]
-        targets = res["targets"]
-        outputs = res["outputs"]
-        if self.task == "classif":
-            classes = list(self.classes)
-            if targets is not None:
-                t = targets.reshape(-1).astype(int)
-                cols["target"] = [classes[c] if c >= 0 else np.nan for c in t]
-                cols["target_index"] = t
-            else:
-                cols["target"] = np.nan
-            pred = outputs.argmax(axis=1)
-            cols["predicted_class"] = [classes[c] for c in pred]
-            for c, value in enumerate(classes):
-                cols[f"probability_{value}"] = outputs[:, c]
-            for j in range(res["raw"].shape[1]):
-                cols[f"output_{j}"] = res["raw"][:, j]
-        else:
-            width = outputs.shape[1] if outputs.ndim == 2 else 1
-            out2 = outputs.reshape(len(ids), width)
-            t2 = targets.reshape(len(ids), -1) if targets is not None else None
-            if width == 1:
-                cols["target"] = t2[:, 0] if t2 is not None else np.nan
-                cols["output"] = out2[:, 0]
-            else:
-                for j in range(width):
-                    cols[f"target_{j}"] = t2[:, j] if t2 is not None else np.nan
-                    cols[f"output_{j}"] = out2[:, j]
-        return pd.DataFrame(cols)
 
     # ---- checkpoints ----------------------------------------------------------------------------------
     def metadata(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -1103,7 +533,7 @@ class Trainer:
 
     def _optimizer_name(self) -> str:
         arg = self._optimizer_arg
-        return arg.lower() if isinstance(arg, str) else arg.__name__
+        return optimizer_name(arg) if isinstance(arg, str) else arg.__name__
 
     def save(self, path: str | os.PathLike, metrics: dict[str, Any] | None = None) -> Path | None:
         """Write a checkpoint of the current model (rank 0 only; other ranks return None)."""
@@ -1131,39 +561,25 @@ class Trainer:
         meta = payload["metadata"]
         source = os.fspath(path)
         model = restore_model(payload, source)
-        loss_info = _meta_section(meta, "loss", source)
-        training = _meta_section(meta, "training", source)
-        loss = kwargs.pop("loss", loss_info.get("name"))
+        settings = trainer_settings(meta, source)
+        loss = kwargs.pop("loss", settings["loss"])
         if loss is not None and not isinstance(loss, str):
             raise TrainingError(f"{source}: loss.name must be a loss name, got {loss!r}")
-        classes = meta.get("classes")
-        if classes is not None and not (
-            isinstance(classes, list)
-            and all(isinstance(c, int | float | str) and not isinstance(c, bool) for c in classes)
-        ):
-            raise TrainingError(
-                f"{source}: classes must be a list of class values, got {classes!r}"
-            )
-        task = meta.get("task")
-        if task not in (None, "regress", "classif"):
-            raise TrainingError(f"{source}: task must be 'regress' or 'classif', got {task!r}")
         trainer = cls(
             model,
             kwargs.pop("dataset_train", None),
             kwargs.pop("dataset_val", None),
             kwargs.pop("dataset_test", None),
-            task=task,
-            classes=classes,
+            task=settings["task"],
+            classes=settings["classes"],
             loss=loss,
             device=device,
             output_dir=output_dir,
             **kwargs,
         )
         trainer._checkpoint_meta = meta
-        epoch = training.get("epoch", 0) or 0
-        trainer.epoch = epoch if isinstance(epoch, int) and epoch >= 0 else 0
-        saved_opt = training.get("optimizer")
-        if "optimizer_state" in payload and saved_opt == trainer._optimizer_name():
+        trainer.epoch = settings["epoch"]
+        if "optimizer_state" in payload and settings["optimizer"] == trainer._optimizer_name():
             try:  # resume fine-tuning where training stopped
                 trainer.optimizer.load_state_dict(payload["optimizer_state"])
             except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as exc:
