@@ -11,6 +11,7 @@ import zlib
 
 import numpy as np
 
+from deeprank_like import geometry
 from deeprank_like.errors import GridError
 
 __all__ = [
@@ -22,23 +23,11 @@ __all__ = [
 ]
 
 
-def _quaternions_to_matrices(q: np.ndarray) -> np.ndarray:
-    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
-    out = np.empty((q.shape[0], 3, 3), dtype=np.float64)
-    out[:, 0, 0] = 1 - 2 * (y * y + z * z)
-    out[:, 0, 1] = 2 * (x * y - w * z)
-    out[:, 0, 2] = 2 * (x * z + w * y)
-    out[:, 1, 0] = 2 * (x * y + w * z)
-    out[:, 1, 1] = 1 - 2 * (x * x + z * z)
-    out[:, 1, 2] = 2 * (y * z - w * x)
-    out[:, 2, 0] = 2 * (x * z - w * y)
-    out[:, 2, 1] = 2 * (y * z + w * x)
-    out[:, 2, 2] = 1 - 2 * (x * x + y * y)
-    return out
-
-
 def random_rotations(n: int, seed: int | np.random.Generator | None = None) -> np.ndarray:
     """``n`` rotation matrices drawn uniformly (Haar measure) from SO(3).
+
+    :func:`deeprank_like.geometry.random_rotations` (shared with the docking decoys), with a
+    :class:`~deeprank_like.errors.GridError` for a bad count.
 
     Parameters
     ----------
@@ -52,14 +41,10 @@ def random_rotations(n: int, seed: int | np.random.Generator | None = None) -> n
     ndarray, shape (n, 3, 3), float64
         Proper rotations (orthonormal, determinant +1).
     """
-    if isinstance(n, bool) or int(n) != n or n < 0:
-        raise GridError(f"the number of rotations must be a non-negative integer, got {n!r}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    q = rng.standard_normal((int(n), 4))
-    norms = np.linalg.norm(q, axis=1, keepdims=True)
-    # A zero 4-vector has probability 0; guard anyway.
-    q = np.where(norms > 1e-12, q / np.maximum(norms, 1e-12), np.array([1.0, 0.0, 0.0, 0.0]))
-    return _quaternions_to_matrices(q)
+    try:
+        return geometry.random_rotations(n, seed)
+    except ValueError as exc:
+        raise GridError(str(exc)) from None
 
 
 def query_rotations(query_id: str, n: int, seed: int | None) -> np.ndarray:

@@ -42,9 +42,10 @@ import numpy as np
 
 from deeprank_like.domain.aminoacids import NONSTANDARD_PARENT
 from deeprank_like.errors import StructureError
+from deeprank_like.structure.selection import repeated_keys, select_altlocs
 from deeprank_like.structure.structure import Structure
 
-__all__ = ["load_structure", "structure_name"]
+__all__ = ["load_structure", "read_structure_bytes", "structure_name"]
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def load_structure(path: str | os.PathLike, model: int = 0) -> Structure:
         The message names the file and the problem (and the atoms, where atoms are the cause).
     """
     path = os.fspath(path)
-    data = _read_bytes(path)
+    data = read_structure_bytes(path)
     if _is_mmcif(path, data):
         st = _parse_mmcif(data, path)
     else:
@@ -112,8 +113,16 @@ def load_structure(path: str | os.PathLike, model: int = 0) -> Structure:
         ) from None
 
 
-def _read_bytes(path: str) -> bytes:
-    """The file's content, decompressed (and checked whole) if it is gzip-compressed."""
+def read_structure_bytes(path: str) -> bytes:
+    """The file's content, decompressed (and checked whole) if it is gzip-compressed.
+
+    Also used by :func:`~deeprank_like.structure.atom_table.read_atom_table`.
+
+    Raises
+    ------
+    StructureError
+        A missing, unreadable, empty, binary or damaged gzip file.
+    """
     if os.path.isdir(path):
         raise StructureError(f"{path}: is a directory, not a structure file")
     if not os.path.exists(path):
@@ -437,11 +446,11 @@ def _from_gemmi_model(gmodel, path: str) -> Structure:
             )
 
     # exact duplicates: same site and same altloc; keep the first in file order
-    dup = _repeated(keep, chain_ids, res_numbers, icodes, atom_names, altlocs)
+    dup = repeated_keys(keep, chain_ids, res_numbers, icodes, atom_names, altlocs)
     keep &= ~dup
-    keep &= _select_altlocs(chain_ids, res_numbers, icodes, atom_names, altlocs, occ, keep)
+    keep &= select_altlocs(chain_ids, res_numbers, icodes, atom_names, altlocs, occ, keep)
     # the same site left twice after altloc selection (e.g. a blank and an "A" conformer)
-    dup2 = _repeated(keep, chain_ids, res_numbers, icodes, atom_names)
+    dup2 = repeated_keys(keep, chain_ids, res_numbers, icodes, atom_names)
     keep &= ~dup2
     dup |= dup2
     if dup.any():
@@ -556,70 +565,6 @@ def _repair_unterminated_models(text: str) -> str:
         out.append("ENDMDL")
     out.extend(trailer)
     return "\n".join(out) + "\n"
-
-
-def _repeated(candidates: np.ndarray, *columns: np.ndarray) -> np.ndarray:
-    """Boolean mask of the candidate atoms whose key (``columns``) an earlier candidate has.
-
-    Parameters
-    ----------
-    candidates : ndarray, shape (n,), bool
-        Atoms taking part; the others are never marked and never shadow anyone.
-    *columns : ndarray, shape (n,)
-        Key columns (chain, residue number, ...).
-
-    Returns
-    -------
-    ndarray, shape (n,), bool
-        True for every repeat of a key, False for its first occurrence (file order).
-    """
-    out = np.zeros(candidates.shape[0], dtype=bool)
-    idx = np.flatnonzero(candidates)
-    if idx.size < 2:
-        return out
-    cols = [c[idx] for c in columns]
-    order = np.lexsort((idx, *cols[::-1]))
-    same = np.ones(order.size - 1, dtype=bool)
-    for c in cols:
-        sc = c[order]
-        same &= sc[1:] == sc[:-1]
-    out[idx[order[1:][same]]] = True
-    return out
-
-
-def _select_altlocs(
-    chain_ids: np.ndarray,
-    res_numbers: np.ndarray,
-    icodes: np.ndarray,
-    atom_names: np.ndarray,
-    altlocs: np.ndarray,
-    occ: np.ndarray,
-    candidates: np.ndarray | None = None,
-) -> np.ndarray:
-    """Boolean mask keeping, per atom site, the highest-occupancy alternate (ties: first).
-
-    Atoms outside ``candidates`` (default: all) take no part in the choice.
-    """
-    n = occ.shape[0]
-    keep = np.ones(n, dtype=bool)
-    has_alt = altlocs != ""
-    if candidates is not None:
-        has_alt &= candidates
-    alt = np.flatnonzero(has_alt)
-    if alt.size == 0:
-        return keep
-    keys = np.char.add(
-        np.char.add(np.char.add(chain_ids[alt], "|"), res_numbers[alt].astype(str)),
-        np.char.add(np.char.add(icodes[alt], "|"), atom_names[alt]),
-    )
-    # sort by key, then by descending occupancy, then file order: first of each key wins
-    order = np.lexsort((alt, -occ[alt], keys))
-    sorted_keys = keys[order]
-    first = np.ones(order.size, dtype=bool)
-    first[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    keep[alt] = False
-    keep[alt[order[first]]] = True
-    return keep
 
 
 def _standardise(names: np.ndarray) -> np.ndarray:
