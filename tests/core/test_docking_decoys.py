@@ -174,3 +174,46 @@ def test_settings_and_input_errors():
     far = np.array([[100.0, 0, 0], [101.0, 0, 0]])
     with pytest.raises(StructureError, match="no interface"):
         sample_docking_poses(np.zeros((3, 3)), far)
+
+
+def test_decoy_coordinates_are_pinned_for_a_seed(pair, poses):
+    # values from before the reader moved to structure/atom_table.py and the rotation sampler
+    # to deeprank_like.geometry: the refactor must not change a single decoy
+    lig_xyz = pair[3]
+    posed = apply_rigid(lig_xyz, poses.rotations, poses.translations, poses.center)
+    np.testing.assert_array_equal(
+        posed[[1, 5, 13, 20], [0, 10, 100, -1]],
+        [
+            [51.77206869388292, -10.932795223986439, -22.57970164662261],
+            [49.188394565352674, -14.592302338674672, -23.529103447095387],
+            [44.01098290691603, 16.650538593479553, -21.555993370614257],
+            [28.038324374517494, 9.875132877812833, -23.72334028293989],
+        ],
+    )
+    assert poses.attempts == 42
+
+
+def test_one_rotation_sampler_for_decoys_and_grids():
+    from deeprank_like import geometry
+    from deeprank_like.grid import random_rotations as grid_rotations
+
+    a = random_rotations(np.random.default_rng(3), 50)
+    np.testing.assert_array_equal(a, geometry.random_rotations(50, np.random.default_rng(3)))
+    np.testing.assert_array_equal(a, grid_rotations(50, np.random.default_rng(3)))
+    with pytest.raises(ValueError, match="non-negative integer"):
+        geometry.random_rotations(-1)
+
+
+def test_atom_table_and_load_structure_choose_the_same_altlocs(tmp_path):
+    lines = [
+        "ATOM      1  CA AALA A   1       1.000   0.000   0.000  0.50  0.00           C\n",
+        "ATOM      2  CA BALA A   1       2.000   0.000   0.000  0.50  0.00           C\n",
+        "ATOM      3  CB AALA A   1       3.000   0.000   0.000  0.30  0.00           C\n",
+        "ATOM      4  CB BALA A   1       4.000   0.000   0.000  0.70  0.00           C\n",
+    ]
+    path = tmp_path / "alt.pdb"
+    path.write_text("".join(lines) + "END\n")
+    table = read_atom_table(path)
+    structure = load_structure(path)
+    assert table.coords[:, 0].tolist() == [1.0, 4.0]  # tie: the first; else the most occupied
+    assert sorted(structure.coords[:, 0].tolist()) == [1.0, 4.0]
