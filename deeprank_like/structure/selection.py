@@ -52,7 +52,20 @@ def select_altlocs(
 ) -> np.ndarray:
     """Boolean mask keeping, per atom site, the highest-occupancy alternate (ties: first).
 
-    Atoms outside ``candidates`` (default: all) take no part in the choice.
+    Parameters
+    ----------
+    chain_ids, icodes, atom_names, altlocs : ndarray, shape (n,), str
+        Per atom; ``altlocs`` is ``""`` for atoms without alternates (always kept).
+    res_numbers : ndarray, shape (n,), int
+    occ : ndarray, shape (n,), float
+        Occupancies.
+    candidates : ndarray, shape (n,), bool, optional
+        Atoms taking part in the choice (default: all); the others are kept.
+
+    Returns
+    -------
+    ndarray, shape (n,), bool
+        An atom site is (chain, residue number, insertion code, atom name).
     """
     n = occ.shape[0]
     keep = np.ones(n, dtype=bool)
