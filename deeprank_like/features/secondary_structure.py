@@ -46,6 +46,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from deeprank_like.features.base import FeatureContext, FeatureModule, FeatureSpec
 
@@ -65,6 +66,11 @@ HELIX, STRAND, COIL = 0, 1, 2
 JOINT_LIMIT = 1000  # residues per pydssp call at most (memory ≈ 184 B × L²)
 MIN_RESIDUES = 5  # shorter chains (after removing incomplete residues) are coil
 PEPTIDE_BOND_MAX = 2.5  # Å, longest C(i-1)–N(i) distance of a continuous chain (as DSSP)
+SEQUENCE_CONTEXT = 8  # positions around a needed residue that decide its state (see _context)
+PARTNER_CONTEXT = 2  # positions around an H-bond partner that decide a bridge
+PARTNER_ENERGY = -0.25  # kcal/mol; pydssp's H-bond needs < -0.5: looser, so no partner is missed
+RESTRICT = True  # run pydssp on the needed residues and their context only
+RESTRICT_FRACTION = 0.6  # above this share of a block, run the whole block
 
 
 def _assign(xyz: np.ndarray, donor: np.ndarray) -> np.ndarray:
@@ -75,20 +81,12 @@ def _assign(xyz: np.ndarray, donor: np.ndarray) -> np.ndarray:
     return np.argmax(onehot, axis=-1)
 
 
-def secondary_structure(structure) -> np.ndarray:
-    """3-state secondary structure of every residue: 0 helix, 1 strand, 2 coil.
-
-    Memoised in ``structure._cache``.
-
-    Returns
-    -------
-    ndarray (r,), int64
-    """
-    key = "_sec_struct"
+def _setup(structure) -> dict:
+    """Backbone arrays of the residues pydssp sees, and the blocks it is called on (memoised)."""
+    key = "_sec_struct_setup"
     if key in structure._cache:
         return structure._cache[key]
     s = structure
-    out = np.full(s.num_residues, COIL, dtype=np.int64)
     atoms = np.stack([s.residue_atom_index(a) for a in ("N", "CA", "C", "O")], axis=1)
     complete = (atoms >= 0).all(axis=1) & (s.residue_aa >= 0)
     res = np.flatnonzero(complete)
@@ -96,6 +94,9 @@ def secondary_structure(structure) -> np.ndarray:
         chain = s.residue_chain_index[res]
         sizes = np.bincount(chain, minlength=len(s.chains))
         res = res[sizes[chain] >= MIN_RESIDUES]
+    xyz = np.zeros((0, 4, 3))
+    donor = np.zeros(0, dtype=bool)
+    blocks: list[np.ndarray] = []
     if res.size:
         chain = s.residue_chain_index[res]
         xyz = s.coords[atoms[res]]  # (L, 4, 3)
@@ -107,16 +108,145 @@ def secondary_structure(structure) -> np.ndarray:
             blocks = [np.arange(res.size)]
         else:
             blocks = [np.flatnonzero(chain == c) for c in np.unique(chain)]
-        mapping = np.array([COIL, HELIX, STRAND])
-        for block in blocks:
-            if block.size < MIN_RESIDUES:
-                continue
-            # a block's first residue has no preceding C inside the block
-            d = donor[block].copy()
-            d[0] = False
-            out[res[block]] = mapping[_assign(xyz[block], d)]
+        blocks = [b for b in blocks if b.size >= MIN_RESIDUES]
+    position = np.full(s.num_residues, -1, dtype=np.int64)  # residue -> index into res
+    position[res] = np.arange(res.size)
+    block_of = np.full(res.size, -1, dtype=np.int64)
+    for k, b in enumerate(blocks):
+        block_of[b] = k
+    values = np.full(s.num_residues, -1, dtype=np.int64)  # -1: not computed yet
+    values[position < 0] = COIL
+    values[res[block_of < 0]] = COIL
+    setup = {
+        "res": res, "xyz": xyz, "donor": donor, "blocks": blocks, "position": position,
+        "block_of": block_of, "values": values,
+    }  # fmt: skip
+    structure._cache[key] = setup
+    return setup
+
+
+def _hydrogens(xyz: np.ndarray) -> np.ndarray:
+    """pydssp's amide H of every residue but the first, from the preceding C (L-1, 3)."""
+    vec_cn = xyz[1:, 0] - xyz[:-1, 2]
+    vec_cn = vec_cn / np.linalg.norm(vec_cn, axis=-1, keepdims=True)
+    vec_can = xyz[1:, 0] - xyz[1:, 1]
+    vec_can = vec_can / np.linalg.norm(vec_can, axis=-1, keepdims=True)
+    vec_nh = vec_cn + vec_can
+    vec_nh = vec_nh / np.linalg.norm(vec_nh, axis=-1, keepdims=True)
+    return xyz[1:, 0] + 1.01 * vec_nh
+
+
+def _energy(o, c, n, h) -> np.ndarray:
+    """Kabsch–Sander H-bond energy (kcal/mol) of acceptors (o, c) × donors (n, h), broadcast."""
+    d_on = np.linalg.norm(o - n, axis=-1)
+    d_ch = np.linalg.norm(c - h, axis=-1)
+    d_oh = np.linalg.norm(o - h, axis=-1)
+    d_cn = np.linalg.norm(c - n, axis=-1)
+    return 0.084 * 332 * (1.0 / d_on + 1.0 / d_ch - 1.0 / d_oh - 1.0 / d_cn)
+
+
+def _context(xyz: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Positions of a block whose pydssp run gives the exact assignment of ``targets``.
+
+    pydssp's assignment of position ``c`` depends on H-bonds among positions ``c - 8 .. c + 8``
+    (helices: turns of up to 5 residues, the amide H placed from the preceding C, helix-4
+    priority over 3/5) and, for bridges, on H-bonds between ``c - 1 .. c + 1`` and ``d - 1 .. d + 1``
+    for every partner ``d``. The context is therefore the window ``targets ± SEQUENCE_CONTEXT``
+    plus ``± PARTNER_CONTEXT`` around every residue having an H-bond with the window (found with
+    the same energy at the looser threshold :data:`PARTNER_ENERGY`, so none is missed). Cut into
+    runs of consecutive positions, the subset keeps every array neighbour that matters, and a
+    run start (whose H pydssp would place from a foreign C) is never a donor of a needed H-bond.
+    """
+    n = xyz.shape[0]
+    keep = np.zeros(n, dtype=bool)
+    for off in range(-SEQUENCE_CONTEXT, SEQUENCE_CONTEXT + 1):
+        idx = targets + off
+        keep[idx[(idx >= 0) & (idx < n)]] = True
+    window = np.flatnonzero(keep)
+    h = np.full((n, 3), np.nan)
+    h[1:] = _hydrogens(xyz)
+    # Candidate pairs by O–N distance. With |O−C| ≤ a and |N−H| = 1.01 Å, the energy is a
+    # difference of four 1/r terms bounded by k·a·1.01·2 / (d_ON − a − 1.01)³ (mean-value
+    # theorem twice; the Hessian of 1/r has norm 2/r³), below |PARTNER_ENERGY| beyond d_max.
+    a = float(np.linalg.norm(xyz[:, 3] - xyz[:, 2], axis=1).max(initial=0.0))
+    k = 0.084 * 332
+    d_max = a + 1.01 + (k * a * 1.01 * 2.0 / abs(PARTNER_ENERGY)) ** (1.0 / 3.0) + 1e-6
+    tree_n = cKDTree(xyz[:, 0])
+    tree_o = cKDTree(xyz[:, 3])
+    partner = np.zeros(n, dtype=bool)
+    # window residues as acceptors (their O) with any donor, and as donors (their N) with any acceptor
+    for w_tree, w_index, other, acceptor_in_window in (
+        (cKDTree(xyz[window, 3]), window, tree_n, True),
+        (cKDTree(xyz[window, 0]), window, tree_o, False),
+    ):
+        pairs = w_tree.sparse_distance_matrix(other, d_max, output_type="ndarray")
+        if pairs.size == 0:
+            continue
+        w = w_index[pairs["i"]]
+        j = pairs["j"]
+        acc, don = (w, j) if acceptor_in_window else (j, w)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            e = _energy(xyz[acc, 3], xyz[acc, 2], xyz[don, 0], h[don])
+        partner[j[e < PARTNER_ENERGY]] = True
+    for off in range(-PARTNER_CONTEXT, PARTNER_CONTEXT + 1):
+        idx = np.flatnonzero(partner) + off
+        keep[idx[(idx >= 0) & (idx < n)]] = True
+    return np.flatnonzero(keep)
+
+
+def _compute(setup: dict, positions: np.ndarray) -> None:
+    """Fill ``setup["values"]`` for ``positions`` (indices into ``setup["res"]``)."""
+    mapping = np.array([COIL, HELIX, STRAND])
+    res, xyz, donor, values = setup["res"], setup["xyz"], setup["donor"], setup["values"]
+    for k in np.unique(setup["block_of"][positions]):
+        if k < 0:
+            continue
+        block = setup["blocks"][k]
+        local = np.searchsorted(block, positions[setup["block_of"][positions] == k])
+        sub = _context(xyz[block], local) if RESTRICT else np.arange(block.size)
+        if sub.size > RESTRICT_FRACTION * block.size:
+            sub = np.arange(block.size)
+        d = donor[block][sub].copy()
+        d[0] = False  # a block's first residue has no preceding C inside the block
+        run_start = np.ones(sub.size, dtype=bool)
+        run_start[1:] = np.diff(sub) != 1
+        d[run_start] = False  # a run's first residue has no preceding C inside the run
+        state = mapping[_assign(xyz[block][sub], d)]
+        if sub.size == block.size:
+            values[res[block]] = state
+        else:
+            at = np.searchsorted(sub, local)
+            values[res[block[local]]] = state[at]
+
+
+def secondary_structure(structure, residues: np.ndarray | None = None) -> np.ndarray:
+    """3-state secondary structure: 0 helix, 1 strand, 2 coil.
+
+    Parameters
+    ----------
+    structure : Structure
+    residues : ndarray (k,), int, optional
+        Structure residue indices whose states are needed (default: every residue). pydssp then
+        runs on these residues plus the context that determines them exactly (see
+        :func:`_context`), not on the whole model; the values equal those of the whole-model run.
+
+    Returns
+    -------
+    ndarray (r,) or (k,), int64
+        Per residue of the structure, or per entry of ``residues``.
+
+    Notes
+    -----
+    Memoised in ``structure._cache``: each residue is computed at most once per structure.
+    """
+    setup = _setup(structure)
+    values = setup["values"]
+    wanted = np.arange(structure.num_residues) if residues is None else np.asarray(residues)
+    missing = np.unique(wanted[values[wanted] < 0])
+    if missing.size:
+        _compute(setup, setup["position"][missing])
+    out = values[wanted].copy()
     out.setflags(write=False)
-    structure._cache[key] = out
     return out
 
 
@@ -137,7 +267,11 @@ class SecondaryStructure(FeatureModule):
         )
 
     def compute(self, context: FeatureContext) -> dict[str, np.ndarray]:
-        ss = context.residue_values_to_nodes(secondary_structure(context.structure))
+        s, g = context.structure, context.graph
+        needed = np.unique(g.residue_index)
+        ss_res = np.full(s.num_residues, COIL, dtype=np.int64)
+        ss_res[needed] = secondary_structure(s, needed)
+        ss = context.residue_values_to_nodes(ss_res)
         onehot = np.zeros((ss.shape[0], 3))
         onehot[np.arange(ss.shape[0]), ss] = 1.0
         return {"sec_struct": onehot}

@@ -129,3 +129,35 @@ def test_user_file_not_rewritten(tmp_path):
     q.build(["secondary_structure"])
     assert path.read_bytes() == before  # DeepRank2 prepends HEADER/CRYST1 lines here
     assert [p.name for p in tmp_path.iterdir()] == ["1ak4.pdb"]
+
+
+@pytest.mark.parametrize("name", ["1ATN_1w.pdb", "9api.pdb", "2sni.pdb.gz", "101M.pdb"])
+def test_restricted_run_equals_whole_model_run(name):
+    """pydssp on the needed residues plus their context gives the whole-model states exactly."""
+    path = Path(__file__).resolve().parents[1] / "data" / "pdb" / name
+    full = secondary_structure(load_structure(path))
+    s = load_structure(path)
+    centers = s.residue_centers()
+    rng = np.random.default_rng(7)
+    for trial in range(12):
+        fresh = load_structure(path)  # nothing memoised: every trial runs a restricted pydssp
+        if trial % 2:  # a compact patch, like a graph
+            c = rng.integers(s.num_residues)
+            sub = np.flatnonzero(np.linalg.norm(centers - centers[c], axis=1) < rng.uniform(5, 15))
+        else:  # scattered residues
+            sub = np.unique(rng.integers(0, s.num_residues, rng.integers(1, 12)))
+        np.testing.assert_array_equal(secondary_structure(fresh, sub), full[sub], err_msg=f"{sub}")
+        setup = fresh._cache["_sec_struct_setup"]
+        if trial == 1 and name == "1ATN_1w.pdb":  # the restriction did happen
+            assert (setup["values"] < 0).any()
+
+
+def test_restricted_context_is_smaller_than_the_model():
+    from deeprank_like.features.secondary_structure import _context, _setup
+
+    s = load_structure(Path(__file__).resolve().parents[1] / "data" / "pdb" / "1ATN_1w.pdb")
+    setup = _setup(s)
+    target = setup["res"].size // 3
+    sub = _context(setup["xyz"], np.array([target]))
+    assert {target - 8, target, target + 8} <= set(sub.tolist())
+    assert sub.size < setup["res"].size // 3
