@@ -526,10 +526,12 @@ class PackedGraphDataset(Dataset):
         kind: str,
         where: str,
     ) -> np.ndarray:
-        values = stored if cols is None else stored[:, cols]
+        # C order as GraphDataset's matrices (fancy indexing may return another layout, and
+        # the standardisation's column sums would then add in another order)
+        values = stored if cols is None else np.ascontiguousarray(stored[:, cols])
         if not self.transforms and values.dtype == np.float32:
             return values
-        out = values.astype(np.float32)
+        out = values.astype(np.float32, order="C")
         col = 0
         blocks = []
         for name in names:

@@ -1,0 +1,234 @@
+"""Packed training view (deeprank_like.storage.packed, deeprank_like.data.PackedGraphDataset):
+items identical to GraphDataset's, stale sources refused, atomic writes, lazy workers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.loader import DataLoader
+
+from deeprank_like.data import GraphDataset, PackedGraphDataset
+from deeprank_like.errors import StorageError
+from deeprank_like.storage.packed import PackedFile, StalePackedFileError, pack_graphs
+
+KW = {
+    "node_features": ["res_type", "res_charge", "polarity", "res_mass"],  # not sorted
+    "edge_features": ["electrostatic", "distance"],
+    "target": "irmsd",
+    "standardize": True,
+    "transforms": {"res_mass": "log", "distance": {"name": "clip", "min": 3.0, "max": 8.0}},
+}
+
+
+def assert_same_item(a, b) -> None:
+    assert sorted(a.keys()) == sorted(b.keys())
+    assert a.entry_id == b.entry_id
+    for key in sorted(a.keys()):  # Data iterates (key, value) pairs
+        va, vb = a[key], b[key]
+        if torch.is_tensor(va):
+            assert va.dtype == vb.dtype and va.shape == vb.shape, key
+            assert torch.equal(va, vb), f"{a.entry_id}: {key} differs"
+        else:
+            assert va == vb, key
+
+
+@pytest.fixture(scope="module")
+def sources(graph_files_split, tmp_path_factory) -> list[Path]:
+    """Copies of the two feature files (tests change them)."""
+    folder = tmp_path_factory.mktemp("packed_sources")
+    out = []
+    for p in graph_files_split:
+        out.append(folder / Path(p).name)
+        shutil.copy2(p, out[-1])
+    return out
+
+
+@pytest.fixture(scope="module")
+def packed(sources, tmp_path_factory) -> Path:
+    return Path(pack_graphs(sources, tmp_path_factory.mktemp("packed") / "train.packed.h5"))
+
+
+def test_items_identical_to_graph_dataset(sources, packed):
+    ref = GraphDataset(sources, **KW)
+    ds = PackedGraphDataset(packed, **KW)
+    assert len(ds) == len(ref) == 9
+    assert ds.entry_ids() == ref.entry_ids()
+    assert ds.node_columns == ref.node_columns and ds.edge_columns == ref.edge_columns
+    assert ds.data_config() == ref.data_config()  # standardisation fitted identically
+    for i in range(len(ref)):
+        assert_same_item(ds[i], ref[i])
+    assert ds.item_info(3)["file"] == ref.item_info(3)["file"] or Path(
+        ds.item_info(3)["file"]
+    ).samefile(ref.item_info(3)["file"])
+    assert ds.item_info(3)["pdb_path"] == ref.item_info(3)["pdb_path"] is not None
+
+
+def test_inherited_and_classification_items_identical(sources, packed):
+    ref_train = GraphDataset(sources, **KW)
+    train = PackedGraphDataset(packed, **KW)
+    ref_val = GraphDataset(sources, train_source=ref_train, subset=ref_train.entry_ids()[:4])
+    val = PackedGraphDataset(packed, train_source=train, subset=train.entry_ids()[:4])
+    # a packed set also inherits from a GraphDataset or its data config, and back
+    cross = PackedGraphDataset(packed, train_source=ref_train.data_config())
+    back = GraphDataset(sources, train_source=train.data_config())
+    for i in range(len(ref_val)):
+        assert_same_item(val[i], ref_val[i])
+        assert_same_item(cross[i], ref_val[i])
+        assert_same_item(back[i], ref_val[i])
+    ref_c = GraphDataset(sources, target="capri", task="classif", node_features=["res_type"])
+    ds_c = PackedGraphDataset(packed, target="capri", task="classif", node_features=["res_type"])
+    assert ds_c.classes == ref_c.classes and list(ds_c.class_counts()) == list(ref_c.class_counts())
+    for i in range(len(ref_c)):
+        assert_same_item(ds_c[i], ref_c[i])
+
+
+def test_unknown_feature_names_what_is_stored(packed):
+    with pytest.raises(StorageError, match=r"\['nope'\] are not in the packed file.*res_type"):
+        PackedGraphDataset(packed, node_features=["res_type", "nope"])
+    with pytest.raises(StorageError, match="not a packed file"):
+        PackedGraphDataset(PackedFile(packed).sources[0]["path"])
+
+
+def test_stale_sources_refused(sources, tmp_path):
+    src = [tmp_path / p.name for p in sources]
+    for a, b in zip(sources, src, strict=True):
+        shutil.copy2(a, b)
+    out = pack_graphs(src, tmp_path / "view.h5")
+    PackedGraphDataset(out, target="irmsd")  # fresh
+    # touched but identical: the checksum says it is still fresh
+    os.utime(src[0], ns=(time.time_ns(), time.time_ns() + 10**9))
+    PackedGraphDataset(out, target="irmsd")
+    # changed content: refused, naming the file and the fix
+    with open(src[1], "r+b") as f:
+        f.seek(-1, os.SEEK_END)
+        last = f.read(1)
+        f.seek(-1, os.SEEK_END)
+        f.write(bytes([last[0] ^ 0xFF]))
+    with pytest.raises(StalePackedFileError, match=rf"stale: its source {src[1]}.*repack"):
+        PackedGraphDataset(out, target="irmsd")
+    PackedGraphDataset(out, target="irmsd", check_sources=False)  # explicit opt-out
+    os.remove(src[0])
+    with pytest.raises(StalePackedFileError, match=rf"source file {src[0]} is gone"):
+        PackedGraphDataset(out, target="irmsd")
+
+
+def test_repacked_under_a_worker_is_refused(sources, tmp_path):
+    out = pack_graphs(sources, tmp_path / "view.h5")
+    ds = PackedGraphDataset(out, target="irmsd")
+    ds[0]
+    ds.close()
+    pack_graphs(sources[:1], out)  # replaced: other entries, other offsets
+    with pytest.raises(StorageError, match="changed since it was opened"):
+        ds[1]
+
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from deeprank_like.storage.packed import pack_graphs
+
+    def progress(done, total):
+        if done == 2:
+            print("writing", flush=True)
+            time.sleep(60)
+
+    pack_graphs(sys.argv[1:-1], sys.argv[-1], progress=progress)
+    """
+)
+
+
+def test_killed_writer_leaves_no_half_file(sources, tmp_path):
+    out = tmp_path / "view.h5"
+    old = pack_graphs(sources[:1], out)  # an older complete view under the name
+    old_ids = PackedFile(old).entry_ids
+    script = tmp_path / "writer.py"
+    script.write_text(KILLED_WRITER)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), *map(str, sources), str(out)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        tmp = [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+        assert tmp, "the writer writes beside the final name"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert PackedFile(out).entry_ids == old_ids  # the old view is served, intact
+    with pytest.raises(StorageError, match="incomplete packed file|not a readable HDF5 file"):
+        PackedFile(tmp[0])  # the half file is refused even when opened by its own name
+    os.remove(out)
+    with pytest.raises(StorageError, match="no such packed file"):
+        PackedGraphDataset(out)
+
+
+def test_workers_give_the_same_items(sources, packed):
+    ds = PackedGraphDataset(packed, **KW)
+    ds.prepare()
+    expected = {ds[i].entry_id: ds[i] for i in range(len(ds))}
+    ds.close()
+    loader = DataLoader(ds, batch_size=2, shuffle=True, num_workers=2)
+    seen = {}
+    for batch in loader:
+        for item in batch.to_data_list():
+            assert item.entry_id not in seen
+            seen[item.entry_id] = item
+    assert sorted(seen) == sorted(expected)
+    for eid, item in seen.items():
+        assert_same_item(item, expected[eid])
+
+
+def test_trainer_accepts_it_and_the_checkpoint_reads_graph_files(sources, packed, tmp_path):
+    from deeprank_like.training import Trainer, build_model_for
+
+    train = PackedGraphDataset(packed, **KW)
+    torch.manual_seed(0)
+    trainer = Trainer(build_model_for("gine", train), train, device="cpu", output_dir=tmp_path)
+    history = trainer.train(2, batch_size=4, num_workers=2)
+    losses = history[history.phase == "train"]["loss"].to_numpy()
+    assert len(losses) == 2 and np.isfinite(losses).all()
+    checkpoints = sorted(tmp_path.glob("*.pt"))
+    assert checkpoints
+    test = GraphDataset(sources, train_source=checkpoints[0])
+    assert test.data_config() == train.data_config()
+
+
+def test_unfinished_file_refused(tmp_path):
+    from deeprank_like.storage.packed import PackedWriter
+
+    writer = PackedWriter(
+        tmp_path / "view.h5",
+        num_entries=1,
+        num_nodes=2,
+        num_edges=1,
+        node_columns=[("a", 1)],
+        edge_columns=[],
+    )
+    writer.add("e1", np.ones((2, 1)), np.zeros((1, 0)), np.array([[0, 1]]), np.zeros((2, 3)))
+    writer._f.close()  # as a writer that died after its data, before commit()
+    assert not (tmp_path / "view.h5").exists()
+    with pytest.raises(StorageError, match="incomplete packed file"):
+        PackedFile(writer.tmp)
+    with pytest.raises(StorageError, match="1 entries, 2 nodes, 1 edges written; 2, 2, 1"):
+        bad = PackedWriter(
+            tmp_path / "v2.h5",
+            num_entries=2,
+            num_nodes=2,
+            num_edges=1,
+            node_columns=[("a", 1)],
+            edge_columns=[],
+        )
+        bad.add("e1", np.ones((2, 1)), np.zeros((1, 0)), np.array([[0, 1]]), np.zeros((2, 3)))
+        bad.commit()
+    assert not any(p.name.startswith("v2.h5") for p in tmp_path.iterdir())
