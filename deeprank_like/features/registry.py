@@ -443,7 +443,15 @@ def module_spec(module: Any) -> ModuleSpec:
             value = value.to_dict()
         data[key] = _json_data(value, f"{where}: argument {key}")
     spec = ModuleSpec(_class_name(instance), data)
-    rebuilt = spec.build()
+    try:  # the class itself: importability by name is the caller's check (workers, __main__)
+        rebuilt = cls(**_from_json_kwargs(cls, spec.kwargs))
+    except RegistryError:
+        raise
+    except Exception as exc:
+        raise RegistryError(
+            f"{where}: cannot rebuild it from its constructor arguments {spec.kwargs!r}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     state, again = vars(instance), vars(rebuilt)
     diff = sorted(
         k

@@ -49,12 +49,8 @@ from pathlib import Path
 from typing import Any
 
 from deeprank_like.errors import QueryError
-from deeprank_like.processing.featurize_config import (
-    GRAPH_KEYS,
-    ConfigError,
-    FeaturizeConfig,
-    config_from_keywords,
-)
+from deeprank_like.processing.featurize_config import GRAPH_KEYS, ConfigError, FeaturizeConfig
+from deeprank_like.processing.legacy import config_from_keywords
 
 __all__ = [
     "ConfigError",

@@ -56,169 +56,46 @@ import math
 import numbers
 import os
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from deeprank_like.errors import DeeprankLikeError, GridError, RegistryError
+from deeprank_like.errors import GridError, RegistryError
 from deeprank_like.features.registry import DEFAULT_MODULES, ModuleSpec, module_spec
 from deeprank_like.grid.mapping import DEFAULT_SIGMA, kernel_radius
 from deeprank_like.grid.settings import GridSettings, MapMethod
+from deeprank_like.processing.config_fields import (
+    ConfigError,
+    boolean,
+    check_fields,
+    executor_name,
+    is_int,
+    is_number,
+    map_method,
+    meta,
+    non_negative_int,
+    one_of,
+    optional,
+    parse_triple,
+    positive_int,
+    positive_number,
+    positive_sigmas,
+    section_from_dict,
+    section_to_dict,
+    seed_value,
+    shard_pair,
+    toml_value,
+    triple,
+)
 
 __all__ = [
+    "GRAPH_KEYS",
     "ConfigError",
     "Execution",
     "FeaturizeConfig",
     "GridConfig",
     "StorageOptions",
 ]
-
-
-class ConfigError(DeeprankLikeError, ValueError):
-    """A config (file, command line or Python) is unreadable or does not follow the schema.
-
-    ``field`` is the dotted name of the offending field (``"grid.sigma"``) when known.
-    """
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-# ---- value checks: each returns None or what is wrong ----------------------------------------
-Check = Callable[[Any], str | None]
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _positive_int(value: Any) -> str | None:
-    return None if _is_int(value) and value >= 1 else "must be a positive integer"
-
-
-def _optional(check: Check) -> Check:
-    return lambda value: None if value is None else check(value)
-
-
-def _non_negative_int(value: Any) -> str | None:
-    return None if _is_int(value) and value >= 0 else "must be an integer >= 0"
-
-
-def _positive_number(value: Any) -> str | None:
-    ok = _is_number(value) and math.isfinite(value) and value > 0
-    return None if ok else "must be a number > 0 (Å)"
-
-
-def _positive_sigmas(value: Any) -> str | None:
-    ok = _is_number(value) and math.isfinite(value) and value > 0
-    return None if ok else "must be a number > 0 (in units of σ)"
-
-
-def _boolean(value: Any) -> str | None:
-    return None if isinstance(value, bool) else "must be true or false"
-
-
-def _one_of(*choices: str) -> Check:
-    return lambda value: None if value in choices else f"must be one of {list(choices)}"
-
-
-def _executor(value: Any) -> str | None:
-    from deeprank_like.processing.executors import EXECUTOR_NAMES
-
-    if isinstance(value, str) and value.strip():
-        name = value.strip().lower()
-        if name in EXECUTOR_NAMES or "://" in name:
-            return None
-    return f"must be one of {list(EXECUTOR_NAMES)} or a dask scheduler address (tcp://...)"
-
-
-def _shard(value: Any) -> str | None:
-    ok = (
-        isinstance(value, list | tuple)
-        and len(value) == 2
-        and all(_is_int(v) for v in value)
-        and 0 <= value[0] < value[1]
-    )
-    return None if ok else "must be [i, n] with 0 <= i < n"
-
-
-def _triple(check: Callable[[Any], bool], what: str) -> Check:
-    def run(value: Any) -> str | None:
-        ok = isinstance(value, list | tuple) and len(value) == 3 and all(check(v) for v in value)
-        return None if ok else f"must be a list of three {what}"
-
-    return run
-
-
-def _method(value: Any) -> str | None:
-    try:
-        MapMethod.parse(value)
-    except GridError:
-        return f"must be one of {[m.value for m in MapMethod]}"
-    return None
-
-
-def _seed(value: Any) -> str | None:
-    return None if value is None or _is_int(value) else "must be an integer (or absent)"
-
-
-# ---- command-line parsers of grid fields (their flags live in the field metadata) -----------
-def _parse_triple(cast: Callable[[str], Any]) -> Callable[[str], list]:
-    def parse(text: str) -> list:
-        parts = text.replace("x", ",").split(",")
-        if len(parts) != 3:
-            raise ValueError(f"needs three comma-separated values, got {text!r}")
-        try:
-            return [cast(v) for v in parts]
-        except ValueError:
-            raise ValueError(f"cannot read {text!r} as three numbers") from None
-
-    return parse
-
-
-def _meta(*, check: Check, doc: str, cli: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Field metadata: its check, one-line doc, and (optionally) its command-line flag."""
-    return {"check": check, "doc": doc, "cli": cli}
-
-
-def _check_fields(obj: Any, where: str) -> None:
-    for f in fields(obj):
-        check = f.metadata.get("check")
-        if check is None:
-            continue
-        value = getattr(obj, f.name)
-        problem = check(value)
-        if problem:
-            raise ConfigError(f"{where}: {f.name} {problem}, got {value!r}", f.name)
-
-
-def _section_from_dict(cls: type, data: Any, where: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: must be a table/mapping, got {data!r}")
-    valid = {f.name for f in fields(cls) if f.init}
-    unknown = sorted(set(data) - valid)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid: {sorted(valid)}")
-    return cls(**data)
-
-
-def _plain(value: Any) -> Any:
-    """Tuples → lists, enums → values: the JSON form of a field value."""
-    if isinstance(value, MapMethod):
-        return value.value
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _section_to_dict(obj: Any) -> dict[str, Any]:
-    return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj) if f.init}
 
 
 # ---- the sections --------------------------------------------------------------------------
@@ -254,36 +131,36 @@ class GridConfig:
 
     points_counts: tuple[int, int, int] = field(
         default=None,
-        metadata=_meta(
-            check=_triple(lambda v: _is_int(v) and v >= 1, "positive integers"),
+        metadata=meta(
+            check=triple(lambda v: is_int(v) and v >= 1, "positive integers"),
             doc="grid points along x, y, z",
             cli={
                 "flag": "--grid",
                 "metavar": "NX,NY,NZ",
-                "parse": _parse_triple(int),
+                "parse": parse_triple(int),
                 "help": "also map each graph to a grid of this many points",
             },
         ),
     )
     sizes: tuple[float, float, float] = field(
         default=None,
-        metadata=_meta(
-            check=_triple(
-                lambda v: _is_number(v) and math.isfinite(v) and v > 0, "positive numbers (Å)"
+        metadata=meta(
+            check=triple(
+                lambda v: is_number(v) and math.isfinite(v) and v > 0, "positive numbers (Å)"
             ),
             doc="box edge lengths, Å",
             cli={
                 "flag": "--grid-size",
                 "metavar": "SX,SY,SZ",
-                "parse": _parse_triple(float),
+                "parse": parse_triple(float),
                 "help": "grid box edge lengths in Å (required with --grid)",
             },
         ),
     )
     method: MapMethod = field(
         default=MapMethod.GAUSSIAN,
-        metadata=_meta(
-            check=_method,
+        metadata=meta(
+            check=map_method,
             doc="gaussian, fast_gaussian, nearest or exp_deeprank2",
             cli={
                 "flag": "--grid-method",
@@ -295,8 +172,8 @@ class GridConfig:
     )
     sigma: float = field(
         default=DEFAULT_SIGMA,
-        metadata=_meta(
-            check=_positive_number,
+        metadata=meta(
+            check=positive_number,
             doc="Gaussian kernel width σ, Å",
             cli={
                 "flag": "--grid-sigma",
@@ -308,8 +185,8 @@ class GridConfig:
     )
     truncate: float | None = field(
         default=None,
-        metadata=_meta(
-            check=_optional(_positive_sigmas),
+        metadata=meta(
+            check=optional(positive_sigmas),
             doc="Gaussian kernel radius in σ (default: 4 for gaussian, 3 for fast_gaussian)",
             cli={
                 "flag": "--grid-truncate",
@@ -321,8 +198,8 @@ class GridConfig:
     )
     augmentation_count: int = field(
         default=0,
-        metadata=_meta(
-            check=_non_negative_int,
+        metadata=meta(
+            check=non_negative_int,
             doc="extra randomly rotated grids per query",
             cli={
                 "flag": "--grid-augment",
@@ -334,8 +211,8 @@ class GridConfig:
     )
     seed: int | None = field(
         default=0,
-        metadata=_meta(
-            check=_seed,
+        metadata=meta(
+            check=seed_value,
             doc="seed of the rotations (None: not reproducible)",
             cli={
                 "flag": "--grid-seed",
@@ -354,7 +231,7 @@ class GridConfig:
                 "--grid-size)",
                 "points_counts" if self.points_counts is None else "sizes",
             )
-        _check_fields(self, where)
+        check_fields(self, where)
         set_ = object.__setattr__
         set_(self, "points_counts", tuple(int(v) for v in self.points_counts))
         set_(self, "sizes", tuple(float(v) for v in self.sizes))
@@ -388,12 +265,12 @@ class GridConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``[grid]`` table."""
-        return _section_to_dict(self)
+        return section_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GridConfig:
         """Inverse of :meth:`to_dict` (unknown keys are errors listing the valid ones)."""
-        return _section_from_dict(cls, data, "[grid]")
+        return section_from_dict(cls, data, "[grid]")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -402,27 +279,27 @@ class StorageOptions:
 
     float_dtype: str = field(
         default="float32",
-        metadata=_meta(check=_one_of("float32", "float64"), doc="float32 or float64"),
+        metadata=meta(check=one_of("float32", "float64"), doc="float32 or float64"),
     )
     compression: str = field(
-        default="gzip", metadata=_meta(check=_one_of("gzip", "lzf", "none"), doc="gzip, lzf, none")
+        default="gzip", metadata=meta(check=one_of("gzip", "lzf", "none"), doc="gzip, lzf, none")
     )
     combine_output: bool = field(
         default=True,
-        metadata=_meta(check=_boolean, doc="merge the worker shards into <output>.hdf5"),
+        metadata=meta(check=boolean, doc="merge the worker shards into <output>.hdf5"),
     )
 
     def __post_init__(self) -> None:
-        _check_fields(self, "[storage]")
+        check_fields(self, "[storage]")
 
     def to_dict(self) -> dict[str, Any]:
         """The ``[storage]`` table."""
-        return _section_to_dict(self)
+        return section_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StorageOptions:
         """Inverse of :meth:`to_dict`."""
-        return _section_from_dict(cls, data, "[storage]")
+        return section_from_dict(cls, data, "[storage]")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -431,41 +308,41 @@ class Execution:
 
     executor: str = field(
         default="processes",
-        metadata=_meta(check=_executor, doc="processes, serial, mpi, dask or a dask address"),
+        metadata=meta(check=executor_name, doc="processes, serial, mpi, dask or a dask address"),
     )
     cpu_count: int | None = field(
         default=None,
-        metadata=_meta(check=_optional(_positive_int), doc="worker processes (default: all CPUs)"),
+        metadata=meta(check=optional(positive_int), doc="worker processes (default: all CPUs)"),
     )
     on_error: str = field(
-        default="record", metadata=_meta(check=_one_of("record", "raise"), doc="record or raise")
+        default="record", metadata=meta(check=one_of("record", "raise"), doc="record or raise")
     )
     resume: bool = field(
         default=False,
-        metadata=_meta(check=_boolean, doc="finish an earlier run of the same output"),
+        metadata=meta(check=boolean, doc="finish an earlier run of the same output"),
     )
     overwrite: bool = field(
-        default=False, metadata=_meta(check=_boolean, doc="delete earlier outputs first")
+        default=False, metadata=meta(check=boolean, doc="delete earlier outputs first")
     )
     shard: tuple[int, int] | None = field(
         default=None,
-        metadata=_meta(check=_optional(_shard), doc="process slice i of n of the sorted query ids"),
+        metadata=meta(
+            check=optional(shard_pair), doc="process slice i of n of the sorted query ids"
+        ),
     )
     progress: bool | None = field(
         default=None,
-        metadata=_meta(
-            check=_optional(_boolean), doc="progress bar (default: stderr is a terminal)"
-        ),
+        metadata=meta(check=optional(boolean), doc="progress bar (default: stderr is a terminal)"),
     )
     verbose: bool = field(
-        default=True, metadata=_meta(check=_boolean, doc="print the one-line summary")
+        default=True, metadata=meta(check=boolean, doc="print the one-line summary")
     )
     log_error_traceback: bool = field(
-        default=False, metadata=_meta(check=_boolean, doc="store full tracebacks in failures")
+        default=False, metadata=meta(check=boolean, doc="store full tracebacks in failures")
     )
 
     def __post_init__(self) -> None:
-        _check_fields(self, "[processing]")
+        check_fields(self, "[processing]")
         if self.shard is not None:
             object.__setattr__(self, "shard", tuple(int(v) for v in self.shard))
         if self.cpu_count is not None:
@@ -474,12 +351,12 @@ class Execution:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``[processing]`` table."""
-        return _section_to_dict(self)
+        return section_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Execution:
         """Inverse of :meth:`to_dict`."""
-        return _section_from_dict(cls, data, "[processing]")
+        return section_from_dict(cls, data, "[processing]")
 
 
 def _modules(value: Any) -> str | tuple[ModuleSpec, ...]:
@@ -542,17 +419,17 @@ class FeaturizeConfig:
     feature_modules: Any = None
     resolution: str | None = field(
         default=None,
-        metadata=_meta(check=_optional(_one_of("residue", "atom")), doc="residue or atom"),
+        metadata=meta(check=optional(one_of("residue", "atom")), doc="residue or atom"),
     )
     influence_radius: float | None = field(
-        default=None, metadata=_meta(check=_optional(_positive_number), doc="influence radius, Å")
+        default=None, metadata=meta(check=optional(positive_number), doc="influence radius, Å")
     )
     max_edge_length: float | None = field(
         default=None,
-        metadata=_meta(check=_optional(_positive_number), doc="maximum edge length, Å"),
+        metadata=meta(check=optional(positive_number), doc="maximum edge length, Å"),
     )
     include_hydrogens: bool | None = field(
-        default=None, metadata=_meta(check=_optional(_boolean), doc="keep hydrogen atoms")
+        default=None, metadata=meta(check=optional(boolean), doc="keep hydrogen atoms")
     )
     processing: Execution = field(default_factory=Execution)
     storage: StorageOptions = field(default_factory=StorageOptions)
@@ -563,7 +440,7 @@ class FeaturizeConfig:
         if not isinstance(out, str | os.PathLike) or not os.fspath(out).strip():
             raise ConfigError(f"config: output must be a non-empty path, got {out!r}", "output")
         object.__setattr__(self, "output", os.fspath(out))
-        _check_fields(self, "config")
+        check_fields(self, "config")
         for key in ("influence_radius", "max_edge_length"):
             if getattr(self, key) is not None:
                 object.__setattr__(self, key, float(getattr(self, key)))
@@ -653,12 +530,12 @@ class FeaturizeConfig:
             if key in _SECTIONS:
                 continue
             if value is not None:
-                lines.append(f"{key} = {_toml_value(value, key)}")
+                lines.append(f"{key} = {toml_value(value, key)}")
         for name in _SECTIONS:
             table = data[name]
             if table is None:
                 continue
-            defaults = _section_to_dict(_SECTIONS[name](**_required(name, table)))
+            defaults = section_to_dict(_SECTIONS[name](**_required(name, table)))
             lines.append(f"\n[{name}]")
             for key, value in table.items():
                 if value is None:
@@ -669,7 +546,7 @@ class FeaturizeConfig:
                             key,
                         )
                     continue
-                lines.append(f"{key} = {_toml_value(value, f'{name}.{key}')}")
+                lines.append(f"{key} = {toml_value(value, f'{name}.{key}')}")
         return "\n".join(lines) + "\n"
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -695,30 +572,6 @@ def _required(name: str, table: dict[str, Any]) -> dict[str, Any]:
     return {k: table[k] for k in ("points_counts", "sizes")} if name == "grid" else {}
 
 
-def _toml_value(value: Any, where: str) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v, where) for v in value) + "]"
-    if isinstance(value, dict):
-        items = ", ".join(
-            f"{json.dumps(k, ensure_ascii=False)} = {_toml_value(v, f'{where}.{k}')}"
-            for k, v in value.items()
-        )
-        return "{" + items + "}"
-    if value is None:
-        raise ConfigError(
-            f"{where}: None cannot be written to TOML (no null); save the config as YAML or JSON"
-        )
-    raise ConfigError(f"{where}: {value!r} is not TOML data")
-
-
 def _upgrade_layout(data: dict[str, Any]) -> dict[str, Any]:
     """Move ``[processing]`` storage keys of the earlier layout into ``[storage]``."""
     proc = data.get("processing")
@@ -742,94 +595,3 @@ def _upgrade_layout(data: dict[str, Any]) -> dict[str, Any]:
     out["processing"] = {k: v for k, v in proc.items() if k not in moved}
     out["storage"] = {**storage, **{k: proc[k] for k in moved}}
     return out
-
-
-# ---- the deprecated keywords of process() ------------------------------------------------------
-#: process() keyword → (section, field) of FeaturizeConfig (section None: top level).
-LEGACY_KEYWORDS: dict[str, tuple[str | None, str]] = {
-    "prefix": (None, "output"),
-    "feature_modules": (None, "feature_modules"),
-    "cpu_count": ("processing", "cpu_count"),
-    "executor": ("processing", "executor"),
-    "on_error": ("processing", "on_error"),
-    "resume": ("processing", "resume"),
-    "overwrite": ("processing", "overwrite"),
-    "shard": ("processing", "shard"),
-    "progress": ("processing", "progress"),
-    "verbose": ("processing", "verbose"),
-    "log_error_traceback": ("processing", "log_error_traceback"),
-    "combine_output": ("storage", "combine_output"),
-    "float_dtype": ("storage", "float_dtype"),
-    "compression": ("storage", "compression"),
-    "grid_settings": ("grid", "points_counts"),  # and sizes
-    "grid_map_method": ("grid", "method"),
-    "grid_augmentation_count": ("grid", "augmentation_count"),
-    "grid_seed": ("grid", "seed"),
-}
-#: The positional order of the old signature after ``collection``.
-LEGACY_POSITIONAL = (
-    "prefix",
-    "feature_modules",
-    "cpu_count",
-    "combine_output",
-    "grid_settings",
-    "grid_map_method",
-    "grid_augmentation_count",
-    "grid_seed",
-)
-
-
-def config_from_keywords(base: FeaturizeConfig | None = None, **kwargs: Any) -> FeaturizeConfig:
-    """``base`` (default ``FeaturizeConfig()``) changed by the deprecated keywords of
-    ``process``: the one place that maps them onto the config (errors name the keyword).
-
-    A keyword given as None leaves the field as it is, except ``cpu_count``, ``progress`` and
-    ``grid_seed``, for which None is a value.
-
-    Raises
-    ------
-    TypeError
-        For a keyword ``process`` never had.
-    ConfigError
-        For a bad value, naming the keyword.
-    """
-    unknown = sorted(set(kwargs) - set(LEGACY_KEYWORDS))
-    if unknown:
-        raise TypeError(f"process() got unexpected keyword argument(s) {unknown}")
-    data = (base or FeaturizeConfig()).to_dict()
-    grid = dict(data["grid"] or {})
-    for key, value in kwargs.items():
-        section, name = LEGACY_KEYWORDS[key]
-        if key == "grid_settings":
-            if value is None:
-                continue
-            try:
-                settings = GridSettings.coerce(value)
-            except GridError as exc:
-                raise ConfigError(f"grid_settings: {exc}", "grid_settings") from None
-            grid.update(points_counts=settings.points_counts, sizes=settings.sizes)
-        elif value is None and name not in ("cpu_count", "progress", "seed"):
-            continue
-        elif section is None:
-            data[name] = value
-        elif section == "grid":
-            grid[name] = value
-        else:
-            data[section][name] = value
-    count = grid.get("augmentation_count", 0)
-    if _is_int(count) and count < 0:
-        raise ConfigError(f"grid_augmentation_count must be >= 0, got {count}")
-    if grid and "points_counts" not in grid:
-        if kwargs.get("grid_map_method") is not None or kwargs.get("grid_augmentation_count"):
-            raise ConfigError("grid_map_method / grid_augmentation_count need grid_settings")
-        grid = {}
-    data["grid"] = grid or None
-    try:
-        return FeaturizeConfig.from_dict(data)
-    except ConfigError as exc:
-        keyword = next(
-            (k for k, (_, n) in LEGACY_KEYWORDS.items() if n == exc.field and k in kwargs), None
-        )
-        if keyword is None:
-            raise
-        raise ConfigError(f"{keyword}: {exc.args[0]}", exc.field) from None

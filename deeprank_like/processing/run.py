@@ -18,11 +18,8 @@ from typing import Any
 
 from deeprank_like.errors import DeeprankLikeError
 from deeprank_like.processing.executors import WorkerCrash, available_cpus, get_executor
-from deeprank_like.processing.featurize_config import (
-    LEGACY_POSITIONAL,
-    FeaturizeConfig,
-    config_from_keywords,
-)
+from deeprank_like.processing.featurize_config import FeaturizeConfig
+from deeprank_like.processing.legacy import LEGACY_POSITIONAL, config_from_keywords
 from deeprank_like.processing.output import (
     finish_output,
     make_folder,
@@ -187,6 +184,7 @@ def _worker_modules(config: FeaturizeConfig, executor: Any) -> Any:
     if config.feature_modules == "all":
         resolve_modules("all")  # fail fast on broken plugins
         return "all"
+    _check_importable([spec.name for spec in config.feature_modules], executor)
     instances, _ = resolve_modules([spec.build() for spec in config.feature_modules])
     specs = [module_spec(m) for m in instances]
     _check_importable([s.name for s in specs], executor)
