@@ -22,6 +22,16 @@ How it is computed
     * Residues missing N, Cα, C or O, non-amino-acid residues and chains of fewer than
       :data:`MIN_RESIDUES` complete residues are coil.
 
+Speed (issue #17)
+    * pydssp's rules are re-evaluated on the sparse set of H-bonds (candidate pairs from a KD-tree
+      with a proven O–N distance bound, energies by pydssp's own expression) instead of its
+      dense L × L maps: identical states, linear instead of quadratic cost (``_assign``; tested
+      against ``pydssp.pydssp_numpy.assign`` on perturbed structures).
+    * Only the residues a graph needs are assigned, on a subset of the model: the residues ± 8
+      in sequence and every H-bond partner ± 2 (``_context``), which decide their states exactly.
+      Results are memoised per residue on the structure (and so shared by every query on the
+      same file through :mod:`deeprank_like.features.cache`).
+
 Why pydssp
     DeepRank2 calls the ``mkdssp`` executable through Biopython (and rewrites the input PDB so DSSP 4
     accepts it); that dependency was its most frequent installation problem. The pure-Python
@@ -73,12 +83,101 @@ RESTRICT = True  # run pydssp on the needed residues and their context only
 RESTRICT_FRACTION = 0.6  # above this share of a block, run the whole block
 
 
-def _assign(xyz: np.ndarray, donor: np.ndarray) -> np.ndarray:
+def _assign_pydssp(xyz: np.ndarray, donor: np.ndarray) -> np.ndarray:
     """pydssp 3-state index (0 loop, 1 helix, 2 strand) for an (L, 4, 3) backbone."""
     from pydssp.pydssp_numpy import assign
 
     onehot = assign(xyz, donor_mask=donor)
     return np.argmax(onehot, axis=-1)
+
+
+def _hbond_pairs(xyz: np.ndarray, donor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """pydssp's H-bonds as (acceptor, donor) position pairs, from candidate pairs only.
+
+    The energy and the "bond" test are pydssp's expressions evaluated in the same order on the
+    same numbers, so the set is exactly that of pydssp's dense ``hbond_map > 0``. Pairs whose
+    O–N distance exceeds the bound of :func:`_energy_cutoff` cannot reach -0.5 kcal/mol.
+    """
+    h = _hydrogens(xyz)  # H of positions 1..L-1
+    d_max = _energy_cutoff(xyz, 0.5)
+    pairs = cKDTree(xyz[:-1, 3]).sparse_distance_matrix(
+        cKDTree(xyz[1:, 0]), d_max, output_type="ndarray"
+    )
+    acc = pairs["i"].astype(np.int64)  # 0..L-2
+    don = pairs["j"].astype(np.int64) + 1  # 1..L-1
+    sep = don - acc
+    keep = ((sep < 0) | (sep > 2)) & donor[don]
+    acc, don = acc[keep], don[keep]
+    o, c, nn, hh = xyz[acc, 3], xyz[acc, 2], xyz[don, 0], h[don - 1]
+    d_on = np.linalg.norm(o - nn, axis=-1)
+    d_ch = np.linalg.norm(c - hh, axis=-1)
+    d_oh = np.linalg.norm(o - hh, axis=-1)
+    d_cn = np.linalg.norm(c - nn, axis=-1)
+    e = 0.084 * (1.0 / d_on + 1.0 / d_ch - 1.0 / d_oh - 1.0 / d_cn) * 332
+    x = np.clip(-0.5 - 1.0 - e, a_min=-1.0, a_max=1.0)
+    bond = (np.sin(x / 1.0 * np.pi / 2) + 1.0) / 2 > 0
+    return acc[bond], don[bond]
+
+
+def _assign(xyz: np.ndarray, donor: np.ndarray) -> np.ndarray:
+    """pydssp's 3-state index (0 loop, 1 helix, 2 strand) for an (L, 4, 3) backbone.
+
+    The same rules as ``pydssp.pydssp_numpy.assign`` (same turns, helix priorities, bridges and
+    ladders), evaluated on the sparse set of H-bonds instead of dense L × L maps: identical
+    output (tested against pydssp), at a cost linear in L instead of quadratic.
+    """
+    from scipy.sparse import csr_matrix
+
+    n = xyz.shape[0]
+    if n < 8:
+        return _assign_pydssp(xyz, donor)
+    acc, don = _hbond_pairs(xyz, donor)
+    hb = csr_matrix((np.ones(acc.size, dtype=np.int32), (acc, don)), shape=(n, n))
+
+    def turn(k: int) -> np.ndarray:
+        out = np.zeros(n - k, dtype=bool)
+        sel = don - acc == k
+        out[acc[sel]] = True
+        return out
+
+    def helix_starts(k: int) -> np.ndarray:
+        tk = turn(k)
+        return np.pad(tk[:-1] & tk[1:], (1, k))
+
+    h3, h4, h5 = helix_starts(3), helix_starts(4), helix_starts(5)
+    helix4 = h4 | np.roll(h4, 1) | np.roll(h4, 2) | np.roll(h4, 3)
+    h3 = h3 & ~np.roll(helix4, -1) & ~helix4
+    h5 = h5 & ~np.roll(helix4, -1) & ~helix4
+    helix3 = h3 | np.roll(h3, 1) | np.roll(h3, 2)
+    helix5 = h5 | np.roll(h5, 1) | np.roll(h5, 2) | np.roll(h5, 3) | np.roll(h5, 4)
+    helix = helix3 | helix4 | helix5
+
+    # bridges of position c with any partner d in 1..L-2 (hb[a, b]: acceptor a, donor b):
+    # parallel  hb[c-1, d] & hb[d, c+1]  |  hb[d-1, c] & hb[c, d+1]
+    # antiparallel  hb[c, d] & hb[d, c]  |  hb[c-1, d+1] & hb[d-1, c+1]
+    p1 = (hb[:, 1 : n - 1] @ hb[1 : n - 1, :]).tocsr()  # p1[x, y] = sum_d hb[x, d] hb[d, y]
+    p2 = (hb[:, 2:n] @ hb[0 : n - 2, :]).tocsr()  # p2[x, y] = sum_d hb[x, d+1] hb[d-1, y]
+    c = np.arange(1, n - 1)
+    ladder = np.zeros(n, dtype=bool)
+    ladder[c] = (
+        (np.asarray(p1[c - 1, c + 1]).ravel() > 0)
+        | (p2.diagonal()[c] > 0)
+        | (p1.diagonal()[c] > 0)
+        | (np.asarray(p2[c - 1, c + 1]).ravel() > 0)
+    )
+    return np.where(helix, 1, np.where(ladder, 2, 0))
+
+
+def _energy_cutoff(xyz: np.ndarray, energy: float) -> float:
+    """O–N distance (Å) beyond which |H-bond energy| < ``energy`` for every pair of ``xyz``.
+
+    With |O−C| ≤ a and |N−H| ≤ 1.02 Å the energy is k·[g(O) − g(C)] with
+    g(X) = 1/|X−N| − 1/|X−H|; two mean-value steps (the Hessian of 1/r has norm 2/r³) bound it by
+    k·a·1.02·2 / (d_ON − a − 1.02)³.
+    """
+    a = float(np.linalg.norm(xyz[:, 3] - xyz[:, 2], axis=1).max(initial=0.0))
+    k = 0.084 * 332
+    return a + 1.02 + (k * a * 1.02 * 2.0 / energy) ** (1.0 / 3.0) + 1e-6
 
 
 def _setup(structure) -> dict:
@@ -165,12 +264,8 @@ def _context(xyz: np.ndarray, targets: np.ndarray) -> np.ndarray:
     window = np.flatnonzero(keep)
     h = np.full((n, 3), np.nan)
     h[1:] = _hydrogens(xyz)
-    # Candidate pairs by O–N distance. With |O−C| ≤ a and |N−H| = 1.01 Å, the energy is a
-    # difference of four 1/r terms bounded by k·a·1.01·2 / (d_ON − a − 1.01)³ (mean-value
-    # theorem twice; the Hessian of 1/r has norm 2/r³), below |PARTNER_ENERGY| beyond d_max.
-    a = float(np.linalg.norm(xyz[:, 3] - xyz[:, 2], axis=1).max(initial=0.0))
-    k = 0.084 * 332
-    d_max = a + 1.01 + (k * a * 1.01 * 2.0 / abs(PARTNER_ENERGY)) ** (1.0 / 3.0) + 1e-6
+    # candidate pairs by O–N distance: beyond d_max no pair reaches PARTNER_ENERGY
+    d_max = _energy_cutoff(xyz, abs(PARTNER_ENERGY))
     tree_n = cKDTree(xyz[:, 0])
     tree_o = cKDTree(xyz[:, 3])
     partner = np.zeros(n, dtype=bool)

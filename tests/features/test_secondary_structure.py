@@ -161,3 +161,23 @@ def test_restricted_context_is_smaller_than_the_model():
     sub = _context(setup["xyz"], np.array([target]))
     assert {target - 8, target, target + 8} <= set(sub.tolist())
     assert sub.size < setup["res"].size // 3
+
+
+@pytest.mark.parametrize("name", ["1ATN_1w.pdb", "9api.pdb", "1ak4.pdb", "3C8P.pdb"])
+def test_sparse_assignment_equals_pydssp(name):
+    """The sparse re-evaluation of pydssp's rules gives pydssp's states, also on distorted input."""
+    from deeprank_like.features.secondary_structure import _assign, _assign_pydssp, _setup
+
+    s = load_structure(Path(__file__).resolve().parents[1] / "data" / "pdb" / name)
+    setup = _setup(s)
+    rng = np.random.default_rng(3)
+    for block in setup["blocks"]:
+        xyz = setup["xyz"][block]
+        donor = setup["donor"][block].copy()
+        donor[0] = False
+        for noise in (0.0, 0.4, 1.2):
+            x = xyz + rng.normal(0.0, noise, xyz.shape)
+            d = donor & (rng.random(donor.size) > (0.2 if noise else 0.0))
+            expected = _assign_pydssp(x, d)
+            assert len(set(expected.tolist())) > 1 or noise > 1
+            np.testing.assert_array_equal(_assign(x, d), expected)
