@@ -15,6 +15,7 @@ from __future__ import annotations
 from math import prod
 
 from torch import Tensor, nn
+from torch_geometric.data import Batch
 
 from deeprank_like.errors import TrainingError
 from deeprank_like.nn.gnn import apply_output_activation, check_output_activation
@@ -23,7 +24,7 @@ from deeprank_like.nn.registry import record_config, register_model
 __all__ = ["CNN3D", "CnnClassification", "CnnRegression"]
 
 
-def _grid_input(data) -> Tensor:
+def _grid_input(data: Batch | Tensor) -> Tensor:
     return data if isinstance(data, Tensor) else data.x
 
 
@@ -85,7 +86,7 @@ class CNN3D(nn.Module):
             nn.Linear(int(hidden_size), self.output_size),
         )
 
-    def forward(self, data) -> Tensor:
+    def forward(self, data: Batch | Tensor) -> Tensor:
         """(B, output_size) outputs for a batch (or a (B, C, nx, ny, nz) tensor)."""
         out = self.head(self.features(_grid_input(data)))
         return apply_output_activation(out, self.output_activation)

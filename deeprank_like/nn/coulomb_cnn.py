@@ -27,6 +27,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.data import Batch
 
 from deeprank_like.errors import TrainingError
 from deeprank_like.nn.registry import record_config, register_model
@@ -120,7 +121,7 @@ class CoulombCNN(nn.Module):
             self.register_buffer("log_mean", mean)
             self.register_buffer("log_std", std)
 
-    def forward(self, data) -> Tensor:
+    def forward(self, data: Batch | Tensor) -> Tensor:
         """(B, output_size) predictions for a batch (Data with ``x`` or a tensor)."""
         x = data if isinstance(data, Tensor) else data.x
         if x.dim() == 3:

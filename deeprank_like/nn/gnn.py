@@ -31,9 +31,11 @@ cache-friendly when edges are sorted by destination node, as the datasets delive
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.data import Batch
 from torch_geometric.nn import GCNConv, GINConv, GINEConv, global_max_pool, global_mean_pool
 
 from deeprank_like.errors import TrainingError
@@ -67,19 +69,19 @@ def apply_output_activation(out: Tensor, name: str) -> Tensor:
     return torch.sigmoid(out) if name == "sigmoid" else out
 
 
-def _batch_vector(data) -> Tensor:
+def _batch_vector(data: Batch) -> Tensor:
     batch = getattr(data, "batch", None)
     if batch is None:
         batch = torch.zeros(data.x.size(0), dtype=torch.long, device=data.x.device)
     return batch
 
 
-def _num_graphs(data, batch: Tensor) -> int:
+def _num_graphs(data: Batch, batch: Tensor) -> int:
     n = getattr(data, "num_graphs", None)
     return int(n) if n is not None else int(batch.max()) + 1 if batch.numel() else 1
 
 
-def _check_pooling(pooling) -> list[str]:
+def _check_pooling(pooling: str | Sequence[str]) -> list[str]:
     pooling = [pooling] if isinstance(pooling, str) else list(pooling)
     bad = [p for p in pooling if p not in _POOLS]
     if bad or not pooling:
@@ -164,7 +166,7 @@ class GINENet(nn.Module):
             self.norms.append(nn.LayerNorm(h) if norm == "layer" else nn.Identity())
         self.head = _head(h * len(self.pooling), int(head_hidden_size), self.output_size, dropout)
 
-    def forward(self, data) -> Tensor:
+    def forward(self, data: Batch) -> Tensor:
         """(B, output_size) outputs for a PyG batch."""
         x = torch.relu(self.node_encoder(data.x))
         e = self.edge_encoder(data.edge_attr) if self.edge_encoder is not None else None
@@ -207,7 +209,7 @@ class GCNNet(nn.Module):
         self.convs = nn.ModuleList(GCNConv(a, b) for a, b in itertools.pairwise(sizes))
         self.head = _head(sizes[-1], int(head_hidden_size), self.output_size, dropout)
 
-    def forward(self, data) -> Tensor:
+    def forward(self, data: Batch) -> Tensor:
         """(B, output_size) outputs for a PyG batch."""
         x = data.x
         for conv in self.convs:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -77,7 +78,9 @@ def _class_path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def register_model(name: str, *, replace: bool = False):
+def register_model(
+    name: str, *, replace: bool = False
+) -> Callable[[type[nn.Module]], type[nn.Module]]:
     """Class decorator: register a network class under ``name`` in this process.
 
     Parameters

@@ -1,4 +1,4 @@
-"""Data-only training configuration (YAML or TOML) and the run it describes.
+r"""Data-only training configuration (YAML or TOML) and the run it describes.
 
 Example (YAML)::
 

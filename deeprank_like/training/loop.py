@@ -129,13 +129,19 @@ class EpochRunner:
             return target >= 0
         return torch.isfinite(target).all(dim=1)
 
+    def _loss(self) -> Loss:
+        """The loss function (TrainingError without one: a dataset without a task)."""
+        if self.loss_fn is None:
+            raise TrainingError("the training set has no target/task")
+        return self.loss_fn
+
     def _batch_loss(self, out: Tensor, target: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
         """Sum of per-sample loss values and of their weights over the real, labelled samples."""
         keep = (weight > 0) & self._labelled(target)
         if bool(keep.all()):
-            values, weights = self.loss_fn(out, target, self.class_weights)
+            values, weights = self._loss()(out, target, self.class_weights)
         elif bool(keep.any()):
-            values, weights = self.loss_fn(out[keep], target[keep], self.class_weights)
+            values, weights = self._loss()(out[keep], target[keep], self.class_weights)
         else:
             zero = (out * 0).sum()
             return zero, zero.detach()
@@ -147,11 +153,15 @@ class EpochRunner:
         """(B,) bool: real samples whose output, or whose loss, is NaN or infinite."""
         out = out.detach()
         bad = ~torch.isfinite(out).reshape(out.size(0), -1).all(dim=1)
-        if loss_sum is not None and not bool(torch.isfinite(loss_sum.detach())):
+        if (
+            loss_sum is not None
+            and target is not None
+            and not bool(torch.isfinite(loss_sum.detach()))
+        ):
             # the loss overflowed with finite outputs: find the samples, one at a time
             keep = (weight > 0) & self._labelled(target)
             for i in torch.nonzero(keep & ~bad).reshape(-1).tolist():
-                values, _ = self.loss_fn(out[i : i + 1], target[i : i + 1], self.class_weights)
+                values, _ = self._loss()(out[i : i + 1], target[i : i + 1], self.class_weights)
                 if not bool(torch.isfinite(values).all()):
                     bad[i] = True
             if not bool(bad.any()):  # e.g. a custom loss over the whole batch
@@ -237,7 +247,8 @@ class EpochRunner:
         arg = self._class_weights_arg
         if arg is False or arg is None or self.task != "classif":
             return None
-        n_classes = len(self.classes)
+        classes = self.classes or []
+        n_classes = len(classes)
         if arg is True:
             ds = self.dataset_train
             if hasattr(ds, "class_counts"):
@@ -249,7 +260,7 @@ class EpochRunner:
                     if c >= 0:
                         counts[c] += 1
             if (counts == 0).any():
-                missing = [self.classes[i] for i in np.flatnonzero(counts == 0)]
+                missing = [classes[i] for i in np.flatnonzero(counts == 0)]
                 raise TrainingError(
                     f"class_weights=True but classes {missing} have no training item"
                 )

@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 
 
 def build_model_for(
-    name: str,
+    name: str | type[nn.Module],
     dataset: Any,
     task: str | None = None,
     loss: Any = None,
@@ -468,7 +468,7 @@ class Trainer(EpochRunner):
         if self.ctx.is_main:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             frame.to_csv(self.output_dir / "predictions_test.csv", index=False)
-            if self.plots:
+            if self.plots and self.task is not None:
                 plot_predictions(frame, self.task, self.output_dir / "predictions_test.png", "test")
         return {"loss": res["loss"], **res["metrics"]}
 
