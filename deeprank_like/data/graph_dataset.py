@@ -28,10 +28,8 @@ from deeprank_like.data.data_config import is_names, is_widths
 from deeprank_like.data.deeprank2_compat import check_dataset_kwargs
 from deeprank_like.errors import StorageError
 from deeprank_like.storage.entries import (
-    entry_spec_signature,
     feature_group,
-    feature_widths,
-    file_summary,
+    group_by_features,
     open_entry,
     read_array,
     read_edge_index,
@@ -216,54 +214,6 @@ class GraphDataset(HDF5Dataset):
         self.resolution = next(iter(found), None)
         return entries
 
-    def _uniform_files(self) -> set[int]:
-        """Files whose entries all store the same node and edge features.
-
-        Read from the file's summary attributes (``feature_counts`` against
-        ``entry_count``, kept by every writer): one attribute read per file.
-        """
-        uniform = set()
-        for fi in self._file_entry_counts:
-            summary = file_summary(self._handles.get(fi))
-            if summary is None or summary.entry_count != self._file_entry_counts[fi]:
-                continue
-            total = summary.entry_count
-            kinds = {
-                n: s.get("kind") if isinstance(s, dict) else None for n, s in summary.specs.items()
-            }
-            if all(
-                int(c) == total
-                for n, c in summary.counts.items()
-                if kinds.get(n) in ("node", "edge", None)
-            ):
-                uniform.add(fi)
-        return uniform
-
-    def _signature_groups(
-        self, entries: list[tuple[int, str, str]]
-    ) -> list[tuple[list[tuple[int, str, str]], dict[str, int], dict[str, int]]]:
-        """Entries grouped by the features they store, with those features' widths.
-
-        All entries of a file whose summary says they store the same features form one group
-        (one entry is opened); in the other files the entries are grouped by their own
-        ``feature_specs`` attribute (one entry opened per distinct value).
-        """
-        uniform = self._uniform_files()
-        groups: dict[Any, list[tuple[int, str, str]]] = {}
-        for entry in entries:
-            fi, name, _ = entry
-            if fi in uniform:
-                key: Any = ("file", fi)
-            else:
-                signature = entry_spec_signature(self._handles.get(fi), name)
-                key = signature if signature is not None else ("entry", fi, name)
-            groups.setdefault(key, []).append(entry)
-        out = []
-        for members in groups.values():
-            node, edge = feature_widths(self._handles.get(members[0][0]), members[0][1])
-            out.append((members, node, edge))
-        return out
-
     def _setup_features(self, entries: list[tuple[int, str, str]], config: dict | None) -> None:
         """Decide the features from every entry of every file (not from the first one).
 
@@ -274,7 +224,7 @@ class GraphDataset(HDF5Dataset):
         """
         if not entries:
             raise StorageError(f"no complete entries in {self.files}")
-        groups = self._signature_groups(entries)
+        groups = group_by_features(self._handles.get, entries, self._file_entry_counts)
         if config is not None:
             self._setup_from_config(config)
         else:

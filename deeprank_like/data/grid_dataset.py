@@ -121,7 +121,7 @@ class GridDataset(HDF5Dataset):
 
     # ---- features ------------------------------------------------------------------------------
     def _stored_channels(self, fi: int, name: str) -> tuple[list[str], tuple[int, ...]]:
-        return grid_channels(self._handles.get(fi)[name])
+        return grid_channels(self._handles.get(fi), name)
 
     def _setup_features(self, entries: list[tuple[int, str, str]], config: dict | None) -> None:
         if not entries:
@@ -218,7 +218,7 @@ class GridDataset(HDF5Dataset):
             if not self.augment:
                 items.append((fi, name, 0))
                 continue
-            indices = grid_indices(self._handles.get(fi)[name])
+            indices = grid_indices(self._handles.get(fi), name)
             if not indices:
                 raise StorageError(f"{self.files[fi]}: entry {name!r} holds no grids")
             items += [(fi, name, i) for i in indices]

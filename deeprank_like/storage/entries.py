@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,7 @@ __all__ = [
     "feature_group",
     "feature_widths",
     "file_summary",
+    "group_by_features",
     "has_link",
     "is_complete",
     "iter_complete_groups",
@@ -69,6 +70,7 @@ __all__ = [
     "scan_entries",
     "stored_id",
     "text_attr",
+    "uniform_features",
     "width_of",
 ]
 
@@ -246,6 +248,63 @@ def feature_widths(f: h5py.File, name: str) -> tuple[dict[str, int], dict[str, i
         {k: width_of(v.shape) for k, v in group[FEATURE_GROUPS[kind]].items()}
         for kind in ("node", "edge")
     )
+
+
+#: ``(file index, group name, entry id)`` of an entry of a multi-file dataset.
+EntryKey = tuple[int, str, str]
+
+
+def uniform_features(f: h5py.File, complete: int) -> bool:
+    """True when the root summary says every entry stores the same node and edge features.
+
+    ``complete`` is the number of complete entries of ``f`` (:func:`scan_entries`); a summary
+    written for another number is not trusted. One attribute read per file.
+    """
+    summary = file_summary(f)
+    if summary is None or summary.entry_count != complete:
+        return False
+    kinds = {n: s.get("kind") if isinstance(s, dict) else None for n, s in summary.specs.items()}
+    return all(
+        int(c) == complete
+        for n, c in summary.counts.items()
+        if kinds.get(n) in ("node", "edge", None)
+    )
+
+
+def group_by_features(
+    open_file: Callable[[int], h5py.File],
+    entries: Sequence[EntryKey],
+    complete_counts: dict[int, int],
+) -> list[tuple[list[EntryKey], dict[str, int], dict[str, int]]]:
+    """Entries grouped by the features they store: ``(members, node widths, edge widths)``.
+
+    All entries of a file whose summary says they store the same features form one group
+    (:func:`uniform_features`; one entry is opened); in the other files the entries are
+    grouped by their own ``feature_specs`` attribute (one entry opened per distinct value).
+
+    Parameters
+    ----------
+    open_file : callable
+        File index → open file.
+    entries : sequence of (file index, group name, entry id)
+    complete_counts : dict
+        File index → number of complete entries in that file.
+    """
+    uniform = {fi for fi, n in complete_counts.items() if uniform_features(open_file(fi), n)}
+    groups: dict[Any, list[EntryKey]] = {}
+    for entry in entries:
+        fi, name, _ = entry
+        if fi in uniform:
+            key: Any = ("file", fi)
+        else:
+            signature = entry_spec_signature(open_file(fi), name)
+            key = signature if signature is not None else ("entry", fi, name)
+        groups.setdefault(key, []).append(entry)
+    out = []
+    for members in groups.values():
+        node, edge = feature_widths(open_file(members[0][0]), members[0][1])
+        out.append((members, node, edge))
+    return out
 
 
 # ---- low-level reads ------------------------------------------------------------------------

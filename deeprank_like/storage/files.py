@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +37,15 @@ __all__ = [
     "DiskFullError",
     "check_root",
     "disk_full_errno",
+    "entry_summary",
     "free_bytes",
     "init_root",
     "is_feature_file",
     "open_h5",
     "os_error_message",
     "package_version",
+    "scan_summary",
+    "write_summary",
 ]
 
 log = logging.getLogger(__name__)
@@ -382,3 +386,49 @@ def json_attr(obj: h5py.Group | h5py.Dataset, name: str, default: Any = None) ->
         raise StorageError(
             f"{obj.file.filename}:{obj.name}: attribute {name!r} is not JSON"
         ) from exc
+
+
+def scan_summary(f: h5py.File, names: Iterable[str]) -> tuple[dict[str, Any], dict[str, int]]:
+    """``(specs, counts)`` over the entries ``names``: the union of their ``feature_specs``."""
+    specs: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    for name in names:
+        for key, spec in (json_attr(f[name], ATTR_FEATURE_SPECS, {}) or {}).items():
+            specs.setdefault(key, spec)
+            counts[key] = counts.get(key, 0) + 1
+    return specs, counts
+
+
+def entry_summary(f: h5py.File, names: list[str]) -> tuple[dict[str, Any], dict[str, int]]:
+    """``(specs, counts)`` of the complete entries ``names`` of a file.
+
+    The root attributes when they are consistent with ``names`` (``entry_count`` equal to
+    their number), else a scan of the entries (:func:`scan_summary`).
+    """
+    specs = json_attr(f, ATTR_FEATURE_SPECS, None)
+    counts = json_attr(f, ATTR_FEATURE_COUNTS, None)
+    if (
+        specs is not None
+        and counts is not None
+        and int(f.attrs.get(ATTR_ENTRY_COUNT, -1)) == len(names)
+    ):
+        return dict(specs), dict(counts)
+    return scan_summary(f, names)
+
+
+def write_summary(
+    f: h5py.File,
+    specs: dict[str, Any],
+    counts: dict[str, int],
+    entry_count: int | None = None,
+) -> None:
+    """Write the root summary: ``feature_specs`` and ``feature_counts`` (and ``entry_count``).
+
+    Only features with a count are listed; ``entry_count`` is left as is when None.
+    """
+    f.attrs[ATTR_FEATURE_SPECS] = json.dumps(
+        {k: specs[k] for k in sorted(counts) if k in specs}, sort_keys=True
+    )
+    f.attrs[ATTR_FEATURE_COUNTS] = json.dumps(dict(sorted(counts.items())))
+    if entry_count is not None:
+        f.attrs[ATTR_ENTRY_COUNT] = int(entry_count)

@@ -180,22 +180,32 @@ def write_grid_group(
     return group
 
 
-def grid_indices(entry_group: h5py.Group) -> list[int]:
-    """Indices of the grids stored in an entry (``[]`` if none); 0 is the unrotated grid."""
-    group = entry_group.get(GRIDS)
+def _entry(where: h5py.Group, name: str | None) -> h5py.Group:
+    return where if name is None else where[name]
+
+
+def grid_indices(where: h5py.Group, name: str | None = None) -> list[int]:
+    """Indices of the grids stored in an entry (``[]`` if none); 0 is the unrotated grid.
+
+    ``where`` is the entry group, or the file when ``name`` (the entry's group name) is given.
+    """
+    group = _entry(where, name).get(GRIDS)
     if group is None:
         return []
     return sorted(int(k) for k in group if k.isdigit())
 
 
-def grid_channels(entry_group: h5py.Group) -> tuple[list[str], tuple[int, ...]]:
+def grid_channels(where: h5py.Group, name: str | None = None) -> tuple[list[str], tuple[int, ...]]:
     """``(channel names, (nx, ny, nz))`` of the first stored grid of an entry.
+
+    ``where`` is the entry group, or the file when ``name`` (the entry's group name) is given.
 
     Raises
     ------
     StorageError
         The entry holds no grids (naming the file and the entry).
     """
+    entry_group = _entry(where, name)
     indices = grid_indices(entry_group)
     if not indices:
         name = entry_group.name.rsplit("/", 1)[-1]

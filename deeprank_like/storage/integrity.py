@@ -12,7 +12,6 @@ any way. Entries of older files without the attribute are verified by reading ev
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from collections.abc import Iterable
@@ -23,7 +22,20 @@ import h5py
 import numpy as np
 
 from deeprank_like.errors import StorageError
-from deeprank_like.storage.schema import FAILURES, RESERVED_PREFIX
+from deeprank_like.storage.schema import (
+    ATTR_COMPLETE,
+    ATTR_CONFIG,
+    ATTR_CREATED_BY,
+    ATTR_NUM_NODES,
+    CENTER,
+    EDGE_FEATURES,
+    EDGE_INDEX,
+    FAILURES,
+    NODE_FEATURES,
+    NODE_IDS,
+    POSITIONS,
+    RESERVED_PREFIX,
+)
 
 __all__ = [
     "CHECKSUM_ALGORITHM",
@@ -48,7 +60,7 @@ CHECKSUM_ATTR = "checksum"
 #: Hash of :func:`entry_checksum` (prefix of the attribute value).
 CHECKSUM_ALGORITHM = "blake2b-128"
 #: Datasets every entry has (``node_features``/``edge_features`` are groups).
-REQUIRED_ARRAYS = ("edge_index", "positions", "center", "node_ids")
+REQUIRED_ARRAYS = (EDGE_INDEX, POSITIONS, CENTER, NODE_IDS)
 
 
 def _dtype_key(dtype: np.dtype) -> str:
@@ -151,12 +163,12 @@ def check_entry(group: h5py.Group) -> EntryCheck:
         if isinstance(stored, bytes):
             stored = stored.decode()
         missing = [name for name in REQUIRED_ARRAYS if name not in group]
-        missing += [name for name in ("node_features", "edge_features") if name not in group]
+        missing += [name for name in (NODE_FEATURES, EDGE_FEATURES) if name not in group]
         if missing:
             return EntryCheck(False, stored is not None, f"missing {', '.join(missing)}")
-        n = int(group.attrs.get("num_nodes", -1))
-        if n >= 0 and group["positions"].shape[:1] != (n,):
-            rows = group["positions"].shape[0]
+        n = int(group.attrs.get(ATTR_NUM_NODES, -1))
+        if n >= 0 and group[POSITIONS].shape[:1] != (n,):
+            rows = group[POSITIONS].shape[0]
             return EntryCheck(
                 False, stored is not None, f"positions has {rows} rows, num_nodes {n}"
             )
@@ -222,7 +234,7 @@ def check_file(f: h5py.File, names: Iterable[str] | None = None) -> FileCheck:
             if not isinstance(obj, h5py.Group):
                 result.bad[name] = "not a group"
                 continue
-            complete = int(obj.attrs.get("complete", 0)) == 1
+            complete = int(obj.attrs.get(ATTR_COMPLETE, 0)) == 1
         except (OSError, KeyError, RuntimeError, ValueError, TypeError) as exc:
             result.bad[name] = f"unreadable ({' '.join(str(exc).split())})"
             continue
@@ -244,17 +256,17 @@ def salvage_file(src: h5py.File, dst: h5py.File, check: FileCheck | None = None)
     ``dst`` must be a new, writable feature file; its root summaries are recomputed.
     Returns the group names copied.
     """
-    from deeprank_like.storage.files import json_attr
+    from deeprank_like.storage.files import scan_summary, write_summary
     from deeprank_like.storage.writer import _store_failures, read_failure_rows
 
     check = check or check_file(src)
-    for key in ("config", "created_by"):
+    for key in (ATTR_CONFIG, ATTR_CREATED_BY):
         try:
             if key in src.attrs:
                 dst.attrs[key] = src.attrs[key]
         except (OSError, KeyError, RuntimeError):
             pass
-    copied, specs, counts = [], {}, {}
+    copied = []
     for name in check.good:
         try:
             src.copy(src[name], dst, name=name)
@@ -264,17 +276,13 @@ def salvage_file(src: h5py.File, dst: h5py.File, check: FileCheck | None = None)
                 del dst[name]
             continue
         copied.append(name)
-        for key, spec in (json_attr(dst[name], "feature_specs", {}) or {}).items():
-            specs.setdefault(key, spec)
-            counts[key] = counts.get(key, 0) + 1
     try:
         rows = read_failure_rows(src) if FAILURES in src else []
     except (OSError, KeyError, RuntimeError, ValueError):
         rows = []
     _store_failures(dst, rows)
-    dst.attrs["feature_specs"] = json.dumps({k: specs[k] for k in sorted(counts)}, sort_keys=True)
-    dst.attrs["feature_counts"] = json.dumps(dict(sorted(counts.items())))
-    dst.attrs["entry_count"] = len(copied)
+    specs, counts = scan_summary(dst, copied)
+    write_summary(dst, specs, counts, len(copied))
     dst.flush()
     return copied
 

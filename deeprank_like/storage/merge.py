@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import json
 import logging
 import os
 import shutil
@@ -14,18 +13,29 @@ from pathlib import Path
 import h5py
 
 from deeprank_like.errors import StorageError
+from deeprank_like.storage.entries import stored_id
 from deeprank_like.storage.files import (
     DiskFullError,
     disk_full_errno,
+    entry_summary,
     json_attr,
     open_h5,
     os_error_message,
     package_version,
+    scan_summary,
+    write_summary,
 )
 from deeprank_like.storage.integrity import check_file
 from deeprank_like.storage.lock import OutputLock
 from deeprank_like.storage.reader import complete_entry_names
-from deeprank_like.storage.schema import entry_id
+from deeprank_like.storage.schema import (
+    ATTR_CONFIG,
+    ATTR_CREATED_BY,
+    ATTR_ENTRY_COUNT,
+    ATTR_FEATURE_SPECS,
+    ATTR_PACKAGE_VERSION,
+    entry_id,
+)
 from deeprank_like.storage.writer import _store_failures, read_failure_rows
 
 __all__ = ["MergeResult", "merge_files"]
@@ -183,7 +193,7 @@ def _merge_into(
     created_by: str,
     result: MergeResult,
 ) -> None:
-    fresh = int(dst.attrs.get("entry_count", 0)) == 0 and not complete_entry_names(dst)
+    fresh = int(dst.attrs.get(ATTR_ENTRY_COUNT, 0)) == 0 and not complete_entry_names(dst)
     own = check_file(dst)  # the entries of an existing output (append) are verified too
     if own.error:
         raise StorageError(f"{out}: cannot list its entries ({own.error})")
@@ -199,7 +209,9 @@ def _merge_into(
         log.warning("%s: entry %r failed verification (%s); dropped", out, qid, reason)
         del dst[name]
     origin: dict[str, str] = {name: out for name in own.good}
-    specs, counts = _summary(dst) if not (own.bad or own.incomplete) else _scan(dst, own.good)
+    specs, counts = (
+        _summary(dst) if not (own.bad or own.incomplete) else scan_summary(dst, own.good)
+    )
     failures = read_failure_rows(dst)
     config_set = not fresh
     for path in paths:
@@ -215,7 +227,7 @@ def _merge_into(
             continue
         with src:
             if not config_set:
-                dst.attrs["config"] = src.attrs.get("config", "{}")
+                dst.attrs[ATTR_CONFIG] = src.attrs.get(ATTR_CONFIG, "{}")
                 config_set = True
             listing = check_file(src, names=_names(src, path, repair, result))
             for name, reason in listing.bad.items():
@@ -227,7 +239,7 @@ def _merge_into(
                 log.warning("%s: entry %r failed verification (%s); not copied", path, qid, reason)
             for name in listing.good:
                 if name in origin:
-                    qid = str(src[name].attrs.get("id", name))
+                    qid = stored_id(src[name], name)
                     if on_duplicate == "error":
                         raise StorageError(
                             f"entry {qid!r} is in both {origin[name]} and {path} "
@@ -238,7 +250,7 @@ def _merge_into(
                 src.copy(src[name], dst, name=name)
                 origin[name] = path
                 result.copied += 1
-                for key, spec in (json_attr(src[name], "feature_specs", {}) or {}).items():
+                for key, spec in (json_attr(src[name], ATTR_FEATURE_SPECS, {}) or {}).items():
                     specs.setdefault(key, spec)
                     counts[key] = counts.get(key, 0) + 1
             try:
@@ -246,17 +258,15 @@ def _merge_into(
             except (OSError, KeyError, RuntimeError, ValueError) as exc:
                 log.warning("%s: failure table unreadable (%s); not copied", path, exc)
     failures += corrupt_rows
-    ids = {str(dst[name].attrs.get("id", name)) for name in origin}
+    ids = {stored_id(dst[name], name) for name in origin}
     latest: dict[str, tuple] = {}
     for row in failures:
         if row[0] not in ids:
             latest[row[0]] = row
     _store_failures(dst, list(latest.values()))
-    dst.attrs["feature_specs"] = json.dumps({k: specs[k] for k in sorted(counts)}, sort_keys=True)
-    dst.attrs["feature_counts"] = json.dumps(dict(sorted(counts.items())))
-    dst.attrs["entry_count"] = len(origin)
-    dst.attrs["created_by"] = created_by
-    dst.attrs["package_version"] = package_version()
+    write_summary(dst, specs, counts, len(origin))
+    dst.attrs[ATTR_CREATED_BY] = created_by
+    dst.attrs[ATTR_PACKAGE_VERSION] = package_version()
     result.entries = len(origin)
     result.failures = len(latest)
 
@@ -273,31 +283,8 @@ def _names(src: h5py.File, path: str, repair: bool, result: MergeResult) -> list
         return []
 
 
-def _scan(f: h5py.File, names: list[str]) -> tuple[dict, dict]:
-    specs: dict = {}
-    counts: dict = {}
-    for name in names:
-        for key, spec in (json_attr(f[name], "feature_specs", {}) or {}).items():
-            specs.setdefault(key, spec)
-            counts[key] = counts.get(key, 0) + 1
-    return specs, counts
-
-
-def _summary(f) -> tuple[dict, dict]:
+def _summary(f: h5py.File) -> tuple[dict, dict]:
     names = complete_entry_names(f)
     if not names:
         return {}, {}
-    specs = json_attr(f, "feature_specs", None)
-    counts = json_attr(f, "feature_counts", None)
-    if (
-        specs is not None
-        and counts is not None
-        and int(f.attrs.get("entry_count", -1)) == len(names)
-    ):
-        return dict(specs), dict(counts)
-    specs, counts = {}, {}
-    for name in names:
-        for key, spec in (json_attr(f[name], "feature_specs", {}) or {}).items():
-            specs.setdefault(key, spec)
-            counts[key] = counts.get(key, 0) + 1
-    return specs, counts
+    return entry_summary(f, names)

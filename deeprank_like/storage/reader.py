@@ -12,11 +12,10 @@ import numpy as np
 from deeprank_like.domain.specs import FeatureSpec
 from deeprank_like.errors import StorageError
 from deeprank_like.storage.entries import is_complete, iter_complete_groups, stored_id
-from deeprank_like.storage.files import json_attr, open_h5
+from deeprank_like.storage.files import entry_summary, json_attr, open_h5
 from deeprank_like.storage.schema import (
     ATOM_INDEX,
     ATTR_CONFIG,
-    ATTR_ENTRY_COUNT,
     ATTR_FEATURE_COUNTS,
     ATTR_FEATURE_SPECS,
     ATTR_METADATA,
@@ -150,17 +149,7 @@ class FeatureFile:
 
     def _summary(self) -> tuple[dict[str, dict], dict[str, int]]:
         """(specs, counts) over complete entries; root attributes when consistent, else a scan."""
-        specs = json_attr(self.h5, ATTR_FEATURE_SPECS, None)
-        counts = json_attr(self.h5, ATTR_FEATURE_COUNTS, None)
-        n = int(self.h5.attrs.get(ATTR_ENTRY_COUNT, -1))
-        if specs is not None and counts is not None and n == len(self):
-            return specs, counts
-        specs, counts = {}, {}
-        for name in self._entry_names.values():
-            for key, spec in (json_attr(self.h5[name], ATTR_FEATURE_SPECS, {}) or {}).items():
-                specs.setdefault(key, spec)
-                counts[key] = counts.get(key, 0) + 1
-        return specs, counts
+        return entry_summary(self.h5, list(self._entry_names.values()))
 
     @property
     def feature_specs(self) -> dict[str, Any]:

@@ -21,6 +21,7 @@ __all__ = [
     "ATTR_ENTRY_COUNT",
     "ATTR_FEATURE_COUNTS",
     "ATTR_FEATURE_SPECS",
+    "ATTR_FLOAT_DTYPE",
     "ATTR_FORMAT",
     "ATTR_ID",
     "ATTR_KIND",
@@ -109,6 +110,8 @@ ATTR_KIND = "kind"
 ATTR_RESOLUTION = "resolution"
 ATTR_NUM_NODES = "num_nodes"
 ATTR_NUM_EDGES = "num_edges"
+#: Storage dtype of the floating-point arrays ("float32" or "float64").
+ATTR_FLOAT_DTYPE = "float_dtype"
 #: JSON: the query's ``to_dict()``.
 ATTR_QUERY = "query"
 #: JSON: the graph's metadata (without the query).

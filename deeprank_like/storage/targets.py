@@ -32,6 +32,12 @@ from typing import Any
 import numpy as np
 
 from deeprank_like.errors import StorageError
+from deeprank_like.storage.schema import (
+    ATTR_FEATURE_COUNTS,
+    ATTR_FEATURE_SPECS,
+    ATTR_QUERY,
+    TARGETS,
+)
 
 __all__ = ["AddTargetsResult", "add_targets"]
 
@@ -241,7 +247,8 @@ def add_targets(
         The table has no join column, or a requested column does not exist.
     """
     from deeprank_like.query.table import TableError, parse_table
-    from deeprank_like.storage.files import json_attr, open_h5
+    from deeprank_like.storage.entries import stored_id
+    from deeprank_like.storage.files import json_attr, open_h5, write_summary
     from deeprank_like.storage.integrity import CHECKSUM_ATTR, check_entry, entry_checksum
     from deeprank_like.storage.lock import OutputLock
     from deeprank_like.storage.reader import complete_entry_names
@@ -273,8 +280,8 @@ def add_targets(
         by_base: dict[str, list[str]] = {}
         for name in names:
             group = f[name]
-            qid = str(group.attrs.get("id", name))
-            query = json_attr(group, "query", {}) or {}
+            qid = stored_id(group, name)
+            query = json_attr(group, ATTR_QUERY, {}) or {}
             if kind is not None and query.get("kind") != kind:
                 continue
             by_id[qid] = name
@@ -304,7 +311,7 @@ def add_targets(
             if taken:
                 n, t = taken[0]
                 result.conflicts.append(
-                    (item.row, f"{t!r} of {f[n].attrs.get('id', n)} already set by row "
+                    (item.row, f"{t!r} of {stored_id(f[n], n)} already set by row "
                      f"{set_by[(n, t)]}")
                 )  # fmt: skip
                 continue
@@ -314,14 +321,12 @@ def add_targets(
                     set_by[(n, t)] = item.row
 
         # ---- check, then write ------------------------------------------------------
-        existing = [
-            (n, t) for n, vals in plan.items() for t in vals if t in f[n].get("targets", {})
-        ]
+        existing = [(n, t) for n, vals in plan.items() for t in vals if t in f[n].get(TARGETS, {})]
         if existing and not overwrite:
             n, t = existing[0]
             raise StorageError(
                 f"{path}: {len(existing)} value(s) would replace existing targets (e.g. {t!r} "
-                f"of {f[n].attrs.get('id', n)}); pass overwrite=True (--overwrite) to replace them"
+                f"of {stored_id(f[n], n)}); pass overwrite=True (--overwrite) to replace them"
             )
         result.replaced = len(existing)
         for n in plan:
@@ -329,7 +334,7 @@ def add_targets(
                 check = check_entry(f[n])
                 if not check.ok:
                     raise StorageError(
-                        f"{path}: entry {f[n].attrs.get('id', n)} fails its integrity check "
+                        f"{path}: entry {stored_id(f[n], n)} fails its integrity check "
                         f"({check.reason}); nothing written. Run 'deeprank-like inspect "
                         "--verify' and recompute it"
                     )
@@ -338,12 +343,12 @@ def add_targets(
         if dry_run:
             return result
         source = parsed.label
-        root_specs = json_attr(f, "feature_specs", {}) or {}
-        counts = json_attr(f, "feature_counts", {}) or {}
+        root_specs = json_attr(f, ATTR_FEATURE_SPECS, {}) or {}
+        counts = json_attr(f, ATTR_FEATURE_COUNTS, {}) or {}
         for n, vals in plan.items():
             group = f[n]
-            tg = group.require_group("targets")
-            specs = json_attr(group, "feature_specs", {}) or {}
+            tg = group.require_group(TARGETS)
+            specs = json_attr(group, ATTR_FEATURE_SPECS, {}) or {}
             for t, v in vals.items():
                 if t in tg:
                     del tg[t]
@@ -352,13 +357,10 @@ def add_targets(
                 tg.create_dataset(t, data=np.int64(v) if isinstance(v, int) else np.float64(v))
                 specs[t] = _target_spec(t, v, source)
                 root_specs.setdefault(t, specs[t])
-            group.attrs["feature_specs"] = json.dumps(specs, sort_keys=True)
+            group.attrs[ATTR_FEATURE_SPECS] = json.dumps(specs, sort_keys=True)
             if CHECKSUM_ATTR in group.attrs:
                 group.attrs[CHECKSUM_ATTR] = entry_checksum(group)
-        f.attrs["feature_specs"] = json.dumps(
-            {k: root_specs[k] for k in sorted(counts) if k in root_specs}, sort_keys=True
-        )
-        f.attrs["feature_counts"] = json.dumps(dict(sorted(counts.items())))
+        write_summary(f, root_specs, counts)
         f.flush()
     if result.unmatched:
         log.warning("%s: %d table rows matched no entry", path, len(result.unmatched))

@@ -27,6 +27,7 @@ from deeprank_like.storage.files import (
     json_attr,
     open_h5,
     package_version,
+    write_summary,
 )
 from deeprank_like.storage.integrity import (
     CHECKSUM_ATTR,
@@ -35,11 +36,35 @@ from deeprank_like.storage.integrity import (
     entry_checksum,
 )
 from deeprank_like.storage.schema import (
+    ATOM_INDEX,
+    ATTR_COMPLETE,
+    ATTR_ENTRY_COUNT,
+    ATTR_FEATURE_COUNTS,
+    ATTR_FEATURE_SPECS,
+    ATTR_FLOAT_DTYPE,
+    ATTR_FORMAT,
+    ATTR_ID,
+    ATTR_KIND,
+    ATTR_METADATA,
+    ATTR_NUM_EDGES,
+    ATTR_NUM_NODES,
+    ATTR_PACKAGE_VERSION,
+    ATTR_QUERY,
+    ATTR_RESOLUTION,
+    ATTR_SCHEMA_VERSION,
+    CENTER,
+    EDGE_FEATURES,
+    EDGE_INDEX,
     FAILURE_DTYPE,
     FAILURES,
     MAX_MESSAGE,
+    NODE_FEATURES,
     NODE_ID_H5_DTYPE,
+    NODE_IDS,
+    POSITIONS,
+    RESIDUE_INDEX,
     SCHEMA_VERSION,
+    TARGETS,
     TMP,
     dataset_options,
     entry_name,
@@ -125,17 +150,15 @@ class _Datasets:
 
 
 def _update_root(f: h5py.File, specs: Mapping[str, Any], sign: int) -> None:
-    all_specs = json_attr(f, "feature_specs", {}) or {}
-    counts = json_attr(f, "feature_counts", {}) or {}
+    all_specs = json_attr(f, ATTR_FEATURE_SPECS, {}) or {}
+    counts = json_attr(f, ATTR_FEATURE_COUNTS, {}) or {}
     for name, spec in specs.items():
         counts[name] = int(counts.get(name, 0)) + sign
         if counts[name] <= 0:
             counts.pop(name)
         elif sign > 0:
             all_specs.setdefault(name, spec)
-    f.attrs["feature_specs"] = json.dumps({k: all_specs[k] for k in sorted(counts)}, sort_keys=True)
-    f.attrs["feature_counts"] = json.dumps(dict(sorted(counts.items())))
-    f.attrs["entry_count"] = int(f.attrs.get("entry_count", 0)) + sign
+    write_summary(f, all_specs, counts, int(f.attrs.get(ATTR_ENTRY_COUNT, 0)) + sign)
 
 
 def _entry_specs(graph: Any) -> dict[str, dict[str, Any]]:
@@ -207,7 +230,7 @@ def write_graph(
             )
         return str(graph.id)
     f = h5file.file
-    if "format" not in f.attrs:
+    if ATTR_FORMAT not in f.attrs:
         if len(f) == 0:
             init_root(f)
         else:
@@ -225,7 +248,7 @@ def write_graph(
         if name in f:
             if not overwrite:
                 raise StorageError(f"{f.filename}: entry {qid!r} already exists")
-            _update_root(f, json_attr(f[name], "feature_specs", {}) or {}, -1)
+            _update_root(f, json_attr(f[name], ATTR_FEATURE_SPECS, {}) or {}, -1)
             del f[name]
         tmp = f.require_group(TMP)
         if name in tmp:
@@ -242,7 +265,7 @@ def write_graph(
                 if extra is None
                 else entry_checksum(group, put.digests)
             )
-            group.attrs["complete"] = 1
+            group.attrs[ATTR_COMPLETE] = 1
             f.move(f"{TMP}/{name}", name)
         except BaseException as exc:
             if disk_full_errno(exc) is None and name in tmp:
@@ -308,7 +331,7 @@ def _check_space(f: h5py.File, graph: Any, qid: str) -> None:
         raise DiskFullError(
             f"{f.filename}: not enough space to write entry {qid!r}: {free:,} bytes free, "
             f"{need:,} needed (entry data + {margin:,} margin, {SPACE_MARGIN_ENV}); the file "
-            f"holds {size:,} bytes ({int(f.attrs.get('entry_count', 0))} entries), all complete"
+            f"holds {size:,} bytes ({int(f.attrs.get(ATTR_ENTRY_COUNT, 0))} entries), all complete"
         )
 
 
@@ -346,7 +369,7 @@ def _reserve_space(f: h5py.File, graph: Any, qid: str) -> None:
         size = os.path.getsize(path)
         raise DiskFullError(
             f"{path}: {NO_SPACE_TEXT[code]}: cannot reserve {need:,} bytes for entry {qid!r} "
-            f"(the file holds {size:,} bytes, {int(f.attrs.get('entry_count', 0))} entries, all "
+            f"(the file holds {size:,} bytes, {int(f.attrs.get(ATTR_ENTRY_COUNT, 0))} entries, all "
             f"complete; {'unknown' if free is None else f'{free:,}'} bytes free on its file "
             "system)"
         ) from exc
@@ -381,7 +404,7 @@ def _no_space_guard(f: h5py.File, qid: str) -> Any:
 
     sys.unraisablehook, sys.excepthook = unraisable, excepthook
     path = f.filename
-    entries = int(f.attrs.get("entry_count", 0))
+    entries = int(f.attrs.get(ATTR_ENTRY_COUNT, 0))
     try:
         try:
             yield
@@ -432,7 +455,7 @@ def _freeze_and_close(f: h5py.File, path: str) -> None:
 
 def _write_entry(group: h5py.Group, graph: Any, dtype: np.dtype, put: _Datasets, qid: str) -> dict:
     n, e = graph.num_nodes, graph.num_edges
-    nf = group.create_group("node_features")
+    nf = group.create_group(NODE_FEATURES)
     for key in sorted(graph.node_features):
         arr = _feature_array(graph.node_features[key], dtype)
         if arr.shape[:1] != (n,):
@@ -440,7 +463,7 @@ def _write_entry(group: h5py.Group, graph: Any, dtype: np.dtype, put: _Datasets,
                 f"query {qid}: node feature {key!r} has {arr.shape[:1]} rows, expected {n}"
             )
         put(nf, key, arr)
-    ef = group.create_group("edge_features")
+    ef = group.create_group(EDGE_FEATURES)
     for key in sorted(graph.edge_features):
         arr = _feature_array(graph.edge_features[key], dtype)
         if arr.shape[:1] != (e,):
@@ -451,32 +474,32 @@ def _write_entry(group: h5py.Group, graph: Any, dtype: np.dtype, put: _Datasets,
     edge_index = np.asarray(graph.edge_index).reshape(2, -1)
     if edge_index.size and (edge_index.min() < 0 or edge_index.max() >= n):
         raise StorageError(f"query {qid}: edge_index refers to nodes outside 0..{n - 1}")
-    put(group, "edge_index", np.ascontiguousarray(edge_index, dtype=np.int32))
-    put(group, "positions", np.ascontiguousarray(graph.positions, dtype=dtype).reshape(n, 3))
-    put(group, "center", np.asarray(graph.center, dtype=np.float64).reshape(3), compressed=False)
-    put(group, "node_ids", _node_ids(graph))
+    put(group, EDGE_INDEX, np.ascontiguousarray(edge_index, dtype=np.int32))
+    put(group, POSITIONS, np.ascontiguousarray(graph.positions, dtype=dtype).reshape(n, 3))
+    put(group, CENTER, np.asarray(graph.center, dtype=np.float64).reshape(3), compressed=False)
+    put(group, NODE_IDS, _node_ids(graph))
     if graph.residue_index is not None:
-        put(group, "residue_index", np.asarray(graph.residue_index, dtype=np.int32))
+        put(group, RESIDUE_INDEX, np.asarray(graph.residue_index, dtype=np.int32))
     if graph.atom_index is not None:
-        put(group, "atom_index", np.asarray(graph.atom_index, dtype=np.int32))
-    tg = group.create_group("targets")
+        put(group, ATOM_INDEX, np.asarray(graph.atom_index, dtype=np.int32))
+    tg = group.create_group(TARGETS)
     for key in sorted(graph.targets):
         put(tg, key, _target_array(key, graph.targets[key], qid), compressed=False)
     specs = _entry_specs(graph)
     metadata = {k: v for k, v in graph.metadata.items() if k != "query"}
     query = graph.metadata.get("query", {})
     a = group.attrs
-    a["id"] = qid
-    a["kind"] = str(query.get("kind", ""))
-    a["resolution"] = str(graph.resolution)
-    a["num_nodes"] = n
-    a["num_edges"] = e
-    a["float_dtype"] = dtype.name
-    a["query"] = json.dumps(query, sort_keys=True, default=str)
-    a["feature_specs"] = json.dumps(specs, sort_keys=True)
-    a["metadata"] = json.dumps(metadata, sort_keys=True, default=_json_default)
-    a["package_version"] = package_version()
-    a["schema_version"] = SCHEMA_VERSION
+    a[ATTR_ID] = qid
+    a[ATTR_KIND] = str(query.get("kind", ""))
+    a[ATTR_RESOLUTION] = str(graph.resolution)
+    a[ATTR_NUM_NODES] = n
+    a[ATTR_NUM_EDGES] = e
+    a[ATTR_FLOAT_DTYPE] = dtype.name
+    a[ATTR_QUERY] = json.dumps(query, sort_keys=True, default=str)
+    a[ATTR_FEATURE_SPECS] = json.dumps(specs, sort_keys=True)
+    a[ATTR_METADATA] = json.dumps(metadata, sort_keys=True, default=_json_default)
+    a[ATTR_PACKAGE_VERSION] = package_version()
+    a[ATTR_SCHEMA_VERSION] = SCHEMA_VERSION
     return specs
 
 
