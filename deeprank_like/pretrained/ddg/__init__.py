@@ -35,8 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deeprank_like.domain.aminoacids import THREE_LETTER, amino_acid_index
-from deeprank_like.errors import DeeprankLikeError, StructureError
+from deeprank_like.errors import DeeprankLikeError
 from deeprank_like.query import SingleResidueVariantQuery
 
 __all__ = [
@@ -122,17 +121,6 @@ def _check_columns(table: pd.DataFrame) -> None:
         )
 
 
-def _load(path: str, cache: dict[str, Any]) -> Any:
-    if path not in cache:
-        from deeprank_like.structure import load_structure
-
-        try:
-            cache[path] = load_structure(path)
-        except (StructureError, OSError) as exc:
-            cache[path] = exc
-    return cache[path]
-
-
 def variant_queries(
     table: pd.DataFrame,
     *,
@@ -142,16 +130,18 @@ def variant_queries(
 ) -> VariantRows:
     """Turn a variant table into single-residue-variant queries, checked against the structures.
 
-    Every structure is read once. A row that cannot become a query (missing file, unknown
-    chain, residue not found, non-standard residue, wild type that does not match the
-    structure, variant equal to the wild type, unknown amino-acid code, missing target) is
-    recorded in ``failures`` with a reason that starts with its category; it never stops the
-    others.
+    The rows go through :meth:`deeprank_like.query.QueryCollection.from_table` (every
+    structure is read once). A row that cannot become a query (missing file, unknown chain,
+    residue not found, non-standard residue, wild type that does not match the structure,
+    variant equal to the wild type, unknown amino-acid code, missing target) is recorded in
+    ``failures`` with a reason that starts with its category (``"wild type mismatch: ..."``,
+    counted by :meth:`VariantRows.reasons`); it never stops the others. A repeated row gets a
+    renamed copy of its query (``model_id`` ``"<stem>_2"``), as in any ``QueryCollection``.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        Columns :data:`TABLE_COLUMNS` (others are ignored unless named in ``targets``).
+        Columns :data:`TABLE_COLUMNS`; the others are ignored unless named in ``targets``.
     base_dir : path, optional
         Directory that relative ``pdb_path`` values are relative to (default: the current one).
     targets : dict of str to str, optional
@@ -163,93 +153,56 @@ def variant_queries(
     -------
     VariantRows
     """
+    from deeprank_like.query import QueryCollection
+
     _check_columns(table)
-    base = Path(base_dir) if base_dir is not None else None
-    out = VariantRows()
-    failures: list[tuple[Any, str]] = []
-    cache: dict[str, Any] = {}
-    for row, rec in table.iterrows():
-        try:
-            query = _row_query(rec, base, cache, targets or {}, query_kwargs)
-        except _RowFailure as exc:
-            failures.append((row, str(exc)))
-            continue
-        out.rows.append(row)
-        out.queries.append(query)
+    targets = targets or {}
+    frame = table[list(dict.fromkeys([*TABLE_COLUMNS, *targets.values()]))]
+    made = QueryCollection.from_table(
+        frame,
+        kind="srv",
+        target_columns={column: name for name, column in targets.items()},
+        base_dir=Path(base_dir) if base_dir is not None else Path.cwd(),
+        **query_kwargs,
+    )
+    position = made.table_rows
+    out = VariantRows(
+        rows=[table.index[position[q.get_query_id()]] for q in made],
+        queries=list(made),
+    )
     out.failures = pd.DataFrame(
         {
-            "row": pd.Series([r for r, _ in failures], dtype=object),
-            "reason": pd.Series([m for _, m in failures], dtype=object),
+            "row": pd.Series([table.index[f["row"]] for f in made.failures], dtype=object),
+            "reason": pd.Series([_reason(f) for f in made.failures], dtype=object),
         }
     )
     return out
 
 
-class _RowFailure(Exception):
-    pass
+#: Failure category → pattern of the message :meth:`QueryCollection.from_table` gives (first
+#: match wins); ``tests/core/test_ddg_variant_queries.py`` covers every one.
+_CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("missing structure", r"no structure file given|^structure file .* not found"),
+    ("unreadable structure", r"^StructureError:"),
+    ("bad residue", r"^residue .* is not (a|an integer) residue number"),
+    ("unknown amino-acid code", r"(wildtype|variant)_amino_acid: unknown amino acid"),
+    ("variant equals wild type", r"equals wildtype_amino_acid|variant equals wild type"),
+    ("chain not found", r": chain .* not found in |no chain given"),
+    ("residue not found", r": residue .* not found in "),
+    ("non-standard residue", r"is not a standard amino acid"),
+    ("wild type mismatch", r": wild type .* does not match residue"),
+    ("missing target", r"^target .* \(column .*\) is"),
+)
 
 
-def _row_query(
-    rec: pd.Series,
-    base: Path | None,
-    cache: dict[str, Any],
-    targets: dict[str, str],
-    query_kwargs: dict[str, Any],
-) -> SingleResidueVariantQuery:
-    raw_path = rec["pdb_path"]
-    if not isinstance(raw_path, str | os.PathLike) or not str(raw_path).strip():
-        raise _RowFailure("missing structure: empty pdb_path")
-    path = Path(str(raw_path).strip())
-    if base is not None and not path.is_absolute():
-        path = base / path
-    if not path.is_file():
-        raise _RowFailure(f"missing structure: {path} does not exist")
-    try:
-        number, icode = parse_residue(rec["residue"])
-    except ValueError as exc:
-        raise _RowFailure(f"bad residue: {exc}") from None
-    codes = []
-    for col in ("wildtype", "variant"):
-        try:
-            codes.append(amino_acid_index(str(rec[col])))
-        except ValueError as exc:
-            raise _RowFailure(f"unknown amino-acid code: {col}: {exc}") from None
-    wt, var = codes
-    if wt == var:
-        raise _RowFailure(f"variant equals wild type: {THREE_LETTER[wt]}")
-    chain = str(rec["chain"]).strip()
-    structure = _load(str(path), cache)
-    if isinstance(structure, Exception):
-        raise _RowFailure(f"unreadable structure: {structure}")
-    if chain not in structure.chains:
-        raise _RowFailure(f"chain not found: {chain!r} not in {list(structure.chains)} ({path})")
-    res = structure.find_residue(chain, number, icode)
-    if res < 0:
-        raise _RowFailure(f"residue not found: {chain} {number}{icode} in {path}")
-    aa = int(structure.residue_aa[res])
-    label = structure.residue_labels([res])[0]
-    if aa < 0:
-        raise _RowFailure(f"non-standard residue: {label}")
-    if aa != wt:
-        raise _RowFailure(
-            f"wild type mismatch: table says {THREE_LETTER[wt]}, structure has {label}"
-        )
-    values: dict[str, float] = {}
-    for name, column in targets.items():
-        value = pd.to_numeric(rec.get(column), errors="coerce")
-        if value is None or not np.isfinite(value):
-            raise _RowFailure(f"missing target: {column}={rec.get(column)!r}")
-        values[name] = float(value)
-    return SingleResidueVariantQuery(
-        pdb_path=str(path),
-        chain_ids=chain,
-        variant_residue_number=number,
-        insertion_code=icode,
-        wildtype_amino_acid=THREE_LETTER[wt],
-        variant_amino_acid=THREE_LETTER[var],
-        targets=values,
-        **query_kwargs,
-    )
+def _reason(failure: dict[str, Any]) -> str:
+    """``"<category>: <message>"`` for a :attr:`QueryCollection.failures` item."""
+    message = str(failure["message"])
+    typed = f"{failure['exc_type']}: {message}"
+    for category, pattern in _CATEGORIES:
+        if re.search(pattern, message) or re.search(pattern, typed):
+            return f"{category}: {message}"
+    return f"invalid row: {message}"
 
 
 # ---- graphs → tensors -----------------------------------------------------------------------
