@@ -70,6 +70,9 @@ DEPTH_PROBE_RADIUS = 1.5  # Å, the probe DeepRank2 (Biopython) passes to MSMS
 DOTS_PER_ATOM = 64  # must be a multiple of 64
 MIN_COMPONENT_AREA = 50.0  # Å² of accessible surface; smaller dot components are cavities
 TRACE_GAP = 4.2  # Å, largest Cα–Cα distance of consecutive residues
+DEPTH_REACH = 14.0  # Å, neighbourhood first surfaced for the depths of a graph's atoms
+LOCAL_DEPTH = True  # surface only that neighbourhood where it is provably exact
+LOCAL_DEPTH_FRACTION = 0.6  # above this share of the model, surface the whole model
 
 
 def sphere_points(n: int) -> np.ndarray:
@@ -87,7 +90,10 @@ def sphere_points(n: int) -> np.ndarray:
 
 
 def accessible_dots(
-    coords: np.ndarray, radii: np.ndarray, n: int = DOTS_PER_ATOM
+    coords: np.ndarray,
+    radii: np.ndarray,
+    n: int = DOTS_PER_ATOM,
+    targets: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Points of the solvent-accessible surface (probe-centre positions).
 
@@ -98,6 +104,9 @@ def accessible_dots(
         Probe-expanded radii (van der Waals radius + probe).
     n : int
         Dots per atom, a multiple of 64.
+    targets : ndarray (m,), bool, optional
+        Atoms whose dots are wanted (default: all); the others only occlude. A target's dots
+        are exact when every atom overlapping its expanded sphere is among ``coords``.
 
     Returns
     -------
@@ -123,6 +132,9 @@ def accessible_dots(
         dst = np.concatenate([j, i])
         axis = np.concatenate([vec, -vec]) / np.concatenate([dist, dist])[:, None]
         d = np.concatenate([dist, dist])
+        if targets is not None:
+            sel = targets[src]
+            src, dst, axis, d = src[sel], dst[sel], axis[sel], d[sel]
         order = np.argsort(src, kind="stable")
         src, dst, axis, d = src[order], dst[order], axis[order], d[order]
         # dot u of atom a lies inside the sphere of b  <=>  u·e_ab > cos θ_ab
@@ -142,6 +154,8 @@ def accessible_dots(
             starts = (np.cumsum(count) - count)[has]
             buried[has] = np.bitwise_or.reduceat(packed, starts, axis=0)
     free = np.unpackbits(buried.view(np.uint8), axis=1) == 0
+    if targets is not None:
+        free &= targets[:, None]
     owner, which = np.nonzero(free)
     dots = coords[owner] + radii[owner, None] * unit[which]
     return dots, owner
@@ -164,53 +178,162 @@ def _external(dots: np.ndarray, area: np.ndarray, link: float) -> np.ndarray:
     return keep[label]
 
 
-def atom_depths(structure) -> np.ndarray:
-    """Distance (Å) of every surface-set atom to the solvent-excluded surface (0 for others).
-
-    Memoised in ``structure._cache``.
-
-    Returns
-    -------
-    ndarray (n,), float64
-    """
-    key = "_atom_depth"
+def _depth_arrays(structure) -> dict:
+    """Surface-set atoms, their expanded radii and the per-atom depth memo (NaN: not yet)."""
+    key = "_depth_memo"
     if key not in structure._cache:
         s = structure
         idx = np.flatnonzero(sasa_atom_mask(s))
-        depth = np.zeros(s.num_atoms)
-        if idx.size:
-            xyz = s.coords[idx]
-            expanded = sasa_radii(s)[idx] + DEPTH_PROBE_RADIUS
-            dots, owner = accessible_dots(xyz, expanded)
-            dot_area = 4.0 * np.pi * expanded[owner] ** 2 / DOTS_PER_ATOM
-            spacing = np.sqrt(4.0 * np.pi * float(expanded.max()) ** 2 / DOTS_PER_ATOM)
-            dots = dots[_external(dots, dot_area, 1.5 * spacing)]
-            if dots.shape[0]:
-                dist, _ = cKDTree(dots).query(xyz, k=1)
-                depth[idx] = np.maximum(dist - DEPTH_PROBE_RADIUS, 0.0)
-        depth.setflags(write=False)
-        structure._cache[key] = depth
+        expanded = sasa_radii(s)[idx] + DEPTH_PROBE_RADIUS
+        depth = np.full(s.num_atoms, np.nan)
+        depth[~sasa_atom_mask(s)] = 0.0
+        structure._cache[key] = {"idx": idx, "expanded": expanded, "depth": depth}
     return structure._cache[key]
 
 
-def residue_depths(structure) -> np.ndarray:
-    """Mean :func:`atom_depths` over each residue's surface-set atoms (0 if it has none).
+def _dot_setup(expanded: np.ndarray) -> tuple[float, float]:
+    """(largest expanded radius, dot link distance) of an atom set."""
+    r_max = float(expanded.max(initial=0.0))
+    spacing = np.sqrt(4.0 * np.pi * r_max**2 / DOTS_PER_ATOM)
+    return r_max, 1.5 * spacing
+
+
+def _depths_whole(structure, memo: dict) -> None:
+    """Depths of every surface-set atom (the reference computation)."""
+    s, idx, expanded = structure, memo["idx"], memo["expanded"]
+    xyz = s.coords[idx]
+    dots, owner = accessible_dots(xyz, expanded)
+    dot_area = 4.0 * np.pi * expanded[owner] ** 2 / DOTS_PER_ATOM
+    _, link = _dot_setup(expanded)
+    dots = dots[_external(dots, dot_area, link)]
+    if dots.shape[0]:
+        dist, _ = cKDTree(dots).query(xyz, k=1)
+        memo["depth"][idx] = np.maximum(dist - DEPTH_PROBE_RADIUS, 0.0)
+    else:
+        memo["depth"][idx] = 0.0
+
+
+def _depths_local(structure, memo: dict, need: np.ndarray, reach: float) -> float | None:
+    """Depths of ``need`` (positions in ``memo["idx"]``) from a neighbourhood.
+
+    Returns None when the depths were stored (exact), else the reach (Å) that would make the
+    distance certificate hold (``inf``: give up, surface the whole model).
+
+    Dots are made for the atoms within ``reach`` of a needed atom (region R), with
+    every atom that can overlap them as occluder, so they are the whole-model dots of R. A dot
+    component of R with at least :data:`MIN_COMPONENT_AREA` is part of an external component of
+    the model; a smaller one that has no dot owned by an atom near R's border (closer to it than
+    two expanded radii plus the link distance) is a whole component of the model, a cavity. The
+    nearest external dot of a needed atom is exact when it is no farther than any dot of an
+    undecided component and closer than ``reach − r_max`` (dots outside R are farther). External
+    dots of R are external dots of the model, so the nearest one found bounds the true distance
+    δ; undecided dots are farther than ``reach − 3 r_max − link`` from every needed atom, so a
+    second try with ``reach = δ + 3 r_max + link`` passes both certificates.
+    """
+    s, idx, expanded = structure, memo["idx"], memo["expanded"]
+    xyz = s.coords[idx]
+    r_max, link = _dot_setup(expanded)
+    dist_r, _ = cKDTree(xyz[need]).query(xyz, k=1, distance_upper_bound=reach + 2 * r_max)
+    region = dist_r <= reach
+    occluders = np.flatnonzero(dist_r <= reach + 2.0 * r_max)
+    if region.sum() > LOCAL_DEPTH_FRACTION * idx.size:
+        return np.inf
+    sub_targets = region[occluders]
+    dots, owner_local = accessible_dots(xyz[occluders], expanded[occluders], targets=sub_targets)
+    owner = occluders[owner_local]
+    if dots.shape[0] == 0:
+        return np.inf
+    dot_area = 4.0 * np.pi * expanded[owner] ** 2 / DOTS_PER_ATOM
+    pairs = cKDTree(dots).query_pairs(link, output_type="ndarray")
+    graph = coo_matrix(
+        (np.ones(pairs.shape[0], dtype=np.int8), (pairs[:, 0], pairs[:, 1])),
+        shape=(dots.shape[0], dots.shape[0]),
+    )
+    _, label = connected_components(graph, directed=False)
+    comp_area = np.bincount(label, weights=dot_area)
+    border = dist_r[owner] > reach - 2.0 * r_max - link
+    comp_border = np.bincount(label, weights=border, minlength=comp_area.size) > 0
+    external = comp_area >= MIN_COMPONENT_AREA
+    undecided = ~external & comp_border
+    if not external.any():
+        return np.inf
+    ext_dots = dots[external[label]]
+    dist, _ = cKDTree(ext_dots).query(xyz[need], k=1)
+    # a reach for which both certificates hold: undecided dots lie beyond reach − 3 r_max − link
+    retry = float(dist.max()) + 3.0 * r_max + link + 1e-3
+    if undecided.any():
+        d_und, _ = cKDTree(dots[undecided[label]]).query(xyz[need], k=1)
+        if (dist > d_und).any():
+            return retry
+    if (dist > reach - r_max).any():
+        return retry
+    memo["depth"][idx[need]] = np.maximum(dist - DEPTH_PROBE_RADIUS, 0.0)
+    return None
+
+
+def atom_depths(structure, atoms: np.ndarray | None = None) -> np.ndarray:
+    """Distance (Å) of surface-set atoms to the solvent-excluded surface (0 for other atoms).
+
+    Parameters
+    ----------
+    structure : Structure
+    atoms : ndarray (k,), int, optional
+        Atom indices whose depth is needed (default: all). Then only the neighbourhood of these
+        atoms is surfaced when that is provably exact (:func:`_depths_local`), else the model.
 
     Returns
     -------
-    ndarray (r,), float64, Å
+    ndarray (n,) or (k,), float64
+        Per atom of the structure, or per entry of ``atoms``. Memoised in ``structure._cache``.
     """
-    key = "_residue_depth"
-    if key not in structure._cache:
-        s = structure
-        mask = sasa_atom_mask(s)
-        depth = atom_depths(s)
-        count = np.bincount(s.residue_index, weights=mask, minlength=s.num_residues)
-        total = np.bincount(s.residue_index, weights=depth * mask, minlength=s.num_residues)
-        out = np.divide(total, count, out=np.zeros(s.num_residues), where=count > 0)
-        out.setflags(write=False)
-        structure._cache[key] = out
-    return structure._cache[key]
+    memo = _depth_arrays(structure)
+    depth = memo["depth"]
+    wanted = np.arange(structure.num_atoms) if atoms is None else np.asarray(atoms, dtype=np.int64)
+    missing = np.isnan(depth[wanted])
+    if missing.any():
+        pos = np.searchsorted(memo["idx"], np.unique(wanted[missing]))
+        reach = DEPTH_REACH if (LOCAL_DEPTH and atoms is not None) else np.inf
+        for _ in range(2):
+            if not np.isfinite(reach):
+                break
+            reach = _depths_local(structure, memo, pos, reach)
+            if reach is None:
+                break
+        if reach is not None:
+            _depths_whole(structure, memo)
+    out = depth[wanted].copy()
+    out.setflags(write=False)
+    return out
+
+
+def residue_depths(structure, residues: np.ndarray | None = None) -> np.ndarray:
+    """Mean :func:`atom_depths` over each residue's surface-set atoms (0 if it has none).
+
+    Parameters
+    ----------
+    structure : Structure
+    residues : ndarray (k,), int, optional
+        Residues whose depth is needed (default: all).
+
+    Returns
+    -------
+    ndarray (r,) or (k,), float64, Å
+    """
+    s = structure
+    wanted = np.arange(s.num_residues) if residues is None else np.asarray(residues, dtype=np.int64)
+    lo = s.residue_atom_start[wanted]
+    counts = s.residue_atom_start[wanted + 1] - lo
+    atoms = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    mask = sasa_atom_mask(s)[atoms]
+    depth = atoms_depth = atom_depths(s, atoms if residues is not None else None)
+    if residues is None:
+        atoms_depth = depth[atoms]
+    owner = np.repeat(np.arange(wanted.size), counts)
+    count = np.bincount(owner, weights=mask, minlength=wanted.size)
+    total = np.bincount(owner, weights=atoms_depth * mask, minlength=wanted.size)
+    out = np.divide(total, count, out=np.zeros(wanted.size), where=count > 0)
+    out.setflags(write=False)
+    return out
 
 
 def virtual_cb(n: np.ndarray, ca: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -286,6 +409,15 @@ def half_sphere_exposure(structure, radius: float = HSE_RADIUS) -> np.ndarray:
     return out
 
 
+def _node_depths(context: FeatureContext) -> np.ndarray:
+    """Residue depth of every node, surfacing only the graph's neighbourhood where exact."""
+    s, g = context.structure, context.graph
+    needed = np.unique(g.residue_index)
+    values = np.zeros(s.num_residues)
+    values[needed] = residue_depths(s, needed)
+    return context.residue_values_to_nodes(values)
+
+
 class Exposure(FeatureModule):
     """Residue depth (SES distance) and half-sphere exposure, per residue."""
 
@@ -301,6 +433,6 @@ class Exposure(FeatureModule):
     def compute(self, context: FeatureContext) -> dict[str, np.ndarray]:
         s = context.structure
         return {
-            "res_depth": context.residue_values_to_nodes(residue_depths(s)),
+            "res_depth": _node_depths(context),
             "hse": context.residue_values_to_nodes(half_sphere_exposure(s)),
         }

@@ -181,3 +181,33 @@ def test_rotation_invariance():
     d1, d2 = g1.node_features["res_depth"], g2.node_features["res_depth"]
     assert np.abs(d1 - d2).max() < 0.35
     assert np.corrcoef(d1, d2)[0, 1] > 0.99
+
+
+@pytest.mark.parametrize("name", ["1ATN_1w.pdb", "1ak4.pdb"])
+def test_neighbourhood_depths_equal_whole_model_depths(name, monkeypatch):
+    """Depths surfaced from a graph's neighbourhood equal the whole-model ones exactly."""
+    import deeprank_like.features.exposure as exposure
+
+    path = Path(__file__).resolve().parents[1] / "data" / "pdb" / name
+    whole = residue_depths(load_structure(path))
+    attempts: list[tuple[float, object]] = []
+    local = exposure._depths_local
+
+    def spy(structure, memo, need, reach):
+        out = local(structure, memo, need, reach)
+        attempts.append((reach, out))
+        return out
+
+    monkeypatch.setattr(exposure, "_depths_local", spy)
+    s = load_structure(path)
+    centers = s.residue_centers()
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        fresh = load_structure(path)
+        c = rng.integers(s.num_residues)
+        res = np.flatnonzero(np.linalg.norm(centers - centers[c], axis=1) < rng.uniform(3, 10))
+        np.testing.assert_array_equal(residue_depths(fresh, res), whole[res])
+    done = [a for a in attempts if a[1] is None]
+    assert done, "the neighbourhood path was never taken"
+    if name == "1ATN_1w.pdb":  # the second try (larger reach from the first's bound) happens
+        assert any(reach > exposure.DEPTH_REACH for reach, _ in done)
