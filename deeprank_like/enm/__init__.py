@@ -11,8 +11,18 @@ Public API
     The array-level entry point: Cα coordinates (Å) and a glycine mask.
 :class:`BetaGMConfig`
     Every convention of the model as frozen data.
-:func:`sliding_windows`, :func:`chain_breaks`, :func:`coulomb_matrix`, :func:`ca_trace`
+:func:`sliding_windows`, :func:`chain_breaks`, :func:`coulomb_matrix`, :func:`ca_trace`,
+:func:`protein_chain_ids`
     Window and descriptor helpers.
+:func:`load_chain`, :func:`chains_from_folder`, :func:`make_windows`, :func:`whole_chains`
+    β-GM samples (:class:`ChainRecord`, :class:`EigenSamples`) for learning the spectrum, with
+    the reference predictors :func:`mean_baseline`, :func:`mape_optimal_constant` and the metric
+    :func:`mape_per_eigenvalue` (:mod:`deeprank_like.enm.samples`).
+
+Layering: ``enm`` is physics at the level of the feature modules; it imports structure, domain
+and its own modules only (never data, nn or training). The eigenvalue-prediction experiment is
+``experiments/betagm`` in the source repository; ``deeprank_like.enm.experiment`` is a
+deprecated alias of its pieces.
 """
 
 from deeprank_like.enm.betagm import (
@@ -27,11 +37,24 @@ from deeprank_like.enm.betagm import (
     place_cb,
 )
 from deeprank_like.enm.config import BetaGMConfig
+from deeprank_like.enm.samples import (
+    ChainRecord,
+    EigenSamples,
+    chains_from_folder,
+    eigenvalue_names,
+    load_chain,
+    make_windows,
+    mape_optimal_constant,
+    mape_per_eigenvalue,
+    mean_baseline,
+    whole_chains,
+)
 from deeprank_like.enm.windows import (
     CaTrace,
     ca_trace,
     chain_breaks,
     coulomb_matrix,
+    protein_chain_ids,
     sliding_windows,
 )
 
@@ -40,6 +63,8 @@ __all__ = [
     "BetaGMNetwork",
     "BetaGMResult",
     "CaTrace",
+    "ChainRecord",
+    "EigenSamples",
     "assemble_g",
     "assemble_hessian",
     "betagm_eigenvalues",
@@ -48,7 +73,16 @@ __all__ = [
     "build_network",
     "ca_trace",
     "chain_breaks",
+    "chains_from_folder",
     "coulomb_matrix",
+    "eigenvalue_names",
+    "load_chain",
+    "make_windows",
+    "mape_optimal_constant",
+    "mape_per_eigenvalue",
+    "mean_baseline",
     "place_cb",
+    "protein_chain_ids",
     "sliding_windows",
+    "whole_chains",
 ]

@@ -7,6 +7,13 @@ Conventions
 -----------
 * A Cα node is a residue with an atom named ``CA`` of element C (calcium ions are excluded);
   non-standard amino acids with a Cα are nodes too (not glycine).
+* A *missing Cα* is a standard amino acid (one of the 20 three-letter names) without such an
+  atom. :func:`ca_trace` raises on one by default (``missing_ca="raise"``: the β-GM of a chain
+  with a hole is not the β-GM of the protein); with ``missing_ca="drop"`` the residue is left out
+  of the trace and recorded in :attr:`CaTrace.missing_residue_indices`. The neighbours of a
+  dropped residue are then consecutive in the trace, usually farther apart than
+  ``gap_distance``, so :func:`chain_breaks` reports the hole as a chain break (a window never
+  spans it); a hole whose neighbours stay within ``gap_distance`` is bridged like a bond.
 * A *chain break* is a pair of consecutive Cα (same chain) farther apart than ``gap_distance``
   (4.2 Å by default; a trans peptide bond gives 3.8 Å, a cis one about 2.9 Å).
 * A window is a standalone chain: its first and last residue are termini (no Cβ), see
@@ -16,8 +23,8 @@ Conventions
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -33,6 +40,7 @@ __all__ = [
     "chain_breaks",
     "check_chain_breaks",
     "coulomb_matrix",
+    "protein_chain_ids",
     "sliding_windows",
 ]
 
@@ -59,6 +67,10 @@ class CaTrace:
         Standardised three-letter names.
     residue_indices : ndarray, shape (N,), int64
         Index of each residue in the structure's per-residue arrays.
+    missing_residue_indices : ndarray, shape (M,), int64
+        Structure residue indices of the amino acids of the selection that have no Cα and were
+        left out (``missing_ca="drop"``; always empty with the default ``"raise"``). A window
+        keeps those between its first and last residue.
     """
 
     ca: NDArray[np.float64]
@@ -68,6 +80,9 @@ class CaTrace:
     insertion_codes: NDArray[np.str_]
     residue_names: NDArray[np.str_]
     residue_indices: NDArray[np.int64]
+    missing_residue_indices: NDArray[np.int64] = field(
+        default_factory=lambda: np.zeros(0, dtype=np.int64)
+    )
 
     def __len__(self) -> int:
         return int(self.ca.shape[0])
@@ -77,6 +92,8 @@ class CaTrace:
         if start < 0 or length < 1 or start + length > len(self):
             raise EnmError(f"window {start}+{length} outside a trace of {len(self)} residues")
         sl = slice(start, start + length)
+        first, last = self.residue_indices[start], self.residue_indices[start + length - 1]
+        missing = self.missing_residue_indices
         return CaTrace(
             ca=self.ca[sl],
             is_glycine=self.is_glycine[sl],
@@ -85,6 +102,7 @@ class CaTrace:
             insertion_codes=self.insertion_codes[sl],
             residue_names=self.residue_names[sl],
             residue_indices=self.residue_indices[sl],
+            missing_residue_indices=missing[(missing > first) & (missing < last)],
         )
 
 
@@ -92,6 +110,8 @@ def ca_trace(
     structure: Structure,
     chain_ids: str | Sequence[str] | None = None,
     residue_range: tuple[int, int] | None = None,
+    *,
+    missing_ca: Literal["raise", "drop"] = "raise",
 ) -> CaTrace:
     """Cα coordinates, glycine mask and residue ids of some chains of a structure.
 
@@ -104,6 +124,11 @@ def ca_trace(
     residue_range : (int, int), optional
         Inclusive range ``(first, last)`` of author residue numbers, applied to every selected
         chain (all insertion codes of a number are kept).
+    missing_ca : {"raise", "drop"}
+        What a standard amino acid without a Cα atom does: raise :class:`EnmError` (default),
+        or leave the residue out of the trace and list it in
+        :attr:`CaTrace.missing_residue_indices` (its neighbours become consecutive; see the
+        module docstring for how :func:`chain_breaks` then sees the hole).
 
     Returns
     -------
@@ -112,9 +137,11 @@ def ca_trace(
     Raises
     ------
     EnmError
-        Unknown chain, an amino acid without Cα atom ("missing Cα") in the selection, or an
-        empty selection.
+        Unknown chain, an amino acid without Cα atom ("missing Cα") in the selection with
+        ``missing_ca="raise"``, or an empty selection.
     """
+    if missing_ca not in ("raise", "drop"):
+        raise EnmError(f"missing_ca must be 'raise' or 'drop', got {missing_ca!r}")
     from deeprank_like.domain.aminoacids import THREE_LETTER
 
     ca_index = np.asarray(structure.residue_atom_index("CA"))
@@ -143,10 +170,13 @@ def ca_trace(
         in_range = (res_num >= first) & (res_num <= last)
 
     picked: list[NDArray[np.int64]] = []
+    dropped: list[NDArray[np.int64]] = []
     for chain in chains:
         sel = (res_chain == chain) & in_range
         missing = np.flatnonzero(sel & is_aa & ~has_ca)
-        if missing.size:
+        if missing.size and missing_ca == "drop":
+            dropped.append(missing.astype(np.int64))
+        elif missing.size:
             labels = [
                 f"{chain} {res_num[i]}{structure.residue_icodes[i]} {res_names[i]}"
                 for i in missing[:5]
@@ -165,10 +195,35 @@ def ca_trace(
         insertion_codes=np.asarray(structure.residue_icodes)[idx].copy(),
         residue_names=res_names[idx].copy(),
         residue_indices=idx.astype(np.int64),
+        missing_residue_indices=(
+            np.sort(np.concatenate(dropped)) if dropped else np.zeros(0, dtype=np.int64)
+        ),
     )
     for value in out.__dict__.values():
         value.flags.writeable = False
     return out
+
+
+def protein_chain_ids(structure: Structure) -> list[str]:
+    """Chains of a structure with at least one standard amino acid that has a Cα, file order.
+
+    Parameters
+    ----------
+    structure : deeprank_like.structure.Structure
+
+    Returns
+    -------
+    list of str
+        Chain ids (ligand-, water- and nucleic-acid-only chains are left out).
+    """
+    from deeprank_like.domain.aminoacids import THREE_LETTER
+
+    ca_index = np.asarray(structure.residue_atom_index("CA"))
+    has_ca = ca_index >= 0
+    has_ca[has_ca] = np.asarray(structure.elements)[ca_index[has_ca]] == "C"
+    is_aa = np.isin(np.asarray(structure.residue_names), THREE_LETTER)
+    res_chain = np.asarray(structure.residue_chain_ids)
+    return [str(c) for c in structure.chains if np.any(has_ca & is_aa & (res_chain == c))]
 
 
 def chain_breaks(

@@ -5,6 +5,7 @@
 """
 
 from deeprank_like.nn.antisymmetric import AntisymmetricVariantNet
+from deeprank_like.nn.betagm_gnn import ResidueGraphGNN
 from deeprank_like.nn.cnn import CNN3D, CnnClassification, CnnRegression
 from deeprank_like.nn.coulomb_cnn import CoulombCNN
 from deeprank_like.nn.gnn import GCNNet, GINENet
@@ -27,6 +28,7 @@ __all__ = [
     "CoulombCNN",
     "GCNNet",
     "GINENet",
+    "ResidueGraphGNN",
     "available_models",
     "build_model",
     "get_model_class",

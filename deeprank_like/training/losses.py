@@ -5,7 +5,9 @@ A :class:`Loss` returns ``(values, weights)`` for a batch; the batch (and epoch)
 ``torch.nn.CrossEntropyLoss(weight=...)``), and it is what makes data-parallel training exact:
 every rank sums its samples' values and the sums of all ranks are divided by the global weight.
 
-Built-in names: ``"mse"``, ``"mae"`` (``"l1"``), ``"huber"``, ``"mape"`` (regression);
+Built-in names: ``"mse"``, ``"mae"`` (``"l1"``), ``"huber"``, ``"mape"``, ``"log_l1"``,
+``"mape+log_l1"`` (regression; the last two need positive outputs and targets, as the β-GM
+eigenvalues);
 ``"cross_entropy"``, ``"bce_with_logits"`` (classification; BCE takes a single logit per sample,
 binary only). A custom loss is any callable ``loss(output, target) -> scalar`` that averages
 over the samples of the batch (``torch.nn.HuberLoss()``, a function…); it is weighted by the
@@ -23,8 +25,17 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from deeprank_like.errors import TrainingError
+from deeprank_like.resolve import resolve
 
-__all__ = ["LOSSES", "Loss", "make_loss"]
+__all__ = [
+    "LOSSES",
+    "LogL1Loss",
+    "Loss",
+    "MAPELogL1Loss",
+    "log_l1_loss",
+    "make_loss",
+    "mape_log_l1_loss",
+]
 
 
 class Loss(ABC):
@@ -111,6 +122,46 @@ class MAPELoss(_Regression):
         return 100.0 * (output - target).abs() / target.abs().clamp_min(self.eps)
 
 
+class LogL1Loss(_Regression):
+    """Absolute error of the logarithms, ``|log(output) − log(target)|`` (scale-free).
+
+    Needs positive outputs and targets (e.g. a network with a log-scaled output such as
+    :class:`~deeprank_like.nn.ResidueGraphGNN`); a non-positive one gives NaN, which the Trainer
+    reports with the entry names.
+    """
+
+    name = "log_l1"
+
+    def elementwise(self, output, target):
+        return (torch.log(output) - torch.log(target)).abs()
+
+
+class MAPELogL1Loss(_Regression):
+    """MAPE as a fraction plus :class:`LogL1Loss`: ``|o − t| / |t| + |log o − log t|``."""
+
+    name = "mape+log_l1"
+
+    def elementwise(self, output, target):
+        return (output - target).abs() / target.abs() + (
+            torch.log(output) - torch.log(target)
+        ).abs()
+
+
+def log_l1_loss(pred: Tensor, true: Tensor) -> Tensor:
+    """Batch mean of ``|log(pred) − log(true)|`` over samples and outputs (a scalar).
+
+    The functional form of :class:`LogL1Loss`, as a plain callable (a :class:`CustomLoss` when
+    given to the Trainer). Both have the same value; the reduction order differs, so training
+    with one or the other agrees to float32 rounding only.
+    """
+    return (torch.log(pred) - torch.log(true)).abs().mean()
+
+
+def mape_log_l1_loss(pred: Tensor, true: Tensor) -> Tensor:
+    """Batch mean of MAPE (a fraction) plus :func:`log_l1_loss` (functional :class:`MAPELogL1Loss`)."""
+    return ((pred - true).abs() / true.abs()).mean() + log_l1_loss(pred, true)
+
+
 class CrossEntropyLoss(Loss):
     """Softmax cross-entropy over ``len(classes)`` logits; class weights as ``weight=``."""
 
@@ -189,6 +240,8 @@ LOSSES: dict[str, type[Loss]] = {
     "l1": MAELoss,
     "huber": HuberLoss,
     "mape": MAPELoss,
+    "log_l1": LogL1Loss,
+    "mape+log_l1": MAPELogL1Loss,
     "cross_entropy": CrossEntropyLoss,
     "bce_with_logits": BCEWithLogitsLoss,
 }
@@ -199,9 +252,9 @@ def make_loss(loss: Any, task: str) -> Loss:
     if loss is None:
         loss = "mse" if task == "regress" else "cross_entropy"
     if isinstance(loss, str):
-        if loss not in LOSSES:
-            raise TrainingError(f"unknown loss {loss!r}; available: {sorted(LOSSES)} or a callable")
-        loss = LOSSES[loss]()
+        loss = resolve(
+            loss, LOSSES, what="loss", suffixes=("loss",), hint="or a callable", error=TrainingError
+        )()
     elif isinstance(loss, type) and issubclass(loss, Loss):
         loss = loss()
     elif not isinstance(loss, Loss):

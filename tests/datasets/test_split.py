@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from deeprank_like.data import GraphDataset, kfold_split, split_dataset, split_indices
-from deeprank_like.data.split import kfold_indices
+from deeprank_like.data.split import (
+    assign_sequence_groups,
+    grouped_kfold,
+    kfold_indices,
+    sequence_groups,
+)
 from deeprank_like.errors import TrainingError
 
 
@@ -76,3 +83,56 @@ def test_split_plain_lists():
     items = list(range(10))
     train, val = split_dataset(items, (0.7, 0.3), seed=0, group_by=[i % 5 for i in items])
     assert len(train) + len(val) == 10 and {i % 5 for i in train}.isdisjoint({i % 5 for i in val})
+
+
+# ---- protein groups by sequence and the grouped k-fold of the β-GM experiment -------------
+
+
+def test_sequence_groups_links_mutants_not_strangers():
+    a = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQ"
+    mutant = a[:30] + "W" + a[31:]
+    other = "GSHMSEQKLISEEDLKKLLEEAKKAGNPEQAAKLLKELAEKLGIDPEQVAKLAKEVLEKGG"
+    assert sequence_groups([a, other, mutant]).tolist() == [0, 1, 0]
+    assert sequence_groups([other, a, mutant]).tolist() == [0, 1, 1]  # first appearance order
+    # single linkage: a - b share one half, b - c the other half, a - c nothing
+    x, y = "ACDEFGHIKL" * 2, "MNPQRSTVWY" * 2
+    assert sequence_groups([x, x[:10] + y[:10], y]).tolist() == [0, 0, 0]
+    assert sequence_groups([x, y]).tolist() == [0, 1]
+    assert sequence_groups([x, x[:10] + y[:10]], min_shared=0.9).tolist() == [0, 1]
+
+
+def test_assign_sequence_groups_copies():
+    @dataclasses.dataclass(frozen=True)
+    class Rec:
+        sequence: str
+        group: int = -1
+
+    recs = [Rec("ACDEFGHIKLMN"), Rec("PQRSTVWYACDE"), Rec("ACDEFGHIKLMW")]
+    out = assign_sequence_groups(recs)
+    assert [r.group for r in out] == [0, 1, 0]
+    assert [r.group for r in recs] == [-1, -1, -1]  # inputs unchanged
+
+
+#: grouped_kfold(np.repeat(np.arange(7), [5, 1, 3, 3, 2, 2, 4]), 3, 0) as computed by the
+#: function when it lived in deeprank_like/enm/experiment.py (commit 57ea5b5).
+PINNED_FOLDS = [[0, 1, 2, 3, 4, 14, 15], [6, 7, 8, 9, 10, 11], [5, 12, 13, 16, 17, 18, 19]]
+
+
+def test_grouped_kfold_keeps_groups_together_and_balances():
+    groups = np.repeat(np.arange(7), [5, 1, 3, 3, 2, 2, 4])
+    for seed in (0, 1):
+        folds = grouped_kfold(groups, 3, seed)
+        tests = np.concatenate([te for _, te in folds])
+        assert sorted(tests.tolist()) == list(range(groups.size))
+        for tr, te in folds:
+            assert not set(groups[tr]) & set(groups[te])
+            assert sorted(np.concatenate([tr, te]).tolist()) == list(range(groups.size))
+        sizes = sorted(len(te) for _, te in folds)
+        assert sizes[-1] - sizes[0] <= 1  # 20 samples: largest groups first, then fill
+    assert grouped_kfold(groups, 3, 0)[0][1].tolist() != grouped_kfold(groups, 3, 5)[0][1].tolist()
+    # pinned: the fold assignment of the committed β-GM results depends on this exact algorithm
+    assert [te.tolist() for _, te in grouped_kfold(groups, 3, 0)] == PINNED_FOLDS
+    with pytest.raises(TrainingError, match="n_folds"):
+        grouped_kfold(groups, 8, 0)
+    with pytest.raises(TrainingError, match="n_folds"):
+        grouped_kfold(groups, 1, 0)

@@ -1,5 +1,7 @@
-"""Tests of the eigenvalue-prediction experiment (deeprank_like/enm/experiment.py), the Coulomb
-dataset and the CNN, on the small example chains shipped in deeprank_like/examples/betagm."""
+"""Tests of the β-GM sample pipeline in the library (chains, windows, targets, baselines), the
+Coulomb and residue-graph datasets, the two networks and the β-GM losses, on the small example
+chains shipped in deeprank_like/examples/betagm. The experiment protocol itself
+(experiments/betagm) is tested in test_experiment_protocol.py."""
 
 from __future__ import annotations
 
@@ -10,29 +12,35 @@ import pytest
 import torch
 
 import deeprank_like
-from deeprank_like.data.coulomb_dataset import CoulombMatrixDataset
-from deeprank_like.enm import BetaGMConfig, betagm_from_ca, coulomb_matrix
-from deeprank_like.enm.experiment import (
+from deeprank_like.data.ca_graph_dataset import (
     EDGE_FEATURES,
     NODE_FEATURES,
-    ExperimentConfig,
-    ResidueGraphGNN,
+    ResidueGraphDataset,
+    residue_graph,
+)
+from deeprank_like.data.coulomb_dataset import CoulombMatrixDataset
+from deeprank_like.enm import (
+    BetaGMConfig,
+    betagm_from_ca,
     chains_from_folder,
-    grouped_kfold,
+    coulomb_matrix,
     load_chain,
     make_windows,
     mape_optimal_constant,
     mape_per_eigenvalue,
     mean_baseline,
-    residue_graph,
-    run_experiment,
-    sequence_groups,
     whole_chains,
-    write_results,
 )
-from deeprank_like.errors import EnmError, TrainingError
-from deeprank_like.nn import build_model
+from deeprank_like.errors import TrainingError
+from deeprank_like.nn import ResidueGraphGNN, build_model
 from deeprank_like.nn.coulomb_cnn import CoulombCNN
+from deeprank_like.training.losses import (
+    LogL1Loss,
+    MAPELogL1Loss,
+    log_l1_loss,
+    make_loss,
+    mape_log_l1_loss,
+)
 
 EXAMPLES = Path(deeprank_like.__file__).parent / "examples" / "betagm"
 
@@ -53,16 +61,11 @@ def test_load_chain_and_folder():
     assert (rec.protein_id, rec.chain_id, len(rec)) == ("1ert", "A", 105)
     assert rec.sequence.startswith("MVKQIESKTAFQEALDAAGDKLVVVDFSA")
     assert rec.is_glycine.sum() == rec.sequence.count("G")
+    assert (rec.group, rec.n_missing_ca, rec.with_group(3).group) == (-1, 0, 3)
     chains, skipped = chains_from_folder(EXAMPLES, min_length=120, limit=5)
     assert [c.protein_id for c in chains] == ["1a6m", "1div", "1i7k"]
+    assert {c.group for c in chains} == {-1}  # protein groups are assigned by data.split
     assert skipped["reason"].tolist() == ["length 108", "length 105"]
-
-
-def test_sequence_groups():
-    a = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQ"
-    mutant = a[:30] + "W" + a[31:]
-    other = "GSHMSEQKLISEEDLKKLLEEAKKAGNPEQAAKLLKELAEKLGIDPEQVAKLAKEVLEKGG"
-    assert sequence_groups([a, other, mutant]).tolist() == [0, 1, 0]
 
 
 def test_windows_targets_and_skip_table(chains, windows):
@@ -75,7 +78,7 @@ def test_windows_targets_and_skip_table(chains, windows):
     expected = betagm_from_ca(rec.ca[10:110], rec.is_glycine[10:110]).eigenvalues
     assert samples.starts[i] == 10
     np.testing.assert_allclose(samples.targets[i], expected, rtol=1e-12)
-    assert set(samples.groups.tolist()) == {c.group for c in chains} - set()
+    assert set(samples.groups.tolist()) == {c.group for c in chains}
     table = samples.table()
     assert list(table.columns[-10:]) == [f"lambda_{k:02d}" for k in range(7, 17)]
 
@@ -94,19 +97,6 @@ def test_skips_are_recorded_not_silent(chains):
     assert len(samples) == 0
     assert (skipped["n_zero_modes"] > 6).all()
     assert skipped["reason"].str.endswith("zero modes").all()
-
-
-def test_grouped_kfold_keeps_groups_together():
-    groups = np.repeat(np.arange(7), [5, 1, 3, 3, 2, 2, 4])
-    for seed in (0, 1):
-        folds = grouped_kfold(groups, 3, seed)
-        tests = np.concatenate([te for _, te in folds])
-        assert sorted(tests.tolist()) == list(range(groups.size))
-        for tr, te in folds:
-            assert not set(groups[tr]) & set(groups[te])
-    assert grouped_kfold(groups, 3, 0)[0][1].tolist() != grouped_kfold(groups, 3, 5)[0][1].tolist()
-    with pytest.raises(EnmError):
-        grouped_kfold(groups, 8, 0)
 
 
 def test_baselines_and_mape():
@@ -173,22 +163,42 @@ def test_residue_graph_invariances(windows):
         np.testing.assert_allclose(model(g).numpy(), model(rev).numpy(), rtol=1e-5)
 
 
-def test_run_experiment_small(chains, tmp_path):
-    config = ExperimentConfig(
-        step=10, n_folds=2, seeds=(0,), cnn_epochs=1, gnn_epochs=1, cnn_batch_size=8,
-        gnn_batch_size=8, gnn_hidden_size=8, gnn_num_layers=1, threads=1,
-    )  # fmt: skip
-    result = run_experiment(chains, config)
-    n = len(result.windows)
-    windows = result.predictions[result.predictions["set"] == "windows"]
-    for model in ("cnn", "gnn", "baseline"):
-        assert len(windows[windows["model"] == model]) == n * 10  # every window once per repeat
-    assert set(result.summary["model"]) == {"cnn", "gnn", "baseline", "mape_constant"}
-    whole = result.predictions[result.predictions["set"] == "whole_chains"]
-    assert set(whole["length"]) == {105, 108, 123, 130}
-    paths = write_results(result, tmp_path, command="pytest")
-    text = paths["results_md"].read_text()
-    assert "| lambda_07 |" in text and "pytest" in text
-    assert paths["scatter"].stat().st_size > 1000
-    whole_samples, _ = whole_chains(chains, min_length=101)
-    assert len(whole_samples) == 4
+def test_residue_graph_dataset_reverse_and_ids(windows):
+    samples, _ = windows
+    two = samples.subset([0, 1])
+    ds = ResidueGraphDataset(two, augment_reverse=True)
+    assert len(ds) == 4 and ds[2].entry_id == ds[0].entry_id + ":rev"
+    assert ds[0].entry_id == f"{two.protein_ids[0]}:{two.chain_ids[0]}:{two.starts[0]}"
+    assert torch.equal(ds[2].y, ds[0].y) and ds[0].y.shape == (1, 10)
+    assert ResidueGraphDataset(two, with_targets=False)[0].y is None
+    assert build_model("residue_graph_gnn", {"num_node_features": 27, "num_edge_features": 5})
+
+
+def test_whole_chains_any_length(chains):
+    whole, skipped = whole_chains(chains, min_length=101)
+    assert sorted(whole.lengths.tolist()) == [105, 108, 123, 130] and len(skipped) == 0
+    rec = chains[3]
+    np.testing.assert_allclose(
+        whole.targets[whole.protein_ids == rec.protein_id][0],
+        betagm_from_ca(rec.ca, rec.is_glycine).eigenvalues,
+        rtol=1e-12,
+    )
+
+
+def test_log_losses_registered_and_equal_to_the_functions():
+    torch.manual_seed(0)
+    pred, true = torch.rand(6, 10) + 0.1, torch.rand(6, 10) + 0.1
+    for name, cls, fn in (
+        ("log_l1", LogL1Loss, log_l1_loss),
+        ("mape+log_l1", MAPELogL1Loss, mape_log_l1_loss),
+    ):
+        loss = make_loss(name, "regress")
+        assert isinstance(loss, cls)
+        values, weights = loss(pred, true)
+        assert values.shape == (6,)
+        torch.testing.assert_close(values.sum() / weights.sum(), fn(pred, true))
+    # |log(2t) - log(t)| = log 2, and MAPE adds 1 (a fraction)
+    torch.testing.assert_close(log_l1_loss(2 * true, true), torch.tensor(float(np.log(2))))
+    torch.testing.assert_close(mape_log_l1_loss(2 * true, true), torch.tensor(1 + float(np.log(2))))
+    with pytest.raises(TrainingError):
+        make_loss("log_l1", "classif")
