@@ -37,6 +37,7 @@ import pandas as pd
 
 from deeprank_like.errors import DeeprankLikeError
 from deeprank_like.query import SingleResidueVariantQuery
+from deeprank_like.query.table import parse_residue  # re-exported: one residue parser
 
 __all__ = [
     "TABLE_COLUMNS",
@@ -50,38 +51,6 @@ __all__ = [
 
 #: Columns every variant table needs.
 TABLE_COLUMNS: tuple[str, ...] = ("pdb_path", "chain", "residue", "wildtype", "variant")
-
-_RESIDUE_RE = re.compile(r"^\s*(-?\d+)\s*([A-Za-z]?)\s*$")
-
-
-def parse_residue(value: Any) -> tuple[int, str]:
-    """Split a residue label into number and insertion code.
-
-    Parameters
-    ----------
-    value : str or int
-        ``52``, ``"52"``, ``"52A"``, ``"-3"``.
-
-    Returns
-    -------
-    (int, str)
-        Residue number and insertion code (``""`` when none).
-
-    Raises
-    ------
-    ValueError
-        If ``value`` is not a number with an optional one-letter insertion code.
-    """
-    if isinstance(value, int | np.integer):
-        return int(value), ""
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return int(value), ""
-    match = _RESIDUE_RE.match(str(value))
-    if match is None:
-        raise ValueError(
-            f"residue {value!r} is not a number with an optional insertion code (e.g. 52 or 52A)"
-        )
-    return int(match.group(1)), match.group(2).upper()
 
 
 @dataclass
