@@ -156,3 +156,48 @@ def test_rotation_invariance(resolution):
         a, b = g1.node_features[name], g2.node_features[name]
         np.testing.assert_allclose(a, b, rtol=0.03, atol=2.0)
         assert abs(a.sum() - b.sum()) <= 0.01 * abs(a).sum()
+
+
+def test_far_atoms_have_equal_area_alone_and_in_the_complex_and_lazy_bsa_is_exact():
+    """An atom beyond probe reach of the other side has the same area alone and in the complex;
+    so the lazily computed sasa/bsa (only atoms that can change, on neighbourhoods) equal the
+    three whole-structure runs."""
+    from scipy.spatial import cKDTree
+
+    from deeprank_like.features.surfacearea import PROBE_RADIUS, _lee_richards, sasa_radii
+
+    path = str(DATA / "pdb" / "1ATN_1w.pdb")
+    s = load_structure(path)
+    members = np.flatnonzero(sasa_atom_mask(s))
+    radii = sasa_radii(s)
+    chain = s.chain_index
+    complex_area = np.zeros(s.num_atoms)
+    complex_area[members] = _lee_richards(s.coords[members], radii[members])
+    alone_area = np.zeros(s.num_atoms)
+    for c in np.unique(chain[members]):
+        own = members[chain[members] == c]
+        alone_area[own] = _lee_richards(s.coords[own], radii[own])
+    for c in np.unique(chain[members]):
+        own = members[chain[members] == c]
+        other = members[chain[members] != c]
+        dist, _ = cKDTree(s.coords[other]).query(s.coords[own], k=1)
+        far = own[dist >= radii[own] + radii[other].max() + 2 * PROBE_RADIUS]
+        assert far.size > 0.8 * own.size
+        np.testing.assert_allclose(alone_area[far], complex_area[far], rtol=0, atol=1e-9)
+    bsa_full = alone_area - complex_area
+    assert bsa_full.sum() > 500.0
+
+    for resolution in ("residue", "atom"):
+        g = _ppi(path, resolution=resolution).build(["surfacearea"])
+        if resolution == "atom":
+            atoms = g.atom_index
+            np.testing.assert_allclose(g.node_features["sasa"], complex_area[atoms], atol=1e-9)
+            np.testing.assert_allclose(g.node_features["bsa"], bsa_full[atoms], atol=1e-9)
+        else:
+            res = s.residue_index
+            sasa_res = np.bincount(res, weights=complex_area, minlength=s.num_residues)
+            bsa_res = np.bincount(res, weights=bsa_full, minlength=s.num_residues)
+            np.testing.assert_allclose(
+                g.node_features["sasa"], sasa_res[g.residue_index], atol=1e-8
+            )
+            np.testing.assert_allclose(g.node_features["bsa"], bsa_res[g.residue_index], atol=1e-8)
