@@ -17,7 +17,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="list the entries, features (widths, units), targets and failures of an HDF5 file",
         description="""\
             Print a summary of a feature file written by 'deeprank-like featurize' or
-            QueryCollection.process(): its entries (nodes, edges, targets, grids), every feature
+            deeprank_like.process(): its entries (nodes, edges, targets, grids), every feature
             with its width, unit and description, the targets, and the failed queries.
             --verify reads every entry and checks it against its checksum; exit status 1
             if an entry is damaged or the file cannot be read completely.""",
@@ -80,17 +80,13 @@ def _verify(path: str, repair: bool, as_json: bool) -> int:
 
 
 def _entry_row(ff: Any, qid: str) -> dict[str, Any]:
-    g = ff.entry(qid)
-    grids = len(g["grids"]) if "grids" in g else 0
+    info = ff.describe_entry(qid)  # storage owns the entry's names
     targets = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in ff.targets(qid).items()}
     return {
         "id": qid,
-        "kind": str(g.attrs.get("kind", "")),
-        "resolution": str(g.attrs.get("resolution", "")),
-        "nodes": int(g.attrs.get("num_nodes", 0)),
-        "edges": int(g.attrs.get("num_edges", 0)),
+        **{k: info[k] for k in ("kind", "resolution", "nodes", "edges")},
         "targets": targets,
-        "grids": grids,
+        "grids": info["grids"],
     }
 
 
