@@ -249,8 +249,12 @@ class GridConfig:
 
     @property
     def settings(self) -> GridSettings:
-        """The box as :class:`~deeprank_like.grid.settings.GridSettings`."""
-        return GridSettings(self.points_counts, self.sizes)
+        """The box as :class:`~deeprank_like.grid.settings.GridSettings` (made once)."""
+        cached = self.__dict__.get("_settings")
+        if cached is None:  # warns once about a suspicious spacing, not once per query
+            cached = GridSettings(self.points_counts, self.sizes)
+            object.__setattr__(self, "_settings", cached)
+        return cached
 
     def map_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`deeprank_like.grid.hdf5.add_grids` for this config."""
@@ -503,8 +507,17 @@ class FeaturizeConfig:
 
     @classmethod
     def from_file_attribute(cls, value: str | bytes | dict[str, Any]) -> FeaturizeConfig:
-        """The config that made an HDF5 file, from its ``config`` attribute."""
-        data = json.loads(value) if isinstance(value, str | bytes) else value
+        """The config that made an HDF5 file, from its ``config`` attribute.
+
+        Files written before this config existed record ``float_dtype``, ``compression`` and
+        ``shard`` at the top level (and no output): those are read too.
+        """
+        data = json.loads(value) if isinstance(value, str | bytes) else dict(value)
+        if any(k in data for k in ("float_dtype", "compression", "shard")):  # earlier files
+            storage = {k: data.pop(k) for k in ("float_dtype", "compression") if k in data}
+            shard = data.pop("shard", None)
+            data["storage"] = {**storage, **(data.get("storage") or {})}
+            data["processing"] = {"shard": shard, **(data.get("processing") or {})}
         return cls.from_dict(data, where="file attribute 'config'")
 
     def replace(self, **changes: Any) -> FeaturizeConfig:

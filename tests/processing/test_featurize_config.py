@@ -228,3 +228,20 @@ def test_earlier_file_layout_is_read_with_a_deprecation_warning():
             {"processing": {"executor": "serial", "float_dtype": "float64"}}
         )
     assert config.storage.float_dtype == "float64" and config.processing.executor == "serial"
+
+
+def test_config_attribute_of_files_written_before_the_typed_config():
+    earlier = {
+        "feature_modules": ["components"],
+        "float_dtype": "float64",
+        "compression": "lzf",
+        "grid": {"points_counts": [8, 8, 8], "sizes": [16.0, 16.0, 16.0], "method": "NEAREST",
+                 "augmentation_count": 1, "seed": 3},
+        "shard": [1, 4],
+    }  # fmt: skip
+    config = FeaturizeConfig.from_file_attribute(json.dumps(earlier))
+    assert config.storage == StorageOptions(float_dtype="float64", compression="lzf")
+    assert config.processing.shard == (1, 4) and config.grid.method == "nearest"
+    assert config.grid.augmentation_count == 1 and config.feature_modules == (
+        ModuleSpec("components"),
+    )
