@@ -122,6 +122,9 @@ class Trainer(EpochRunner):
     class_weights : bool or sequence of float
         True: inverse class frequencies of the training set; or explicit weights per class.
     scheduler : None, "plateau", "cosine", "step", "exponential" or callable(optimizer)
+        Optimiser, loss and scheduler names ignore case and ``_``/``-`` and accept the
+        PyTorch class names (``"AdamW"``, ``"MSELoss"``, ``"ReduceLROnPlateau"``); a typo is
+        a TrainingError listing the choices (:mod:`deeprank_like.resolve`).
     scheduler_kwargs : dict, optional
         Passed to the scheduler (defaults: cosine ``T_max=epochs``, step ``step_size=10``,
         exponential ``gamma=0.95``).
