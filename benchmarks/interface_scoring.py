@@ -25,12 +25,15 @@ Stages (``--stages``, default all, in this order):
     output), and the baselines on the same decoys: random, inter-residue contact count (residue
     pairs of different sides closer than 5 Å), sum of contact energies (Coulomb + Lennard-Jones
     over inter-side edges; lower is better) and buried surface area (sum of ``bsa``).
+    Training takes ``--train-decoys`` decoys per complex of the training folds (a seeded
+    sample, half near-native and half wrong-site); every decoy of the held-out complexes is
+    scored and evaluated.
 ``cnn``
     The same CV for a 3D CNN on grids, on a subset (``--cnn-complexes`` complexes ×
     ``--cnn-decoys`` decoys spread over the DockQ range), with the GNN retrained on the same
     subset for a like-for-like comparison.
 ``ship``
-    The GNN trained on every complex, written with
+    The GNN trained on every complex (``--train-decoys`` decoys of each), written with
     :func:`~deeprank_like.pretrained.docking.save_scoring_model` to ``--model-out``.
 ``report``
     Tables and plots into ``--docs`` (``interface-scoring.md`` between the result markers,
@@ -96,6 +99,7 @@ class Settings:
     cpu_count: int = 2
     chunk_complexes: int = 10
     first_pass_decoys: int = 30
+    train_decoys: int = 60
     epochs: int = 4
     batch_size: int = 32
     hidden: int = 32
@@ -648,6 +652,20 @@ def load_graphs(s: Settings, table: pd.DataFrame) -> Any:
     return dataset
 
 
+def training_rows(s: Settings, table: pd.DataFrame, entries: np.ndarray) -> np.ndarray:
+    """Mask over ``entries``: the ``train_decoys`` decoys per complex that training uses.
+
+    A seeded sample per complex, half near-native and half wrong-site moves
+    (:func:`decoy_tiers`); every decoy of a held-out complex is still scored and evaluated.
+    ``train_decoys <= 0`` trains on every decoy.
+    """
+    if s.train_decoys <= 0:
+        return np.ones(len(entries), dtype=bool)
+    frame = table.reset_index(drop=True)
+    chosen = set(frame.loc[decoy_tiers(frame, s.train_decoys, s.seed) == 0, "entry"])
+    return np.array([e in chosen for e in entries], dtype=bool)
+
+
 def stage_cv(s: Settings, dataset: Any, table: pd.DataFrame) -> dict[str, Any]:
     """5-fold complex-grouped CV of the GNN; adds column ``gnn`` (held-out logits) to ``table``."""
     import torch
@@ -658,11 +676,12 @@ def stage_cv(s: Settings, dataset: Any, table: pd.DataFrame) -> dict[str, Any]:
     t0 = time.perf_counter()
     entries = np.array(dataset.entry_ids())
     fold_of = table.set_index("entry")["fold"].reindex(entries).to_numpy()
+    trainable = training_rows(s, table, entries)
     preds: dict[str, float] = {}
     rates = []
     for k in sorted(set(folds.values())):
         t1 = time.perf_counter()
-        train = dataset.subset(np.flatnonzero(fold_of != k))
+        train = dataset.subset(np.flatnonzero((fold_of != k) & trainable))
         test = dataset.subset(np.flatnonzero(fold_of == k), train_source=train)
         trainer, rate = train_gnn(s, train, Path(s.work) / "cv" / f"fold{k}", s.seed + k)
         rates.append(rate)
@@ -706,6 +725,22 @@ def cnn_subset(table: pd.DataFrame, s: Settings) -> pd.DataFrame:
     return pd.concat(parts).reset_index(drop=True)
 
 
+def cnn_model(train: Any) -> Any:
+    """The 3D CNN of the comparison, sized for the grid dataset ``train``; outputs logits.
+
+    :func:`soft_bce` takes logits. Without ``output_activation="none"``,
+    :func:`~deeprank_like.training.build_model_for` gives a DockQ regression a sigmoid
+    output, and BCE-with-logits on a sigmoid pushes every output to 0, where its gradient
+    vanishes: the constant CNN of the first run (loss ln 2 and zero gradient from the second
+    epoch on).
+    """
+    from deeprank_like.training import build_model_for
+
+    return build_model_for(
+        "cnn3d", train, channels=[16, 32], hidden_size=64, output_activation="none"
+    )
+
+
 def stage_cnn(
     s: Settings, labels: pd.DataFrame, table: pd.DataFrame, all_graphs: Any
 ) -> dict[str, Any]:
@@ -716,7 +751,7 @@ def stage_cnn(
     from deeprank_like.grid import GridSettings, MapMethod
     from deeprank_like.pretrained.docking import FEATURE_MODULES
     from deeprank_like.processing import process
-    from deeprank_like.training import Trainer, build_model_for
+    from deeprank_like.training import Trainer
 
     torch.set_num_threads(s.threads)
     sub = cnn_subset(table, s)
@@ -764,13 +799,7 @@ def stage_cnn(
             train = ds.subset(np.flatnonzero(fold_of != k))
             test = ds.subset(np.flatnonzero(fold_of == k), train_source=train)
             if name == "cnn":
-                # soft_bce takes logits: without output_activation="none", build_model_for
-                # gives a DockQ regression a sigmoid output, and BCE-with-logits on a sigmoid
-                # pushes every output to 0 where its gradient vanishes (the constant CNN of
-                # the first run: loss ln 2, zero gradient from the second epoch on).
-                model = build_model_for(
-                    "cnn3d", train, channels=[16, 32], hidden_size=64, output_activation="none"
-                )
+                model = cnn_model(train)
                 trainer = Trainer(
                     model, train, loss=soft_bce, lr=1e-3, scheduler="cosine", seed=s.seed + k,
                     output_dir=Path(s.work) / "cnn" / f"fold{k}", device="cpu", distributed=False,
@@ -805,7 +834,9 @@ def stage_ship(s: Settings, dataset: Any, table: pd.DataFrame, metrics: dict[str
     from deeprank_like.pretrained.docking import FEATURE_MODULES, save_scoring_model
 
     torch.set_num_threads(s.threads)
-    trainer, rate = train_gnn(s, dataset, Path(s.work) / "final", s.seed)
+    entries = np.array(dataset.entry_ids())
+    train = dataset.subset(np.flatnonzero(training_rows(s, table, entries)))
+    trainer, rate = train_gnn(s, train, Path(s.work) / "final", s.seed)
     figure("final_train_graphs_per_s", rate, "graphs/s")
     out = save_scoring_model(
         s.model_out,
@@ -821,7 +852,8 @@ def stage_ship(s: Settings, dataset: Any, table: pd.DataFrame, metrics: dict[str
         training={
             "data": "Docking Benchmark 5 (BM5-clean), rigid-body decoys of the unbound pairs",
             "complexes": int(table["complex"].nunique()),
-            "decoys": len(table),
+            "decoys": len(train),
+            "decoys_featurised": len(table),
             "epochs": s.epochs,
             "batch_size": s.batch_size,
             "lr": s.lr,
@@ -1200,6 +1232,12 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     )
     p.add_argument(
         "--chunk-complexes", type=int, default=d.chunk_complexes, help="complexes per HDF5 file"
+    )
+    p.add_argument(
+        "--train-decoys",
+        type=int,
+        default=d.train_decoys,
+        help="decoys per complex that training uses (seeded; 0: all); evaluation scores all",
     )
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)

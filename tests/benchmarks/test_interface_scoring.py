@@ -84,6 +84,48 @@ def test_decoy_tiers_take_each_kind_evenly():
     assert (bench.decoy_tiers(labels, 0, seed=0) == 0).all()
 
 
+def test_training_rows_sample_each_complex_and_keep_order_free():
+    table = pd.DataFrame(
+        {
+            "entry": [f"X{i}" for i in range(10)] + [f"Y{i}" for i in range(6)],
+            "complex": ["X"] * 10 + ["Y"] * 6,
+            "kind": (["near_native"] * 5 + ["wrong_site"] * 5)
+            + (["near_native"] * 3 + ["wrong_site"] * 3),
+        }
+    )
+    s = bench.Settings(train_decoys=4, seed=0)
+    entries = np.array(sorted(table["entry"], reverse=True))  # dataset order differs
+    mask = bench.training_rows(s, table, entries)
+    chosen = table.set_index("entry").loc[entries[mask]]
+    assert chosen.groupby(["complex", "kind"]).size().tolist() == [2, 2, 2, 2]
+    assert bench.training_rows(bench.Settings(train_decoys=0), table, entries).all()
+
+
+def test_cnn_outputs_logits_for_the_logits_loss():
+    # regression: build_model_for gave the CNN a sigmoid output for the DockQ target, and
+    # soft_bce (BCE with logits) on a sigmoid drove every output to 0 with zero gradient
+    import torch
+
+    class Grids:  # the attributes build_model_for reads from a grid dataset
+        kind, task, target, target_width = "grid", "regress", "dockq", 1
+        num_channels, grid_shape = 3, (8, 8, 8)
+
+    torch.manual_seed(0)
+    model = bench.cnn_model(Grids())
+    assert model.output_activation == "none"
+    x = torch.randn(16, 3, 8, 8, 8)
+    y = torch.full((16, 1), 0.05)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)  # the benchmark's rate
+    for _ in range(60):
+        loss = bench.soft_bce(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        out = float(model(x).mean())
+    assert out < -1.0  # logit of 0.05 is -2.9; a sigmoid output stays > 0
+
+
 def test_complex_folds_group_and_repeat():
     ids = [f"C{i}" for i in range(12)]
     a = bench.complex_folds(ids * 3, 5, seed=0)
