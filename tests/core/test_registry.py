@@ -53,6 +53,13 @@ def test_typo_lists_valid_names():
         resolve_module("contacts")
 
 
+def test_names_ignore_case_and_punctuation():
+    assert resolve_module("Secondary-Structure") is resolve_module("secondary_structure")
+    assert resolve_module("InterfaceContacts") is resolve_module("irc")  # the class name
+    with pytest.raises(RegistryError, match=r"Did you mean 'surfacearea'\?"):
+        resolve_module("surface_areas")
+
+
 def test_custom_module_object_and_class():
     g = _query().build(["components", BFactor()])
     assert (
@@ -101,6 +108,10 @@ def test_entry_point_plugin(tmp_path, monkeypatch):
     assert "ones_plugin" in available_modules()
     g = _query().build(["ones_plugin"])
     assert (g.edge_features["one"] == 1).all()
+    # an entry point resolves like a built-in: any spelling, or its class name (not imported
+    # to be found: the name comes from the entry point's "module:Class" text)
+    assert resolve_module("Ones-Plugin") is resolve_module("ones_plugin")
+    assert resolve_module("Ones") is resolve_module("ones_plugin")
     sys.modules.pop("my_feats", None)
 
 
