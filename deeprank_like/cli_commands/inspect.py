@@ -80,17 +80,13 @@ def _verify(path: str, repair: bool, as_json: bool) -> int:
 
 
 def _entry_row(ff: Any, qid: str) -> dict[str, Any]:
-    g = ff.entry(qid)
-    grids = len(g["grids"]) if "grids" in g else 0
+    info = ff.describe_entry(qid)  # storage owns the entry's names
     targets = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in ff.targets(qid).items()}
     return {
         "id": qid,
-        "kind": str(g.attrs.get("kind", "")),
-        "resolution": str(g.attrs.get("resolution", "")),
-        "nodes": int(g.attrs.get("num_nodes", 0)),
-        "edges": int(g.attrs.get("num_edges", 0)),
+        **{k: info[k] for k in ("kind", "resolution", "nodes", "edges")},
         "targets": targets,
-        "grids": grids,
+        "grids": info["grids"],
     }
 
 

@@ -18,6 +18,7 @@ from deeprank_like.storage.schema import (
     ATTR_CONFIG,
     ATTR_FEATURE_COUNTS,
     ATTR_FEATURE_SPECS,
+    ATTR_KIND,
     ATTR_METADATA,
     ATTR_NUM_EDGES,
     ATTR_NUM_NODES,
@@ -27,6 +28,7 @@ from deeprank_like.storage.schema import (
     EDGE_FEATURES,
     EDGE_INDEX,
     FEATURE_GROUPS,
+    GRIDS,
     NODE_FEATURES,
     NODE_IDS,
     POSITIONS,
@@ -300,6 +302,17 @@ class FeatureFile:
             )
         except (KeyError, OSError, ValueError) as exc:
             raise StorageError(f"{self.path}: entry {query_id!r} is damaged ({exc})") from exc
+
+    def describe_entry(self, query_id: str) -> dict[str, Any]:
+        """``kind``, ``resolution``, ``nodes``, ``edges`` and ``grids`` (count) of one entry."""
+        g = self.entry(query_id)
+        return {
+            "kind": str(g.attrs.get(ATTR_KIND, "")),
+            "resolution": str(g.attrs.get(ATTR_RESOLUTION, "")),
+            "nodes": int(g.attrs.get(ATTR_NUM_NODES, 0)),
+            "edges": int(g.attrs.get(ATTR_NUM_EDGES, 0)),
+            "grids": len(g[GRIDS]) if GRIDS in g else 0,
+        }
 
     def failures(self) -> list[dict[str, str]]:
         """The failure table: dicts with query_id, stage, exc_type, message."""

@@ -167,11 +167,10 @@ def test_reading_a_corrupt_entry_names_it(two_entries):
 
 
 def test_dataset_reader_names_the_damaged_array(two_entries):
-    from deeprank_like.data.hdf5_index import open_group, read_array
+    from deeprank_like.storage.entries import open_entry, read_feature
 
     path, ids = two_entries
     flip(path, ids[0], "node_features/res_type")
-    with h5py.File(path, "r") as f:
-        group = open_group(open_group(f, ids[0]), "node_features")
-        with pytest.raises(StorageError, match=r"node_features/res_type is damaged"):
-            read_array(group, "res_type")
+    damaged = pytest.raises(StorageError, match=r"node_features/res_type is damaged")
+    with h5py.File(path, "r") as f, damaged:
+        read_feature(open_entry(f, ids[0]), "node", "res_type")
