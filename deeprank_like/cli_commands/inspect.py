@@ -185,27 +185,8 @@ def _print_report(r: dict[str, Any], limit: int) -> None:
 
 
 def _print_entry(ff: Any, qid: str, as_json: bool) -> None:
-    import h5py
-
-    g = ff.entry(qid)
-    arrays = {}
-
-    def visit(name: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Dataset):
-            arrays[name] = {
-                "shape": list(obj.shape),
-                "dtype": "compound(" + ",".join(obj.dtype.names) + ")"
-                if obj.dtype.names
-                else str(obj.dtype),
-                "compression": obj.compression,
-            }
-
-    g.visititems(visit)
-    info = {
-        **_entry_row(ff, qid),
-        "arrays": arrays,
-        "query": json.loads(g.attrs.get("query", "{}")),
-    }
+    arrays = ff.arrays(qid)
+    info = {**_entry_row(ff, qid), "arrays": arrays, "query": ff.query(qid)}
     if as_json:
         print(json.dumps(info, indent=2, default=str))
         return

@@ -314,6 +314,26 @@ class FeatureFile:
             "grids": len(g[GRIDS]) if GRIDS in g else 0,
         }
 
+    def query(self, query_id: str) -> dict[str, Any]:
+        """The stored query of one entry (its ``to_dict()``; ``{}`` if none)."""
+        return json_attr(self.entry(query_id), ATTR_QUERY, {}) or {}
+
+    def arrays(self, query_id: str) -> dict[str, dict[str, Any]]:
+        """Every dataset of one entry: path inside the entry → shape, dtype, compression."""
+        out: dict[str, dict[str, Any]] = {}
+
+        def visit(name: str, obj: Any) -> None:
+            if isinstance(obj, h5py.Dataset):
+                names = obj.dtype.names
+                out[name] = {
+                    "shape": list(obj.shape),
+                    "dtype": f"compound({','.join(names)})" if names else str(obj.dtype),
+                    "compression": obj.compression,
+                }
+
+        self.entry(query_id).visititems(visit)
+        return out
+
     def failures(self) -> list[dict[str, str]]:
         """The failure table: dicts with query_id, stage, exc_type, message."""
         keys = ("query_id", "stage", "exc_type", "message")
