@@ -100,10 +100,19 @@ RELAXED: dict[str, int] = {
 _ERROR = re.compile(r"^(?P<path>[^:\n]+\.pyi?):(?P<line>\d+): error: (?P<message>.*)$")
 
 
-def mypy_config(relaxed: dict[str, int] | None = None) -> str:
-    """The mypy configuration (ini text) of this test."""
+def mypy_config(relaxed: dict[str, int] | None = None, cache: Path | None = None) -> str:
+    """The mypy configuration (ini text) of this test.
+
+    Parameters
+    ----------
+    relaxed : dict, optional
+        The modules checked in default mode (default :data:`RELAXED`).
+    cache : Path, optional
+        mypy's cache folder (default: one in the system's temporary folder, kept between
+        runs so that a second run only re-checks what changed).
+    """
     relaxed = RELAXED if relaxed is None else relaxed
-    cache = Path(tempfile.gettempdir()) / "deeprank_like-mypy-cache"
+    cache = cache or Path(tempfile.gettempdir()) / "deeprank_like-mypy-cache"
     lines = [
         "[mypy]",
         "python_version = 3.11",
@@ -209,7 +218,7 @@ def test_the_check_catches_an_error(tmp_path: Path) -> None:
         "def uses_torch() -> torch.Tensor:\n    return torch.zeros(2)\n"
     )
     config = tmp_path / "mypy.ini"
-    config.write_text(mypy_config({}))
+    config.write_text(mypy_config({}, cache=tmp_path / "cache"))
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--config-file", str(config), str(probe)],
         cwd=tmp_path,
