@@ -292,6 +292,7 @@ def _apply_flags(config: Any, args: argparse.Namespace) -> Any:
 
     Each flag names one field; a bad value is a one-line error naming the flag.
     """
+    from deeprank_like.processing.config_fields import required_fields
     from deeprank_like.processing.featurize_config import ConfigError, GridConfig
 
     executor = args.dask_address or args.executor
@@ -332,17 +333,17 @@ def _apply_flags(config: Any, args: argparse.Namespace) -> Any:
             if not values:
                 continue
             if current is None:  # grid: made from the flags alone
+                if any(k not in values for k in required_fields(GridConfig)):
+                    fail(
+                        "a grid needs --grid and --grid-size together (points per axis and "
+                        "box size in Å), or a [grid] table in the config file"
+                    )
                 given[section] = GridConfig(**values)
             else:
                 given[section] = replace(current, **values)
         return replace(config, **given)
     except ConfigError as exc:
         flag = flags.get(exc.field or "")
-        if exc.field in ("points_counts", "sizes") and config.grid is None:
-            fail(
-                "a grid needs --grid and --grid-size together (points per axis and box size "
-                "in Å), or a [grid] table in the config file"
-            )
         fail(f"{flag}: {exc}" if flag else str(exc))
     return config
 
@@ -556,7 +557,7 @@ def run(args: argparse.Namespace) -> int:
         from deeprank_like.errors import QueryError
         from deeprank_like.query.table import check_query
 
-        specs = [
+        specs: list[tuple[str, str, Any, dict[str, Any]]] = [
             ("--ppi", t, ProteinProteinInterfaceQuery, {"chain_ids": _parse_ppi(t)})
             for t in args.ppi
         ]
@@ -566,10 +567,10 @@ def run(args: argparse.Namespace) -> int:
             pssms = dict(pssm_files)
             if pssm_folder is not None:
                 pssms = pssm_folder.files(path)
-            for flag, text, cls, fields in specs:
+            for flag, text, cls, query_fields in specs:
                 try:  # a bad query (same chain twice, unknown code) fails alone
                     if pssm_folder is not None:
-                        missing = [c for c in _query_chains(fields) if c not in pssms]
+                        missing = [c for c in _query_chains(query_fields) if c not in pssms]
                         if missing:
                             raise QueryError(
                                 "no PSSM file for chain(s) "
@@ -577,8 +578,8 @@ def run(args: argparse.Namespace) -> int:
                                 f"{', '.join(pssm_folder.expected(path, c) for c in missing)} "
                                 f"(--pssm-dir {args.pssm_dir}, pattern {pssm_folder.pattern!r})"
                             )
-                    extra = {"pssm_paths": pssms} if pssms else {}
-                    query = cls(pdb_path=path, **fields, **common, **extra)
+                    extra: dict[str, Any] = {"pssm_paths": pssms} if pssms else {}
+                    query = cls(pdb_path=path, **query_fields, **common, **extra)
                     check_query(query)
                 except (QueryError, ValueError) as exc:
                     qc.add_failure(f"{Path(path).name}:{flag} {text}", exc)

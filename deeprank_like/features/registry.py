@@ -332,10 +332,11 @@ def _module_class(name: str) -> type | None:
 
 def _parameters(cls: type) -> dict[str, inspect.Parameter]:
     """Named constructor parameters of ``cls`` (annotations evaluated when possible)."""
+    init = typing.cast(Any, cls).__init__
     try:
-        sig = inspect.signature(cls.__init__, eval_str=True)
+        sig = inspect.signature(init, eval_str=True)
     except Exception:  # an annotation that cannot be evaluated: keep the strings
-        sig = inspect.signature(cls.__init__)
+        sig = inspect.signature(init)
     return {
         n: p
         for n, p in sig.parameters.items()
@@ -361,7 +362,7 @@ def _from_json_kwargs(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
     for name, value in kwargs.items():
         if isinstance(value, dict):
             for typ in _annotated_classes(params[name].annotation):
-                out[name] = typ.from_dict(value)
+                out[name] = typing.cast(Any, typ).from_dict(value)
                 break
     return out
 

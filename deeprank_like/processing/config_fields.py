@@ -12,7 +12,7 @@ import json
 import math
 import numbers
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from typing import Any
 
 from deeprank_like.errors import DeeprankLikeError, GridError
@@ -158,7 +158,19 @@ def section_from_dict(cls: type, data: Any, where: str) -> Any:
     unknown = sorted(set(data) - valid)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; valid: {sorted(valid)}")
+    missing = [k for k in required_fields(cls) if k not in data]
+    if missing:
+        raise ConfigError(f"{where}: needs {' and '.join(map(repr, missing))}", missing[0])
     return cls(**data)
+
+
+def required_fields(cls: type) -> list[str]:
+    """The fields of a config section without a default."""
+    return [
+        f.name
+        for f in fields(cls)
+        if f.init and f.default is MISSING and f.default_factory is MISSING
+    ]
 
 
 def plain(value: Any) -> Any:

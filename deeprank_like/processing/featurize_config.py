@@ -130,7 +130,6 @@ class GridConfig:
     """
 
     points_counts: tuple[int, int, int] = field(
-        default=None,
         metadata=meta(
             check=triple(lambda v: is_int(v) and v >= 1, "positive integers"),
             doc="grid points along x, y, z",
@@ -143,7 +142,6 @@ class GridConfig:
         ),
     )
     sizes: tuple[float, float, float] = field(
-        default=None,
         metadata=meta(
             check=triple(
                 lambda v: is_number(v) and math.isfinite(v) and v > 0, "positive numbers (Å)"
@@ -225,12 +223,6 @@ class GridConfig:
 
     def __post_init__(self) -> None:
         where = "[grid]"
-        if self.points_counts is None or self.sizes is None:
-            raise ConfigError(
-                f"{where}: needs 'points_counts' and 'sizes' (command line: --grid and "
-                "--grid-size)",
-                "points_counts" if self.points_counts is None else "sizes",
-            )
         check_fields(self, where)
         set_ = object.__setattr__
         set_(self, "points_counts", tuple(int(v) for v in self.points_counts))
@@ -387,7 +379,11 @@ def _modules(value: Any) -> str | tuple[ModuleSpec, ...]:
 
 #: The top-level keys that are graph settings (query defaults).
 GRAPH_KEYS = ("resolution", "influence_radius", "max_edge_length", "include_hydrogens")
-_SECTIONS = {"processing": Execution, "storage": StorageOptions, "grid": GridConfig}
+_SECTIONS: dict[str, Any] = {
+    "processing": Execution,
+    "storage": StorageOptions,
+    "grid": GridConfig,
+}
 #: Keys of the earlier ``[processing]`` layout that now live in ``[storage]``.
 _MOVED_TO_STORAGE = ("float_dtype", "compression", "combine_output")
 
