@@ -24,7 +24,10 @@ Residue depth algorithm
     product (dot directions × pair axes) packed into 64-bit words, so the whole model costs a few
     tens of milliseconds. Dot components of less than :data:`MIN_COMPONENT_AREA` Å² (internal
     cavities and sampling slivers) are dropped, which mimics MSMS's external-surface-only default.
-    Depths are memoised per structure.
+    Depths are memoised per atom on the structure. For a graph on a large model only the graph's
+    neighbourhood is surfaced when certificates prove the result equal to the whole-model one
+    (``_depths_local``: issue #17); otherwise, and then for every later query on the same
+    structure, the whole model.
 
 Differences from DeepRank2
     * DeepRank2 calls Biopython ``get_surface`` (the MSMS executable, killed after 20 s) and
@@ -73,6 +76,7 @@ TRACE_GAP = 4.2  # Å, largest Cα–Cα distance of consecutive residues
 DEPTH_REACH = 14.0  # Å, neighbourhood first surfaced for the depths of a graph's atoms
 LOCAL_DEPTH = True  # surface only that neighbourhood where it is provably exact
 LOCAL_DEPTH_FRACTION = 0.6  # above this share of the model, surface the whole model
+LOCAL_DEPTH_MIN_ATOMS = 3000  # smaller models are surfaced whole (little to gain)
 
 
 def sphere_points(n: int) -> np.ndarray:
@@ -122,19 +126,26 @@ def accessible_dots(
     words = n // 64
     buried = np.zeros((m, words), dtype=np.uint64)
     if m > 1:
-        pairs = cKDTree(coords).query_pairs(2.0 * float(radii.max()), output_type="ndarray")
-        i, j = pairs[:, 0], pairs[:, 1]
+        if targets is None:
+            pairs = cKDTree(coords).query_pairs(2.0 * float(radii.max()), output_type="ndarray")
+            i, j = pairs[:, 0], pairs[:, 1]
+        else:  # directed pairs (target, any atom) only; the same numbers per pair as above
+            t_idx = np.flatnonzero(targets)
+            pairs = cKDTree(coords[t_idx]).sparse_distance_matrix(
+                cKDTree(coords), 2.0 * float(radii.max()), output_type="ndarray"
+            )
+            i, j = t_idx[pairs["i"]], pairs["j"].astype(np.int64)
         vec = coords[j] - coords[i]
         dist = np.sqrt(np.einsum("ij,ij->i", vec, vec))
         keep = (dist < radii[i] + radii[j]) & (dist > 0)
         i, j, vec, dist = i[keep], j[keep], vec[keep], dist[keep]
-        src = np.concatenate([i, j])
-        dst = np.concatenate([j, i])
-        axis = np.concatenate([vec, -vec]) / np.concatenate([dist, dist])[:, None]
-        d = np.concatenate([dist, dist])
-        if targets is not None:
-            sel = targets[src]
-            src, dst, axis, d = src[sel], dst[sel], axis[sel], d[sel]
+        if targets is None:
+            src = np.concatenate([i, j])
+            dst = np.concatenate([j, i])
+            axis = np.concatenate([vec, -vec]) / np.concatenate([dist, dist])[:, None]
+            d = np.concatenate([dist, dist])
+        else:
+            src, dst, axis, d = i, j, vec / dist[:, None], dist
         order = np.argsort(src, kind="stable")
         src, dst, axis, d = src[order], dst[order], axis[order], d[order]
         # dot u of atom a lies inside the sphere of b  <=>  u·e_ab > cos θ_ab
@@ -292,7 +303,13 @@ def atom_depths(structure, atoms: np.ndarray | None = None) -> np.ndarray:
     missing = np.isnan(depth[wanted])
     if missing.any():
         pos = np.searchsorted(memo["idx"], np.unique(wanted[missing]))
-        reach = DEPTH_REACH if (LOCAL_DEPTH and atoms is not None) else np.inf
+        local = (
+            LOCAL_DEPTH
+            and atoms is not None
+            and memo["idx"].size >= LOCAL_DEPTH_MIN_ATOMS
+            and not memo.get("local_failed", False)
+        )
+        reach = DEPTH_REACH if local else np.inf
         for _ in range(2):
             if not np.isfinite(reach):
                 break
@@ -300,6 +317,8 @@ def atom_depths(structure, atoms: np.ndarray | None = None) -> np.ndarray:
             if reach is None:
                 break
         if reach is not None:
+            # later queries on this structure (see features.cache) read the whole-model result
+            memo["local_failed"] = bool(local)
             _depths_whole(structure, memo)
     out = depth[wanted].copy()
     out.setflags(write=False)
