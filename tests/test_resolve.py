@@ -236,3 +236,21 @@ def test_run_config_names(tmp_path):
         "training.scheduler must be null or one of ['plateau', 'cosine', 'step', "
         "'exponential'], got 'cosin'; did you mean 'cosine'?"
     )
+
+
+def test_trainer_checks_names_at_construction(tmp_path):
+    """A misspelt scheduler fails when the Trainer is built, not after the first epoch."""
+    from deeprank_like.nn import GINENet
+    from deeprank_like.training import Trainer
+
+    model = GINENet(3, 2)
+    trainer = Trainer(
+        model, optimizer="AdamW", scheduler="ReduceLROnPlateau", device="cpu", output_dir=tmp_path
+    )
+    assert isinstance(trainer.optimizer, torch.optim.AdamW)
+    assert trainer.metadata()["training"]["scheduler"] == "plateau"
+    assert trainer.metadata()["training"]["optimizer"] == "adamw"
+    with pytest.raises(TrainingError, match=r"unknown scheduler 'platau'.*Did you mean 'plateau'"):
+        Trainer(model, scheduler="platau", device="cpu", output_dir=tmp_path)
+    with pytest.raises(TrainingError, match=r"unknown optimizer 'adan'.*Did you mean 'adam'"):
+        Trainer(model, optimizer="adan", device="cpu", output_dir=tmp_path)
