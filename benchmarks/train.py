@@ -26,12 +26,35 @@ graphs/s here when idle, against 536 with ``OMP_WAIT_POLICY=PASSIVE``. On a mach
 other jobs spinning threads collapse the 2-thread rate (76-110 graphs/s measured under load,
 333-407 with ``PASSIVE``): there, run with ``OMP_WAIT_POLICY=PASSIVE``.
 
-Usage: ``python benchmarks/train.py [--graphs 200] [--epochs 4] [--threads 2]``.
+Streaming (``--stream``): data larger than memory. The 200-entry file above is packed
+(:func:`deeprank_like.storage.packed.pack_graphs`) and its entries replicated, with new random
+targets, into a packed file of ``--n`` graphs (default 100,000; about 90 kB per graph, written
+to the temporary folder and removed at the end). Then, in this order and in one process:
+
+    read_graphs_per_s: <v> graphs/s     PackedGraphDataset through a DataLoader (batch 16,
+                                        shuffled, --workers processes, collation included), all N
+    stream_graphs_per_s: <v> graphs/s   Trainer train-phase rate on the N graphs, --workers
+                                        DataLoader workers, --stream-epochs epochs (median)
+    peak_rss_mb: <v> MB                 peak of the summed resident memory (RSS) of this process
+                                        and its workers during the two runs above (sampled every
+                                        0.25 s); counts pages shared after fork once per process
+    peak_pss_mb: <v> MB                 the same with PSS (shared pages split): the real total
+    baseline_rss_mb, baseline_pss_mb    the same sums just before the packed dataset was opened
+    train_graphs_per_s: <v> graphs/s    the in-memory rate (as above, same run, measured last)
+    stream_vs_memory: <v> ratio
+
+plus the per-entry HDF5 read rate, the packing rate and the standardisation fit time. The file
+of N graphs is in the page cache after writing unless ``--cold`` (then its pages are dropped
+with ``posix_fadvise(DONTNEED)`` before each run, so that reads come from disk).
+
+Usage: ``python benchmarks/train.py [--graphs 200] [--epochs 4] [--threads 2]``;
+``python benchmarks/train.py --stream [--n 100000] [--workers 2] [--stream-epochs 1] [--cold]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import os
 import statistics
@@ -117,6 +140,190 @@ def train_rate(
     return statistics.median(rates), sum(p.numel() for p in model.parameters())
 
 
+def replicate_packed(small: Path, n: int, out: Path, seed: int = 0) -> None:
+    """A packed file of ``n`` entries cycling through those of ``small``, new irmsd targets."""
+    from deeprank_like.storage.packed import PackedFile, PackedWriter
+
+    src = PackedFile(small)
+    k = len(src)
+    pick = np.arange(n) % k
+    nodes = np.diff(src.node_offsets)[pick].sum()
+    edges = np.diff(src.edge_offsets)[pick].sum()
+    entries = [src.read_entry(j) for j in range(k)]
+    queries = src.queries()
+    rng = np.random.default_rng(seed)
+    with PackedWriter(
+        out,
+        num_entries=n,
+        num_nodes=int(nodes),
+        num_edges=int(edges),
+        node_columns=src.node_columns,
+        edge_columns=src.edge_columns,
+        float_dtype=entries[0]["node_features"].dtype,
+        sources=src.sources,
+        resolution=src.resolution,
+    ) as writer:
+        for i, j in enumerate(pick):
+            a = entries[j]
+            writer.add(
+                f"{src.entry_ids[j]}_rep{i:06d}",
+                a["node_features"],
+                a["edge_features"],
+                a["edge_index"],
+                a["positions"],
+                targets={"irmsd": float(rng.uniform(0.5, 15.0))},
+                query=queries[j],
+            )
+        writer.commit()
+    src.close()
+
+
+def drop_cache(path: Path) -> None:
+    """Evict the file's pages from the page cache (reads then come from disk)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+class RssSampler:
+    """Peaks of the summed RSS and PSS of this process and its children (sampled in a thread).
+
+    RSS counts a page shared by forked workers once per process (an upper bound); PSS splits
+    it among them (the real total).
+    """
+
+    def __init__(self, interval: float = 0.25) -> None:
+        import threading
+
+        import psutil
+
+        self.proc = psutil.Process()
+        self.interval = interval
+        self.peak_rss = self.peak_pss = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def current(self) -> tuple[int, int]:
+        import psutil
+
+        rss = pss = 0
+        for p in [self.proc, *self.proc.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):  # a worker that just exited
+                info = p.memory_full_info()
+                rss += info.rss
+                pss += info.pss
+        return rss, pss
+
+    def _sample(self) -> None:
+        rss, pss = self.current()
+        self.peak_rss = max(self.peak_rss, rss)
+        self.peak_pss = max(self.peak_pss, pss)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> RssSampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
+def stream(args: argparse.Namespace, graphs: list, tmp: Path) -> None:
+    from torch_geometric.loader import DataLoader
+
+    from deeprank_like.data import GraphDataset, PackedGraphDataset
+    from deeprank_like.storage.packed import pack_graphs
+    from deeprank_like.training import Trainer, build_model_for
+
+    small = tmp / "bench.hdf5"
+    write_file(graphs, args.graphs, small)
+    ds = GraphDataset(small, target="irmsd", standardize=True)
+    _ = ds.standardizer
+    t = time.perf_counter()
+    for i in range(len(ds)):
+        ds[i]
+    h5_read = len(ds) / (time.perf_counter() - t)
+    t = time.perf_counter()
+    small_packed = pack_graphs(small, tmp / "bench.packed.h5")
+    pack_rate = args.graphs / (time.perf_counter() - t)
+    big = tmp / "big.packed.h5"
+    t = time.perf_counter()
+    replicate_packed(Path(small_packed), args.n, big)
+    print(
+        f"# packed file: {args.n} graphs, {big.stat().st_size / 1e9:.2f} GB "
+        f"({big.stat().st_size / args.n / 1e3:.0f} kB/graph), written in "
+        f"{time.perf_counter() - t:.0f} s; cold={args.cold}",
+        file=sys.stderr,
+    )
+
+    sampler = RssSampler()
+    baseline = sampler.current()
+    with sampler:
+        packed = PackedGraphDataset(big, target="irmsd", standardize=True)
+        t = time.perf_counter()
+        packed.prepare()
+        fit_s = time.perf_counter() - t
+        packed.close()
+        if args.cold:
+            drop_cache(big)
+        loader = DataLoader(
+            packed, batch_size=args.batch_size, shuffle=True, num_workers=args.workers
+        )
+        t = time.perf_counter()
+        count = 0
+        for batch in loader:
+            count += batch.num_graphs
+        read_rate = count / (time.perf_counter() - t)
+        del loader
+        print(
+            f"# read {count} graphs with {args.workers} workers; standardisation fit "
+            f"{fit_s:.0f} s; peak RSS so far {sampler.peak_rss / 1e6:.0f} MB",
+            file=sys.stderr,
+        )
+        if args.cold:
+            drop_cache(big)
+        torch.manual_seed(0)
+        model = build_model_for("gine", packed)
+        trainer = Trainer(model, packed, lr=1e-3, device="cpu", output_dir=tmp / "stream", seed=0)
+        history = trainer.train(
+            args.stream_epochs,
+            batch_size=args.batch_size,
+            checkpoint=None,
+            num_workers=args.workers,
+        )
+        rows = history[history.phase == "train"]
+        stream_rate = statistics.median(rows["items_per_s"].to_numpy())
+        print(
+            f"#   stream: per-epoch graphs/s {np.round(rows['items_per_s'].to_numpy(), 1).tolist()}, "
+            f"loss {np.round(rows['loss'].to_numpy(), 2).tolist()}",
+            file=sys.stderr,
+        )
+    del trainer, packed
+    big.unlink()
+    mem_rate, _ = train_rate(small, True, args.epochs, args.batch_size, tmp / "mem")
+
+    print(f"read_graphs_per_s: {read_rate:.0f} graphs/s")
+    print(f"stream_graphs_per_s: {stream_rate:.0f} graphs/s")
+    print(f"peak_rss_mb: {sampler.peak_rss / 1e6:.0f} MB")
+    print(f"peak_pss_mb: {sampler.peak_pss / 1e6:.0f} MB")
+    print(f"baseline_rss_mb: {baseline[0] / 1e6:.0f} MB")
+    print(f"baseline_pss_mb: {baseline[1] / 1e6:.0f} MB")
+    print(f"train_graphs_per_s: {mem_rate:.0f} graphs/s")
+    print(f"stream_vs_memory: {stream_rate / mem_rate:.2f} ratio")
+    print(f"hdf5_read_graphs_per_s: {h5_read:.0f} graphs/s")
+    print(f"pack_graphs_per_s: {pack_rate:.0f} graphs/s")
+    print(f"standardize_fit_s: {fit_s:.0f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--graphs", type=int, default=200)
@@ -124,6 +331,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--stream", action="store_true", help="data larger than memory")
+    parser.add_argument("--n", type=int, default=100_000, help="graphs in the packed file")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--stream-epochs", type=int, default=1)
+    parser.add_argument("--cold", action="store_true", help="drop the file from the page cache")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -140,6 +352,10 @@ def main() -> None:
         f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}",
         file=sys.stderr,
     )
+    if args.stream:
+        with tempfile.TemporaryDirectory() as tmp:
+            stream(args, graphs, Path(tmp))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.hdf5"
         write_file(graphs, args.graphs, path)

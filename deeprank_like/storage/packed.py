@@ -443,12 +443,12 @@ class PackedWriter:
         source: int = 0,
     ) -> None:
         """Append one entry: node_features (N, F), edge_features (E, Fe), edge_index (E, 2)
-        or (2, E) local node numbers, positions (N, 3), targets name → scalar or 1-D array."""
+        local node numbers (one direction), positions (N, 3) Å, targets name → scalar or
+        1-D array, the query as JSON text, the index of its source file."""
         n = int(positions.shape[0])
         ei = np.asarray(edge_index)
-        if ei.ndim == 2 and ei.shape[0] == 2 and ei.shape[1] != 2:
-            ei = ei.T
-        ei = ei.reshape(-1, 2)
+        if ei.ndim != 2 or ei.shape[1] != 2:
+            raise StorageError(f"entry {entry_id!r}: edge_index must be (E, 2), got {ei.shape}")
         e = int(ei.shape[0])
         if node_features.shape[0] != n or edge_features.shape[0] != e:
             raise StorageError(
