@@ -68,7 +68,7 @@ class CNN3D(nn.Module):
             raise TrainingError(f"grid_shape must be (nx, ny, nz), got {grid_shape}")
         layers: list[nn.Module] = []
         c_in = self.num_channels
-        shape = self.grid_shape
+        shape: tuple[int, ...] = self.grid_shape
         for c_out in channels:
             if min(shape) < 2:
                 raise TrainingError(

@@ -108,7 +108,7 @@ class CoulombCNN(nn.Module):
         if (target_log_mean is None) != (target_log_std is None):
             raise TrainingError("give both target_log_mean and target_log_std, or neither")
         self.log_scaled = target_log_mean is not None
-        if self.log_scaled:
+        if target_log_mean is not None and target_log_std is not None:
             mean = torch.as_tensor(list(target_log_mean), dtype=torch.float32)
             std = torch.as_tensor(list(target_log_std), dtype=torch.float32)
             if mean.shape != (self.output_size,) or std.shape != (self.output_size,):
