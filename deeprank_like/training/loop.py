@@ -72,8 +72,8 @@ def epoch_line(epoch: int, last_epoch: int, rows: dict[str, Any], improved: bool
 class EpochRunner:
     """Mixin of :class:`~deeprank_like.training.Trainer`: one pass over a dataset.
 
-    It reads the Trainer's state below and changes only the model's weights, the optimiser
-    and ``history``.
+    It reads the Trainer's state declared below and changes only the model's weights, the
+    optimiser, ``history`` and the DDP wrapper ``_ddp``.
     """
 
     model: nn.Module
