@@ -18,6 +18,9 @@ their ``_cache`` — in a small LRU cache:
   :func:`max_bytes` (default 64 MB, environment variable ``DEEPRANK_LIKE_STRUCTURE_CACHE_MB``).
 * **off-switch**: ``DEEPRANK_LIKE_STRUCTURE_CACHE=0`` in the environment, :func:`configure`
   (``enabled=False``), or ``with disabled(): ...``.
+* **caveat**: results memoised under a *path* of another input (the PSSM rows of
+  ``conservation``) are not re-read when that other file changes while the structure is
+  cached; call :func:`clear` after editing such files in a running process.
 
 Why reuse is never wrong for variant queries
     A :class:`~deeprank_like.structure.Structure` is immutable (read-only arrays, frozen
