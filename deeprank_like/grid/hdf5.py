@@ -126,7 +126,8 @@ def load_grid(entry_group: h5py.Group, index: int | str = 0) -> Grid:
     stored = read_stored_grid(entry_group, index)
     settings = None
     if stored.points_counts is not None and stored.sizes is not None:
-        settings = GridSettings(stored.points_counts, stored.sizes)
+        (nx, ny, nz), (sx, sy, sz) = stored.points_counts, stored.sizes
+        settings = GridSettings((nx, ny, nz), (sx, sy, sz))
     return Grid(
         data=stored.data,
         channel_names=stored.channel_names,
