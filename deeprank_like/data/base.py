@@ -4,6 +4,10 @@ A dataset is an index of items over one or more feature files plus a *data confi
 features, target, task, classes, transforms and standardisation. A training dataset fits the
 standardisation on its own items (lazily, on first need); a validation/test/inference dataset
 inherits the whole config through ``train_source`` (the training dataset, or a checkpoint path).
+
+The files are read only through :mod:`deeprank_like.storage` (entries listed with
+:func:`~deeprank_like.storage.entries.scan_entries`, arrays with its per-entry readers); the
+data config's keys and checks are :mod:`deeprank_like.data.data_config`.
 """
 
 from __future__ import annotations
