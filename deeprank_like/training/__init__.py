@@ -1,6 +1,12 @@
 """Training: the Trainer, losses, metrics, checkpoints, exporters and DDP helpers.
 
 >>> from deeprank_like.training import Trainer, load_model
+
+Modules: ``trainer`` (the :class:`Trainer`: set-up, epochs, test/predict, checkpoint
+metadata), ``loop`` (one pass over a dataset: losses, NaN/inf checks, DDP gathering),
+``batches`` (tagged items, input widths), ``evaluation`` (predictions tables), ``optim``
+(optimisers and schedulers by name), ``losses``, ``metrics``, ``checkpoint`` (file format),
+``distributed`` (DDP, devices), ``exporters`` (CSV, plots), ``config`` (YAML/TOML runs).
 """
 
 from deeprank_like.training.checkpoint import (
