@@ -29,6 +29,7 @@ from deeprank_like.data.data_config import (
     from_features_transform,
     infer_task,
     load_data_config,
+    load_transforms,
     warn_overrides,
 )
 
@@ -149,7 +150,7 @@ class HDF5Dataset(Dataset, ABC):
                 # the training dataset itself: its transforms, callables included
                 self.transforms = dict(self._source_dataset.transforms)
             else:
-                self.transforms = self._load_transforms(config.get("transforms") or {})
+                self.transforms = load_transforms(config.get("transforms") or {}, self._callables)
             self.standardize = list(config.get("standardize") or [])
             self.target_width = int(config.get("target_width") or 1)
             entries = self._filter_entries(entries, config)
@@ -228,21 +229,6 @@ class HDF5Dataset(Dataset, ABC):
     def _config_checks(self) -> dict[str, Check]:
         """Checks of the subclass's feature keys in a data config (key → (predicate, what))."""
         return {}
-
-    def _load_transforms(self, specs: Mapping[str, Any]) -> dict[str, Any]:
-        out = {}
-        for name, spec in specs.items():
-            if isinstance(spec, Mapping) and "callable" in spec:
-                given = self._callables.get(name)
-                if not callable(given):
-                    raise TrainingError(
-                        f"the training set transformed feature {name!r} with the Python callable "
-                        f"{spec['callable']}; pass it again: transforms={{{name!r}: <callable>}}"
-                    )
-                out[name] = given
-            else:
-                out[name] = validate_transform(spec, name)
-        return out
 
     def _resolve_standardize(self, standardize: bool | Sequence[str] | None) -> list[str]:
         names = self.feature_names()

@@ -31,6 +31,7 @@ __all__ = [
     "is_names",
     "is_widths",
     "load_data_config",
+    "load_transforms",
     "warn_overrides",
 ]
 
@@ -218,3 +219,24 @@ def from_features_transform(
         if entry.get("standardize"):
             standardize.append(name)
     return transforms, standardize
+
+
+def load_transforms(specs: Mapping[str, Any], callables: Mapping[str, Any]) -> dict[str, Any]:
+    """The transforms of an inherited data config, validated.
+
+    A transform that was a Python callable is stored as ``{"callable": "<name>"}``: it must
+    be passed again (``callables``, the dataset's ``transforms=`` argument).
+    """
+    out = {}
+    for name, spec in specs.items():
+        if isinstance(spec, Mapping) and "callable" in spec:
+            given = callables.get(name)
+            if not callable(given):
+                raise TrainingError(
+                    f"the training set transformed feature {name!r} with the Python callable "
+                    f"{spec['callable']}; pass it again: transforms={{{name!r}: <callable>}}"
+                )
+            out[name] = given
+        else:
+            out[name] = validate_transform(spec, name)
+    return out
