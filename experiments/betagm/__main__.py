@@ -30,7 +30,11 @@ from experiments.betagm.report import write_results  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     defaults = ExperimentConfig()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m experiments.betagm",
+        description=__doc__,
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
     p.add_argument("--data", required=True, help="folder of structures (index.json optional)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--window", type=int, default=defaults.window)
