@@ -18,7 +18,12 @@ from pathlib import Path
 
 def parse_top(path: Path) -> dict[str, dict[str, list]]:
     residues: dict[str, dict[str, list]] = {}
-    pattern = re.compile(r"^(\w+)\s+atom\s+(\S+)\s+type=(\S+)\s+charge=\s*(-?[\d.]+)\s+end")
+    # keywords in any case (``TYPE=`` in HIS HE2) and other keywords before ``end``
+    # (``exclude=(CZ)`` on aromatic ring atoms), as DeepRank2's TopParser reads them
+    pattern = re.compile(
+        r"^(\w+)\s+atom\s+(\S+)\s+type=\s*(\S+)\s+charge=\s*(-?[\d.]+)\b.*\bend\b",
+        re.IGNORECASE,
+    )
     for line in path.read_text().splitlines():
         m = pattern.match(line.strip())
         if m:

@@ -86,10 +86,28 @@ def pair_energies(
 
 
 class Contact(FeatureModule):
-    """Edge features: distance, same_chain, same_res (atoms), covalent, Coulomb and LJ energies."""
+    """Edge features: distance, same_chain, same_res (atoms), covalent, Coulomb and LJ energies.
+
+    Parameters
+    ----------
+    residue_atoms : {"all", "interface_shell"}
+        Atoms of a residue node that take part in its edges' ``distance`` and energies.
+        ``"all"`` (default): every eligible atom of the residue. ``"interface_shell"``:
+        DeepRank2's PPI convention, only the residue's atoms within ``influence_radius`` of
+        another side (with ``include_hydrogens=True`` on the query this reproduces DeepRank2's
+        residue-edge values; see ``docs/coming-from-deeprank2.md``). No effect on atom graphs
+        and SRV queries.
+    """
 
     name = "contact"
     description = "edge distances, flags and pairwise energies"
+
+    def __init__(self, residue_atoms: str = "all") -> None:
+        if residue_atoms not in ("all", "interface_shell"):
+            raise ValueError(
+                f"Contact(residue_atoms={residue_atoms!r}): choose 'all' or 'interface_shell'"
+            )
+        self.residue_atoms = residue_atoms
 
     def specs(self, context: FeatureContext) -> tuple[FeatureSpec, ...]:
         return _COMMON + (_ATOM_ONLY if context.resolution == "atom" else ())
@@ -110,6 +128,15 @@ class Contact(FeatureModule):
                 "vanderwaals": vdw,
             }
         atoms, start = context.node_atom_groups()
+        if (
+            getattr(self, "residue_atoms", "all") == "interface_shell"
+            and context.query_kind == "ppi"
+        ):
+            from deeprank_like.features import compat_deeprank2 as compat
+
+            atoms, start = compat.restrict_groups(
+                atoms, start, compat.interface_shell_mask(context)
+            )
         counts = np.diff(start)
         n_pairs = counts[src] * counts[dst]
         edge_of_pair = np.repeat(np.arange(g.num_edges), n_pairs)

@@ -438,20 +438,44 @@ def _node_depths(context: FeatureContext) -> np.ndarray:
 
 
 class Exposure(FeatureModule):
-    """Residue depth (SES distance) and half-sphere exposure, per residue."""
+    """Residue depth (SES distance) and half-sphere exposure, per residue.
+
+    Parameters
+    ----------
+    hse : {"beta", "alpha"}
+        ``"beta"`` (default): counts along the real Cα→Cβ (HSE-β). ``"alpha"``: DeepRank2's
+        values, Biopython ``HSExposureCA`` (counts along the Cα-trace pseudo-Cβ, ``(0, 0, 0)``
+        at segment ends; :func:`~deeprank_like.features.compat_deeprank2.half_sphere_exposure_alpha`).
+    """
 
     name = "exposure"
     description = "residue depth and half-sphere exposure"
 
+    def __init__(self, hse: str = "beta") -> None:
+        if hse not in ("beta", "alpha"):
+            raise ValueError(f"Exposure(hse={hse!r}): choose 'beta' (Cα→Cβ) or 'alpha' (DeepRank2)")
+        self.hse = hse
+
     def specs(self, context: FeatureContext) -> tuple[FeatureSpec, ...]:
+        along = (
+            "Cα→Cβ"
+            if getattr(self, "hse", "beta") == "beta"
+            else "the Cα-trace pseudo-Cβ (HSE-α, DeepRank2)"
+        )
         return (
             FeatureSpec(name="res_depth", kind="node", unit="Å", description="mean distance of the residue's heavy atoms to the solvent-excluded surface (1.5 Å probe)"),
-            FeatureSpec(name="hse", kind="node", width=3, unit="count, count, rad", description=f"half-sphere exposure (Cα within {HSE_RADIUS:g} Å up, down along Cα→Cβ; angle to the Cα-trace pseudo-Cβ)"),
+            FeatureSpec(name="hse", kind="node", width=3, unit="count, count, rad", description=f"half-sphere exposure (Cα within {HSE_RADIUS:g} Å up, down along {along}; angle Cα→Cβ to the Cα-trace pseudo-Cβ)"),
         )  # fmt: skip
 
     def compute(self, context: FeatureContext) -> dict[str, np.ndarray]:
         s = context.structure
+        if getattr(self, "hse", "beta") == "alpha":
+            from deeprank_like.features.compat_deeprank2 import half_sphere_exposure_alpha
+
+            hse = half_sphere_exposure_alpha(s, HSE_RADIUS)
+        else:
+            hse = half_sphere_exposure(s)
         return {
             "res_depth": _node_depths(context),
-            "hse": context.residue_values_to_nodes(half_sphere_exposure(s)),
+            "hse": context.residue_values_to_nodes(hse),
         }
