@@ -24,10 +24,10 @@ Residue depth algorithm
     product (dot directions × pair axes) packed into 64-bit words, so the whole model costs a few
     tens of milliseconds. Dot components of less than :data:`MIN_COMPONENT_AREA` Å² (internal
     cavities and sampling slivers) are dropped, which mimics MSMS's external-surface-only default.
-    Depths are memoised per atom on the structure. For a graph on a large model only the graph's
-    neighbourhood is surfaced when certificates prove the result equal to the whole-model one
-    (``_depths_local``: issue #17); otherwise, and then for every later query on the same
-    structure, the whole model.
+    Depths are memoised per atom on the structure. With :data:`LOCAL_DEPTH` (off by default),
+    for a graph on a large model only the graph's neighbourhood is surfaced when certificates
+    prove the result equal to the whole-model one (``_depths_local``); otherwise, and then for
+    every later query on the same structure, the whole model.
 
 Differences from DeepRank2
     * DeepRank2 calls Biopython ``get_surface`` (the MSMS executable, killed after 20 s) and
@@ -74,7 +74,10 @@ DOTS_PER_ATOM = 64  # must be a multiple of 64
 MIN_COMPONENT_AREA = 50.0  # Å² of accessible surface; smaller dot components are cavities
 TRACE_GAP = 4.2  # Å, largest Cα–Cα distance of consecutive residues
 DEPTH_REACH = 14.0  # Å, neighbourhood first surfaced for the depths of a graph's atoms
-LOCAL_DEPTH = True  # surface only that neighbourhood where it is provably exact
+#: Surface only the graph's neighbourhood where provably exact. Off by default: on interface and
+#: variant graphs (buried atoms) the first try often fails its certificate and then costs more
+#: than it saves (benchmarks/graphs.py, issue #17); it pays off for surface patches of large models.
+LOCAL_DEPTH = False
 LOCAL_DEPTH_FRACTION = 0.6  # above this share of the model, surface the whole model
 LOCAL_DEPTH_MIN_ATOMS = 3000  # smaller models are surfaced whole (little to gain)
 

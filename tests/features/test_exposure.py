@@ -200,6 +200,7 @@ def test_neighbourhood_depths_equal_whole_model_depths(name, monkeypatch):
 
     monkeypatch.setattr(exposure, "_depths_local", spy)
     monkeypatch.setattr(exposure, "LOCAL_DEPTH_MIN_ATOMS", 0)
+    monkeypatch.setattr(exposure, "LOCAL_DEPTH", True)
     s = load_structure(path)
     centers = s.residue_centers()
     rng = np.random.default_rng(0)
