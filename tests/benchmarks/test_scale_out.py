@@ -1,0 +1,40 @@
+"""benchmarks/scale_out.py: a tiny run of the scale-out benchmark (serial + 2 local processes)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("scale_out", ROOT / "benchmarks" / "scale_out.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["scale_out"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tiny_scale_out_run_prints_every_figure(capsys):
+    bench = _load()
+    assert bench.main(["--queries", "6", "--baseline", "3", "--executors", "processes"]) == 0
+    lines = dict(
+        line.split(": ", 1) for line in capsys.readouterr().out.splitlines() if ": " in line
+    )
+    assert lines["processes_entries_exactly_once"] == "1"
+    assert float(lines["serial_queries_per_s"].split()[0]) > 0
+    assert float(lines["processes_efficiency"].split()[0]) > 0
+    assert float(lines["projected_disk_gb_1e6"].split()[0]) > 0
+
+
+def test_exactly_once_sees_a_missing_entry(tmp_path):
+    bench = _load()
+    from deeprank_like.processing import process
+
+    qc = bench.collection(2, "x")
+    out = process(qc, bench.make_config(tmp_path / "two", "default"), executor="serial").output
+    assert bench.exactly_once(Path(out), qc.ids())
+    assert not bench.exactly_once(Path(out), [*qc.ids(), "another"])
+    assert not bench.exactly_once(Path(out), qc.ids()[:1])
