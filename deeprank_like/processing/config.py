@@ -60,7 +60,6 @@ __all__ = [
     "run_config",
 ]
 
-QUERY_DEFAULT_KEYS = GRAPH_KEYS
 PATH_FIELDS = ("pdb_path", "reference_path")
 #: Keys of a ``[[queries]]`` item with ``table = ...`` besides the query fields (defaults).
 TABLE_KEYS = {"table", "kind", "columns", "target_columns", "sep", "missing_targets"}
