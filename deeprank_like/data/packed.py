@@ -53,6 +53,19 @@ from deeprank_like.storage.packed import PackedFile
 __all__ = ["PackedGraphDataset"]
 
 
+_STRATEGY_SET_IN: set[int] = set()
+
+
+def _worker_strategy_pending() -> bool:
+    """True in a DataLoader worker whose sharing strategy this module has not set yet."""
+    return os.getpid() not in _STRATEGY_SET_IN and torch.utils.data.get_worker_info() is not None
+
+
+def _set_worker_strategy(strategy: str) -> None:
+    torch.multiprocessing.set_sharing_strategy(strategy)
+    _STRATEGY_SET_IN.add(os.getpid())
+
+
 def _column_names(name: str, width: int) -> list[str]:
     return [name] if width == 1 else [f"{name}_{i:03d}" for i in range(width)]
 
@@ -77,6 +90,13 @@ class PackedGraphDataset(Dataset):
     check_sources : bool
         Refuse a packed file whose source feature files changed or vanished
         (:class:`~deeprank_like.storage.packed.StalePackedFileError`).
+    worker_sharing_strategy : {"file_system", "file_descriptor"} or None
+        How DataLoader worker processes of this dataset hand batches to the training
+        process (``torch.multiprocessing.set_sharing_strategy``, set in the workers only).
+        PyTorch's default on Linux, ``"file_descriptor"``, passes each tensor of a batch (18
+        for a PyG batch) through a socket round trip: 0.41 ms of the training process's CPU
+        per graph, against 0.18 ms with ``"file_system"`` (shared-memory names; workers 0.89
+        → 0.76 ms), measured with 2 workers on the benchmark graphs. None: leave it as is.
 
     Notes
     -----
@@ -102,8 +122,16 @@ class PackedGraphDataset(Dataset):
         standardize: bool | Sequence[str] | None = None,
         transform: Callable | None = None,
         check_sources: bool = True,
+        worker_sharing_strategy: str | None = "file_system",
     ) -> None:
         super().__init__(root=None, transform=transform, log=False)
+        strategies = torch.multiprocessing.get_all_sharing_strategies()
+        if worker_sharing_strategy is not None and worker_sharing_strategy not in strategies:
+            raise TrainingError(
+                f"worker_sharing_strategy must be one of {sorted(strategies)} or None, got "
+                f"{worker_sharing_strategy!r}"
+            )
+        self.worker_sharing_strategy = worker_sharing_strategy
         self.packed = PackedFile(path, check_sources=check_sources)
         self.path = self.packed.path
         self.files = [str(s["path"]) for s in self.packed.sources]
@@ -685,6 +713,8 @@ class PackedGraphDataset(Dataset):
 
     def get(self, idx: int) -> Data:
         """Item ``idx`` as a PyG ``Data`` (the fields and values of ``GraphDataset``)."""
+        if self.worker_sharing_strategy and _worker_strategy_pending():
+            _set_worker_strategy(self.worker_sharing_strategy)
         raw = self._raw(idx)
         ei = raw["edge_index"]  # (E, 2)
         num_nodes = raw["x"].shape[0]

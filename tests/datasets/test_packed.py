@@ -178,6 +178,7 @@ def test_workers_give_the_same_items(sources, packed):
     ds.prepare()
     expected = {ds[i].entry_id: ds[i] for i in range(len(ds))}
     ds.close()
+    strategy = torch.multiprocessing.get_sharing_strategy()
     loader = DataLoader(ds, batch_size=2, shuffle=True, num_workers=2)
     seen = {}
     for batch in loader:
@@ -185,6 +186,7 @@ def test_workers_give_the_same_items(sources, packed):
             assert item.entry_id not in seen
             seen[item.entry_id] = item
     assert sorted(seen) == sorted(expected)
+    assert torch.multiprocessing.get_sharing_strategy() == strategy  # set in the workers only
     for eid, item in seen.items():
         assert_same_item(item, expected[eid])
 
