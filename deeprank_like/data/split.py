@@ -145,8 +145,9 @@ def kfold_indices(keys: list[str], k: int, seed: int = 0) -> list[np.ndarray]:
 
 def _take(dataset: Any, indices: np.ndarray, train: Any = None) -> Any:
     from deeprank_like.data.base import HDF5Dataset
+    from deeprank_like.data.packed import PackedGraphDataset
 
-    if isinstance(dataset, HDF5Dataset):
+    if isinstance(dataset, HDF5Dataset | PackedGraphDataset):
         return dataset.subset(indices, train_source=train)
     if isinstance(dataset, list | tuple):
         return [dataset[int(i)] for i in indices]

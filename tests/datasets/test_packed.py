@@ -234,3 +234,16 @@ def test_unfinished_file_refused(tmp_path):
         bad.add("e1", np.ones((2, 1)), np.zeros((1, 0)), np.array([[0, 1]]), np.zeros((2, 3)))
         bad.commit()
     assert not any(p.name.startswith("v2.h5") for p in tmp_path.iterdir())
+
+
+def test_split_fits_on_the_training_part_as_graph_dataset(sources, packed):
+    from deeprank_like.data import split_dataset
+
+    parts = split_dataset(PackedGraphDataset(packed, **KW), (0.6, 0.4), seed=0)
+    ref = split_dataset(GraphDataset(sources, **KW), (0.6, 0.4), seed=0)
+    assert parts[1].train_source is parts[0]  # validation inherits, never fits on itself
+    assert parts[0].standardizer.to_dict() == ref[0].standardizer.to_dict()
+    for mine, theirs in zip(parts, ref, strict=True):
+        assert mine.entry_ids() == theirs.entry_ids()
+        for i in range(len(theirs)):
+            assert_same_item(mine[i], theirs[i])
