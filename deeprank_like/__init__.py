@@ -46,6 +46,10 @@ _LAZY: dict[str, str] = {
     "GridSettings": "deeprank_like.grid",
     "MapMethod": "deeprank_like.grid",
     "process": "deeprank_like.processing",
+    "FeaturizeConfig": "deeprank_like.processing",
+    "GridConfig": "deeprank_like.processing",
+    "Execution": "deeprank_like.processing",
+    "StorageOptions": "deeprank_like.processing",
     "GraphDataset": "deeprank_like.data",
     "GridDataset": "deeprank_like.data",
     "Trainer": "deeprank_like.training",
@@ -56,13 +60,17 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "Execution",
+    "FeaturizeConfig",
     "GraphDataset",
+    "GridConfig",
     "GridDataset",
     "GridSettings",
     "MapMethod",
     "ProteinProteinInterfaceQuery",
     "QueryCollection",
     "SingleResidueVariantQuery",
+    "StorageOptions",
     "Trainer",
     "__version__",
     "add_targets",
