@@ -15,6 +15,8 @@ pair of (eligible) atoms of the two residues, ``covalent`` means distance < 2.1 
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from deeprank_like.domain.forcefield import atom_parameters
@@ -113,6 +115,30 @@ class Contact(FeatureModule):
         return _COMMON + (_ATOM_ONLY if context.resolution == "atom" else ())
 
     def compute(self, context: FeatureContext) -> dict[str, np.ndarray]:
+        # The values depend only on the structure, the graph's nodes and edges and the atom
+        # choice: variant queries at one position (19 variants, same graph) reuse them when
+        # the structure is shared (features/cache.py). Memoised on the structure.
+        if getattr(self, "residue_atoms", "all") != "all":
+            return self._compute(context)
+        g = context.graph
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(
+            f"{g.resolution}|{getattr(context.query, 'include_hydrogens', False)}".encode()
+        )
+        for arr in (g.edge_index, g.residue_index, g.atom_index):
+            if arr is not None:
+                digest.update(np.ascontiguousarray(arr, dtype=np.int64).tobytes())
+                digest.update(b"|")
+        key = ("_contact_values", digest.hexdigest())
+        memo = context.structure._cache
+        if key not in memo:
+            values = self._compute(context)
+            for value in values.values():
+                value.setflags(write=False)
+            memo[key] = values
+        return {name: value.copy() for name, value in memo[key].items()}
+
+    def _compute(self, context: FeatureContext) -> dict[str, np.ndarray]:
         s, g = context.structure, context.graph
         src, dst = g.edge_index
         if g.resolution == "atom":

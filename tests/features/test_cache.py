@@ -43,7 +43,7 @@ def test_same_file_shares_one_structure_and_its_results():
     info = cache.cache_info()
     assert info["hits"] == 1 and info["misses"] == 1 and info["entries"] == 1
     a.build(["secondary_structure"])
-    assert "_sec_struct" in sb._cache  # the second query reuses the first one's result
+    assert "_sec_struct_setup" in sb._cache  # the second query reuses the first one's result
 
 
 def test_variant_scan_with_cache_equals_cold_builds():
@@ -145,3 +145,20 @@ def test_bad_environment_value_is_named(monkeypatch):
         cache._env_max_bytes()
     with pytest.raises(ValueError, match="max_mb"):
         cache.configure(max_mb=-1)
+
+
+def test_contact_values_reused_for_the_same_graph_and_independent():
+    a = _srv(PDB / "3C8P.pdb", 40, "CYS", "ALA")
+    b = _srv(PDB / "3C8P.pdb", 40, "CYS", "TRP")
+    ga = a.build(["contact"])
+    s = a.load_structure()
+    assert sum(1 for k in s._cache if isinstance(k, tuple) and k[0] == "_contact_values") == 1
+    ga.edge_features["electrostatic"][:] = 0.0  # the graph's array is its own copy
+    gb = b.build(["contact"])
+    with cache.disabled():
+        cold = b.build(["contact"])
+    for name, value in cold.edge_features.items():
+        np.testing.assert_array_equal(gb.edge_features[name], value)
+    assert np.abs(gb.edge_features["electrostatic"]).sum() > 0
+    other = _srv(PDB / "3C8P.pdb", 20, "GLY", "TRP").build(["contact"])  # another graph
+    assert other.num_edges != ga.num_edges or not np.array_equal(other.edge_index, ga.edge_index)

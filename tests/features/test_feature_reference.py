@@ -5,6 +5,9 @@ The reference ``tests/data/features_reference.npz`` was written by this file's
 surface, per-structure result cache, restricted DSSP); any change of a feature value by a later
 optimisation makes this test fail. An intended change of values must regenerate the file
 (``python tests/features/test_feature_reference.py --write``) and say why in the changelog.
+Regenerated once: the force-field fix of 8b71302 (aromatic ring atoms and HIS HE2 got their
+charges) changes ``electrostatic``, ``vanderwaals`` and ``atom_charge``; the file now holds the
+pre-speed-up feature code's values with that force field.
 
 Queries: PPI residue graphs of the three example structures and the atom graph of 3C8P, SRV
 residue and atom graphs at two positions of 3C8P and one of 1ATN_1w, all modules (PSSMs from
