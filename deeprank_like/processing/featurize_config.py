@@ -368,9 +368,10 @@ def _modules(value: Any) -> str | tuple[ModuleSpec, ...]:
         if not value.strip():
             raise bad
         return "all" if value.strip().lower() == "all" else (ModuleSpec(value),)
-    items = list(value) if isinstance(value, list | tuple) else [value]
-    if not items or isinstance(value, bool | numbers.Number):
+    if isinstance(value, bool | numbers.Number):
         raise bad
+    # an empty list is valid: skeleton-only graphs (no feature module), as before the config
+    items = list(value) if isinstance(value, list | tuple) else [value]
     try:
         return tuple(module_spec(item) for item in items)
     except RegistryError as exc:

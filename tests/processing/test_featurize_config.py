@@ -163,6 +163,29 @@ def test_bad_values_name_the_field_and_unknown_keys_list_the_valid_ones():
         FeaturizeConfig.from_dict({"outptu": "x.hdf5"})
 
 
+def test_an_empty_module_list_makes_skeleton_only_graphs(tmp_path):
+    """``feature_modules=[]`` was valid before the typed config: graphs without features."""
+    config = FeaturizeConfig(
+        output=tmp_path / "bare",
+        feature_modules=[],
+        processing=Execution(executor="serial", verbose=False),
+    )
+    assert config.feature_modules == ()
+    assert config.to_dict()["feature_modules"] == []
+    assert FeaturizeConfig.from_dict(config.to_dict()) == config
+    assert tomllib.loads(config.to_toml())["feature_modules"] == []
+    summary = process(make_collection(n_ppi=1, srv=False, bad=False), config)
+    assert (summary.processed, summary.failed) == (1, 0)
+    with h5py.File(summary.output, "r") as f:
+        entry = f[list_entries(summary.output)[0]]
+        assert len(entry["node_features"]) == 0 and len(entry["edge_features"]) == 0
+        assert entry["positions"].shape[0] > 0  # the skeleton is there
+    assert _file_config(summary.output).feature_modules == ()
+    for bad in ("", "  ", 3, True):
+        with pytest.raises(ConfigError, match="feature_modules must be"):
+            FeaturizeConfig(feature_modules=bad)
+
+
 class _WithCallable(FeatureModule):
     """A module whose argument is code, which cannot reach a worker as data."""
 
