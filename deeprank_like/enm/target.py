@@ -48,10 +48,11 @@ slower than building the residue graph itself (20–30 ms), so the module keeps 
 LRU cache keyed by the exact Cα input (coordinates, glycine mask, chain labels) and the config: the
 many queries of one structure (SRV variants, PPI decoys sharing a file) pay once.
 
-Worker processes: the registry sends a module to worker processes by its name
-(``module_reference``), so a *configured* instance (``chains=``, ``config=``) arrives in a worker
-as the default one; use the serial backend for configured instances until the registry can ship
-constructor arguments (see ``docs/betagm_experiment.md``).
+Worker processes: a module reaches worker processes as data, its name and constructor arguments
+(:func:`~deeprank_like.features.registry.module_spec`: ``{name = "betagm", kwargs = {chains =
+["A"], config = {...}}}``), and every worker rebuilds it from them, so a *configured* instance
+(``chains=``, ``config=``, ``max_residues=``) computes the same in every executor, and the
+arguments are recorded in the file's ``config`` attribute (see ``docs/processing.md``).
 """
 
 from __future__ import annotations
