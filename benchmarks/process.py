@@ -48,13 +48,15 @@ def collection(n: int, resolution: str):
 
 
 def timed_runs(executor, qc, workdir: Path, label: str, repeats: int) -> list[float]:
-    from deeprank_like.processing import process
+    from deeprank_like.processing import Execution, FeaturizeConfig, process
 
-    process(qc, prefix=workdir / f"{label}-warmup", executor=executor, verbose=False)
+    quiet = Execution(verbose=False)
+    config = FeaturizeConfig(output=workdir / f"{label}-warmup", processing=quiet)
+    process(qc, config, executor=executor)
     times = []
     for r in range(repeats):
         t0 = time.perf_counter()
-        s = process(qc, prefix=workdir / f"{label}-{r}", executor=executor, verbose=False)
+        s = process(qc, config.replace(output=workdir / f"{label}-{r}"), executor=executor)
         times.append(time.perf_counter() - t0)
         assert s.processed == len(qc), s.failures
     return times

@@ -83,7 +83,7 @@ def run_quickstart(
     from deeprank_like import ProteinProteinInterfaceQuery, QueryCollection
     from deeprank_like.data import GraphDataset, split_dataset
     from deeprank_like.examples import example_path
-    from deeprank_like.processing import process
+    from deeprank_like.processing import Execution, FeaturizeConfig, process
     from deeprank_like.structure.decoys import DecoySettings, make_docking_decoys
     from deeprank_like.training import Trainer, build_model_for
 
@@ -106,13 +106,12 @@ def run_quickstart(
         for p in paths
     )
     features = out / "features.hdf5"
-    summary = process(
-        queries,
-        prefix=str(out / "features"),
+    config = FeaturizeConfig(
+        output=out / "features",
         feature_modules=list(FEATURES),
-        cpu_count=cpu_count,
-        overwrite=True,
+        processing=Execution(cpu_count=cpu_count, overwrite=True),
     )
+    summary = process(queries, config)
     dataset = GraphDataset(str(features), target="dockq", task="regress", standardize=True)
     train, val, test = split_dataset(dataset, (0.7, 0.15, 0.15), seed=seed)
     # DockQ lies in [0, 1]: a sigmoid output keeps every prediction there (build_model_for's

@@ -174,7 +174,7 @@ def featurize(
     """Check rows against structures, featurise the good ones; return (usable rows, failures, stats)."""
     from deeprank_like import QueryCollection
     from deeprank_like.pretrained.ddg import variant_queries
-    from deeprank_like.processing import process
+    from deeprank_like.processing import Execution, FeaturizeConfig, process
 
     t0 = time.perf_counter()
     made = variant_queries(table, targets={TARGET: "ddg"})
@@ -185,14 +185,12 @@ def featurize(
     collection = QueryCollection(made.queries)
     out = Path(f"{prefix}.hdf5")
     t0 = time.perf_counter()
-    summary = process(
-        collection,
-        prefix=str(prefix),
+    config = FeaturizeConfig(
+        output=prefix,
         feature_modules=list(FEATURE_MODULES),
-        cpu_count=cpu_count,
-        resume=out.exists(),
-        progress=False,
+        processing=Execution(cpu_count=cpu_count, resume=out.exists(), progress=False),
     )
+    summary = process(collection, config)
     seconds = time.perf_counter() - t0
     by_id = dict(zip(ids, made.rows, strict=True))
     if summary.failures:
