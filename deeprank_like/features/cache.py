@@ -60,6 +60,7 @@ _DEFAULT_MB = 64.0
 
 _lock = threading.RLock()
 _entries: OrderedDict[tuple, object] = OrderedDict()
+_sizes: dict[tuple, int] = {}  # last estimate per entry (re-estimated when the entry is used)
 _stats = {"hits": 0, "misses": 0, "evictions": 0}
 
 
@@ -115,7 +116,7 @@ def configure(*, enabled: bool | None = None, max_mb: float | None = None) -> No
             _settings["enabled"] = bool(enabled)
         if not _settings["enabled"]:
             _entries.clear()
-        _evict(keep=None)
+        _evict(keep=None, refresh=tuple(_entries))
 
 
 @contextmanager
@@ -144,6 +145,7 @@ def clear() -> None:
     """Drop every cached structure and reset the hit/miss counters."""
     with _lock:
         _entries.clear()
+        _sizes.clear()
         for k in _stats:
             _stats[k] = 0
 
@@ -178,16 +180,26 @@ def estimate_bytes(structure: object) -> int:
     return _nbytes(vars(structure))
 
 
-def _evict(keep: tuple | None) -> None:
+def _evict(keep: tuple | None, refresh: tuple = ()) -> None:
+    """Drop least-recently-used entries until the estimated total fits :func:`max_bytes`.
+
+    Results are memoised on a structure while a query uses it, so only the entries used since
+    their last estimate (``keep`` and ``refresh``: the previously used one) are re-estimated.
+    """
+    for key in list(_sizes):
+        if key not in _entries:
+            del _sizes[key]
+    for key, structure in _entries.items():
+        if key == keep or key in refresh or key not in _sizes:
+            _sizes[key] = estimate_bytes(structure)
     limit = max_bytes()
-    sizes = {k: estimate_bytes(s) for k, s in _entries.items()}
-    total = sum(sizes.values())
+    total = sum(_sizes.values())
     for key in list(_entries):
         if total <= limit:
             break
         if key == keep:
             continue
-        total -= sizes[key]
+        total -= _sizes.pop(key)
         del _entries[key]
         _stats["evictions"] += 1
 
@@ -230,17 +242,19 @@ def cached_structure(path: str | os.PathLike, model: int = 0, loader=None):
         return loader(path, model=model)  # the loader reports the missing/unreadable file
     with _lock:
         hit = _entries.get(key)
+        previous = next(reversed(_entries)) if _entries else None
         if hit is not None:
             _entries.move_to_end(key)
             _stats["hits"] += 1
-            # results memoised by the previous query may have grown the entry
-            _evict(keep=key)
+            # results memoised by the previous query may have grown its entry
+            _evict(keep=key, refresh=(previous,))
             return hit
     structure = loader(path, model=model)
     with _lock:
         _stats["misses"] += 1
         if max_bytes() > 0:
+            previous = next(reversed(_entries)) if _entries else None
             _entries[key] = structure
             _entries.move_to_end(key)
-            _evict(keep=key)
+            _evict(keep=key, refresh=(previous,))
     return structure

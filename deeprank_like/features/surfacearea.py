@@ -245,6 +245,44 @@ def _units(context: FeatureContext) -> tuple[np.ndarray, np.ndarray | None]:
     return unit, None
 
 
+def _can_change(
+    structure,
+    unit_of_chain: np.ndarray,
+    assembly_chains: np.ndarray | None,
+    in_assembly: np.ndarray,
+) -> np.ndarray:
+    """(n,) bool: assembly atoms within probe reach of another unit (their area can change).
+
+    Every other atom has the same area alone and assembled (exactly 0 BSA). Memoised per unit
+    assignment on the structure, so every query on it (variant scans) reuses it.
+    """
+    key = (
+        "_sasa_can_change",
+        tuple(int(u) for u in unit_of_chain),
+        None if assembly_chains is None else tuple(int(c) for c in assembly_chains),
+    )
+    if key not in structure._cache:
+        s = structure
+        unit = unit_of_chain[s.chain_index]
+        radii = sasa_radii(s)
+        reach = 2.0 * (float(radii[in_assembly].max(initial=0.0)) + PROBE_RADIUS)
+        out = np.zeros(s.num_atoms, dtype=bool)
+        for k in np.unique(unit[in_assembly]):
+            if k < 0:
+                continue
+            mine = np.flatnonzero(in_assembly & (unit == k))
+            others = np.flatnonzero(in_assembly & (unit != k))
+            if others.size == 0:
+                continue
+            dist, _ = cKDTree(s.coords[others]).query(
+                s.coords[mine], k=1, distance_upper_bound=reach
+            )
+            out[mine[dist < reach]] = True
+        out.setflags(write=False)
+        structure._cache[key] = out
+    return structure._cache[key]
+
+
 class SurfaceArea(FeatureModule):
     """SASA and BSA per node (freesasa Lee–Richards, 1.4 Å probe)."""
 
@@ -271,21 +309,14 @@ class SurfaceArea(FeatureModule):
         in_assembly = mask.copy()
         if assembly_chains is not None:
             in_assembly &= np.isin(s.chain_index, assembly_chains)
-        radii = sasa_radii(s)
-        reach = 2.0 * (float(radii[in_assembly].max(initial=0.0)) + PROBE_RADIUS)
         bsa = np.zeros(atoms.shape[0])
         assembled = _lazy(s, assembly_chains)
+        can_change = _can_change(s, unit_of_chain, assembly_chains, in_assembly)
         for k in np.unique(unit[atoms]):
             if k < 0:
                 continue
             mine = np.flatnonzero(unit[atoms] == k)
-            others = np.flatnonzero(in_assembly & (unit != k))
-            if others.size == 0:
-                continue
-            dist, _ = cKDTree(s.coords[others]).query(
-                s.coords[atoms[mine]], k=1, distance_upper_bound=reach
-            )
-            touched = mine[dist < reach]
+            touched = mine[can_change[atoms[mine]]]
             if touched.size == 0:
                 continue
             alone = _lazy(s, np.flatnonzero(unit_of_chain == k))
