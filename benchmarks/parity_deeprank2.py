@@ -19,7 +19,8 @@ DeepRank2's numbers. An evidence section recomputes the disputed residue ``dista
 independently (plain numpy on the PDB text, no code of either tool).
 
 It also times both tools on the same queries in the same run (one core each, median of
-``--repeats`` builds after one warm-up build, file reading included) and prints
+``--repeats`` builds after one warm-up build, file reading included; CPU seconds of the
+process and its external programs — MSMS, mkdssp — and wall seconds) and prints
 ``name: value unit`` lines.
 
 Needs DeepRank2 3.1.0 in a separate virtual environment (``../shared/bench/setup_deeprank2.sh``;
@@ -28,7 +29,9 @@ Needs DeepRank2 3.1.0 in a separate virtual environment (``../shared/bench/setup
     python benchmarks/parity_deeprank2.py [--dr2-python /tmp/dr2-venv/bin/python] \
         [--out docs/results/deeprank2_parity] [--repeats 3]
 
-``--dr2-hdf5 FILE --dr2-timings FILE`` reuse a previous DeepRank2 run instead of running it.
+``--from-json parity.json [--update-docs]`` re-renders the report and the docs tables from a
+saved run; ``--write-test-data DIR`` also writes DeepRank2's reference values used by
+``tests/features/test_deeprank2_compat.py``.
 """
 
 from __future__ import annotations
@@ -170,87 +173,103 @@ UNITS = {
 
 #: Why a feature differs, when it does: (category, explanation). Categories: "ours" (our
 #: deliberate choice), "their bug", "method" (a different, valid method), "inputs" (the same
-#: rule applied to different graphs). A row with full agreement prints no reason; a row that
-#: differs without an entry here is reported as "unexplained".
+#: rule applied to different inputs). Keys: ``"<kind>-<resolution>:<feature>"``,
+#: ``"<resolution>:<feature>"``, ``"<kind>:<feature>"`` or ``"<feature>"``, most specific first
+#: (:func:`reason_for`). A row with full agreement prints no reason; a row that differs without
+#: an entry here is reported as "unexplained".
+_HYDROGENS = (
+    "DeepRank2 counts hydrogen atoms where the file has them (the 1ATN decoys); ours: heavy atoms "
+    "(include_hydrogens=True reproduces it)"
+)
+_PATCH_BUG = (
+    "DeepRank2 gives every atom of a force-field-patched residue (termini; histidines with "
+    "explicit hydrogens) the charge and type of the patch's last atom"
+)
+_ALTLOC_BUG = (
+    "DeepRank2 drops every atom after the first alternate location B of a file (3C8P: from "
+    "SER B36 on, so residues of chain B are missing from its SRV graphs)"
+)
 REASONS: dict[str, tuple[str, str]] = {
-    "nodes": (
+    "ppi-residue:nodes": (
         "ours",
-        "DeepRank2 finds interface atoms with hydrogens included (a residue within 10 Å of the "
-        "other chain only through an H atom becomes a node) and loses every atom after the first "
-        "alternate location B (3C8P); we use heavy atoms and keep the best conformer "
-        "(include_hydrogens=True reproduces its hydrogen rule)",
+        "DeepRank2 finds interface atoms with hydrogens included, so a residue within 10 Å of the "
+        "other chain only through a hydrogen becomes a node; " + _HYDROGENS.split("; ")[1],
     ),
-    "edges": (
+    "ppi-residue:edges": (
         "their bug",
-        "DeepRank2 links residues by their interface-shell atoms only (its PPI residues are "
-        "truncated to the atoms within 10 Å of the other chain), so pairs whose closest atoms "
-        "lie outside the shell lose their edge; ours link by all heavy atoms of the residues",
+        "DeepRank2 links residues through their interface-shell atoms only (its PPI residues keep "
+        "just their atoms within 10 Å of the other chain), so pairs whose closest atoms lie "
+        "outside the shell lose their edge; plus the extra hydrogen-contact nodes",
     ),
-    "distance": (
+    "ppi-atom:nodes": ("ours", "DeepRank2's atom graphs include hydrogens as nodes; " + _HYDROGENS),
+    "ppi-atom:edges": ("ours", "edges of the hydrogen nodes; " + _HYDROGENS),
+    "srv:nodes": ("their bug", _ALTLOC_BUG + "; and " + _HYDROGENS),
+    "srv:edges": ("their bug", "follows the nodes: " + _ALTLOC_BUG + "; and " + _HYDROGENS),
+    "ppi-residue:distance": (
         "their bug",
-        "residue edges: DeepRank2's minimum distance is over the interface-shell atoms of PPI "
-        "residues (hydrogens included), not the residues; ours is the minimum heavy-atom "
-        "distance of the whole residues (see the evidence section). Atom edges agree",
+        "DeepRank2's residue 'minimum distance' is over the interface-shell atoms of PPI residues "
+        "(hydrogens included), not over the residues; ours is the minimum heavy-atom distance of "
+        "the whole residues (see the evidence). Contact(residue_atoms='interface_shell') with "
+        "include_hydrogens=True reproduces it",
     ),
-    "electrostatic": (
+    "srv-residue:distance": ("ours", "the minimum includes hydrogen–hydrogen pairs: " + _HYDROGENS),
+    "covalent": (
+        "inputs",
+        "follows distance (< 2.1 Å on one chain), so it differs where distance does",
+    ),
+    "ppi-residue:electrostatic": (
         "their bug",
-        "residue edges: DeepRank2 sums over the interface-shell atoms of PPI residues only "
-        "(partial residues), ours over all heavy atoms; atom edges: DeepRank2 gives every atom "
-        "of a C-terminal residue the OXT charge, and includes hydrogens where the file has them. "
-        "Contact(residue_atoms='interface_shell') with include_hydrogens=True reproduces it",
+        "DeepRank2 sums over the interface-shell atoms of PPI residues only (partial residues, "
+        "hydrogens included), ours over all heavy atoms of both residues; and " + _PATCH_BUG,
     ),
-    "vanderwaals": (
-        "their bug",
-        "as electrostatic: DeepRank2 sums Lennard-Jones energies over partial (interface-shell) "
-        "residues and hydrogens; ours over whole residues, heavy atoms",
-    ),
-    "covalent": ("inputs", "follows distance (< 2.1 Å): DeepRank2's truncated residues"),
+    "srv-residue:electrostatic": ("their bug", _PATCH_BUG + "; and " + _HYDROGENS),
+    "atom:electrostatic": ("their bug", _PATCH_BUG),
     "same_chain": (
         "their bug",
         "DeepRank2's atom edges always hold 1 (it compares atom 1 with itself)",
     ),
-    "atom_charge": (
-        "their bug",
-        "DeepRank2 gives every atom of a residue matching a patch (e.g. C-terminal with OXT) the "
-        "charge of the patch's last atom",
-    ),
+    "atom_charge": ("their bug", _PATCH_BUG),
     "atom_type": (
         "ours",
         "we add a 7th column 'other' (Se, metals); the 6 common columns are compared",
     ),
     "sasa": (
         "their bug",
-        "freesasa.Structure(path) counts hydrogen atoms whose element column is empty (the 1ATN "
-        "decoys) with a carbon-like radius; ours uses heavy atoms only (equal to freesasa on "
-        "files without hydrogens)",
+        "freesasa.Structure(path) takes hydrogens whose element column is empty (the 1ATN decoys) "
+        "for heavy atoms; ours uses heavy atoms only (equal to freesasa on files without "
+        "hydrogens)",
     ),
     "bsa": (
         "their bug",
-        "DeepRank2 computes both states from the graph's atoms only (the interface shell), so a "
-        "residue's unbound area ignores the rest of its chain; ours uses whole chains",
+        "DeepRank2 computes both states from the graph's atoms only, so a residue's unbound area "
+        "ignores the rest of its chain (and depends on the influence radius); ours uses whole "
+        "chains (SRV: the node's chain alone vs the whole model)",
     ),
-    "sec_struct": ("method", "pydssp instead of mkdssp (3-state agreement about 98 %)"),
+    "sec_struct": (
+        "method",
+        "pydssp instead of mkdssp (DSSP H-bond rules on the backbone; see Features)",
+    ),
     "res_depth": (
         "method",
         "SES distance from a 64-dot accessible surface (ProtOr radii, heavy atoms) instead of "
-        "MSMS (united-atom radii, all atoms incl. waters)",
+        "MSMS (united-atom radii, all atoms incl. hydrogens and waters)",
     ),
     "hse": (
         "ours",
-        "HSE-β (counts along Cα→Cβ, defined at chain ends) instead of DeepRank2's HSE-α "
+        "HSE-β (counts along the real Cα→Cβ, defined at chain ends) instead of DeepRank2's HSE-α "
         "(Biopython HSExposureCA: Cα-trace pseudo-Cβ, (0, 0, 0) at segment ends); "
         "Exposure(hse='alpha') reproduces it",
     ),
     "irc_total": (
         "ours",
-        "DeepRank2's pdb2sql contacts include hydrogens (5.5 Å) and merge insertion codes; ours "
-        "count heavy-atom contacts",
+        "DeepRank2's pdb2sql contacts (5.5 Å) count hydrogens where the file has them and merge "
+        "insertion codes; ours count heavy-atom contacts",
     ),
-    "pssm": (
-        "inputs",
-        "DeepRank2 reads the PSSM rows of the residues it keeps (3C8P: alt-loc bug)",
-    ),
+    "pssm": ("inputs", "DeepRank2 reads the PSSM rows of the residues it keeps"),
 }
+REASONS["ppi-residue:vanderwaals"] = REASONS["ppi-residue:electrostatic"]
+REASONS["srv-residue:vanderwaals"] = REASONS["srv-residue:electrostatic"]
+REASONS["atom:vanderwaals"] = REASONS["atom:electrostatic"]
 for _p in (
     "nonpolar_nonpolar",
     "nonpolar_polar",
@@ -263,7 +282,21 @@ for _p in (
     "negative_positive",
     "positive_positive",
 ):
-    REASONS[f"irc_{_p}"] = REASONS["irc_total"]
+    REASONS[f"irc_{_p}"] = (
+        "ours",
+        "split of irc_total by partner polarity: " + REASONS["irc_total"][1],
+    )
+for _f in ("conservation", "diff_conservation", "info_content"):
+    REASONS[_f] = REASONS["pssm"]
+
+
+def reason_for(set_name: str, feature: str) -> tuple[str, str]:
+    """The (category, explanation) of a difference of ``feature`` in query set ``set_name``."""
+    kind, _, resolution = set_name.partition("-")
+    for key in (f"{set_name}:{feature}", f"{resolution}:{feature}", f"{kind}:{feature}", feature):
+        if key in REASONS:
+            return REASONS[key]
+    return ("unexplained", "no reason recorded: investigate")
 
 
 # --------------------------------------------------------------------------------------------
@@ -408,12 +441,10 @@ class SetComparison:
 #: Features changed by the compatibility options (only these get ``compat:`` rows).
 COMPAT_FEATURES = ("distance", "covalent", "electrostatic", "vanderwaals", "hse")
 
-#: What remains when the compatibility options are on, per feature.
+#: What remains when the compatibility options are on, per feature (their bugs, not reproduced).
 COMPAT_RESIDUALS = {
-    "hse": "glycine pseudo-Cβ rounding; residues whose Cα trace Biopython splits differently",
-    "default": "DeepRank2's alternate-location bug (3C8P: every atom after the first altloc B "
-    "is lost, so residues are incomplete) and its terminal-patch charges (every atom of a "
-    "C-terminal residue gets the OXT charge)",
+    "hse": "residues whose Cα trace Biopython segments differently",
+    "default": _PATCH_BUG + "; " + _ALTLOC_BUG,
 }
 
 
@@ -614,13 +645,16 @@ for q in job["queries"]:
                 chain_ids=[chain], variant_residue_number=number, insertion_code=None,
                 wildtype_amino_acid=AA[wt], variant_amino_acid=AA[var], pssm_paths=q["pssm"])
         graph = make().build(q["modules"])  # warm-up, and the graph we write
-        times = []
+        times, cpu = [], []
         for _ in range(job["repeats"]):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), os.times()
             make().build(q["modules"])
+            c2 = os.times()
             times.append(time.perf_counter() - t)
+            cpu.append(c2.user - c.user + c2.system - c.system
+                       + c2.children_user - c.children_user + c2.children_system - c.children_system)
         graph.write_to_hdf5(job["hdf5"])
-        result["queries"][q["name"]] = {"entry": graph.id, "seconds": times,
+        result["queries"][q["name"]] = {"entry": graph.id, "seconds": times, "cpu_seconds": cpu,
             "nodes": len(graph.nodes), "edges": len(graph.edges)}
     except Exception as exc:
         result["queries"][q["name"]] = {"error": f"{type(exc).__name__}: {exc}",
@@ -707,20 +741,23 @@ def run_ours(
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[float]]]:
     """Build the queries with deeprank_like (default, and with the compatibility options).
 
-    Returns the default graphs, the compat graphs and the seconds of each timed build.
+    Returns the default graphs, the compat graphs and, per query, the wall and CPU seconds of
+    each timed build.
     """
     graphs, compat, seconds = {}, {}, {}
     for q in queries:
         modules = MODULES_PPI if q.kind == "ppi" else MODULES_SRV
         _clear_structure_cache()
         graphs[q.name] = our_query(q, paths[q.structure]).build(modules)  # warm-up
-        times = []
+        times, cpu = [], []
         for _ in range(repeats):
             _clear_structure_cache()  # cold: DeepRank2 has no per-structure cache either
-            t = time.perf_counter()
+            t, c = time.perf_counter(), os.times()
             our_query(q, paths[q.structure]).build(modules)
+            c2 = os.times()
             times.append(time.perf_counter() - t)
-        seconds[q.name] = times
+            cpu.append(c2.user - c.user + c2.system - c.system)
+        seconds[q.name] = {"wall": times, "cpu": cpu}
         compat[q.name] = our_query(q, paths[q.structure], include_hydrogens=True).build(
             compat_modules(q.kind)
         )
@@ -748,7 +785,7 @@ def feature_rows(sets: dict[str, SetComparison]) -> list[dict[str, Any]]:
             base = name.removeprefix("compat:")
             reason = ("", "")
             if s["rows"] and s["agree"] < s["rows"]:
-                reason = REASONS.get(base, ("unexplained", "no reason recorded: investigate"))
+                reason = reason_for(set_name, base)
                 if name.startswith("compat:"):
                     reason = ("compat", COMPAT_RESIDUALS.get(base, COMPAT_RESIDUALS["default"]))
             rows.append(
@@ -778,14 +815,24 @@ def render_markdown(result: dict[str, Any], level: int = 1) -> str:
         "",
         f"{h} Graph sizes",
         "",
-        "| set | nodes DeepRank2 | nodes ours | in common | edges DeepRank2 | edges ours | in common |",
+        "| query | nodes DeepRank2 | nodes ours | in common | edges DeepRank2 | edges ours | in common |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, g in result["sets"].items():
+    rows = list(result.get("sizes", {}).items()) + [
+        (f"**{k}**", g) for k, g in result["sets"].items()
+    ]
+    for name, g in rows:
         lines.append(
             f"| {name} | {g['nodes_dr2']} | {g['nodes_ours']} | {g['nodes_common']} | "
             f"{g['edges_dr2']} | {g['edges_ours']} | {g['edges_common']} |"
         )
+    lines += ["", "Why the node and edge sets differ:", ""]
+    for name, g in result["sets"].items():
+        for what in ("nodes", "edges"):
+            if g[f"{what}_dr2"] == g[f"{what}_ours"] == g[f"{what}_common"]:
+                continue
+            category, text = reason_for(name, what)
+            lines.append(f"- {name}, {what}: **{category}**: {text}")
     lines += [
         "",
         f"{h} Features",
@@ -836,15 +883,20 @@ def render_markdown(result: dict[str, Any], level: int = 1) -> str:
         f"{h} Seconds per query (one core, median of repeats, file reading included)",
         "",
         "Both tools in the same run, one process each pinned to one core, cold (our per-structure "
-        "cache cleared before every build); machine load average at the end: "
-        f"{result.get('load_average')}.",
+        "cache cleared before every build). CPU: seconds of the process and of the programs it "
+        "waits for (DeepRank2's MSMS and mkdssp), robust to a busy machine; wall: elapsed "
+        f"seconds (machine load average at the end: {result.get('load_average')}).",
         "",
     ]
-    lines += ["| query | DeepRank2 | ours | ratio |", "|---|---:|---:|---:|"]
+    lines += [
+        "| query | DeepRank2 CPU | ours CPU | ratio | DeepRank2 wall | ours wall |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, t in result["timing"]["per_query"].items():
         ratio = t["deeprank2"] / t["ours"] if t["ours"] and t["deeprank2"] else float("nan")
         lines.append(
-            f"| {name} | {_num(t['deeprank2'])} s | {_num(t['ours'])} s | {_num(ratio, 2)}× |"
+            f"| {name} | {_num(t['deeprank2'])} s | {_num(t['ours'])} s | {_num(ratio, 2)}× | "
+            f"{_num(t.get('deeprank2_wall', float('nan')))} s | {_num(t.get('ours_wall', float('nan')))} s |"
         )
     if result.get("errors"):
         lines += ["", "Queries DeepRank2 failed:", ""]
@@ -921,6 +973,26 @@ def update_docs(result: dict[str, Any], page: Path = DOCS_PAGE) -> None:
     )
 
 
+def print_timing(result: dict[str, Any]) -> None:
+    """``name: value unit`` lines: CPU and wall seconds per query, medians per query set."""
+    per_query = result["timing"]["per_query"]
+    for name, t in per_query.items():
+        for tool in ("deeprank2", "ours"):
+            print(f"cpu_s_per_query.{tool}.{name}: {t[tool]:.3f} s")
+            print(f"wall_s_per_query.{tool}.{name}: {t[tool + '_wall']:.3f} s")
+    for kind in ("ppi", "srv"):
+        for res in ("residue", "atom"):
+            sel = [t for n, t in per_query.items() if n.startswith(f"{kind}-{res}-")]
+            if not sel:
+                continue
+            for what, suffix in (("cpu", ""), ("wall", "_wall")):
+                d = _median([t["deeprank2" + suffix] for t in sel])
+                o = _median([t["ours" + suffix] for t in sel])
+                print(f"median_{what}_s_per_query.deeprank2.{kind}_{res}: {d:.3f} s")
+                print(f"median_{what}_s_per_query.ours.{kind}_{res}: {o:.3f} s")
+                print(f"speedup_{what}.{kind}_{res}: {d / o:.1f} x")
+
+
 def _median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
@@ -958,6 +1030,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         (args.out / "parity.md").write_text(render_markdown(result))
         if args.update_docs:
             update_docs(result)
+        print_timing(result)
         return result
 
     if not Path(args.dr2_python).exists():
@@ -988,6 +1061,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         sets: dict[str, SetComparison] = {}
         errors: dict[str, str] = {}
+        sizes: dict[str, dict[str, int]] = {}
         dist_edges: list[tuple] = []
         dist_a: list[float] = []
         dist_b: list[float] = []
@@ -1005,6 +1079,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 tab_d = table_from_dr2(f[info["entry"]], q.resolution)
                 tab_o = table_from_graph(graphs[q.name])
                 compare_tables(tab_d, tab_o, cmp, q.name)
+                sizes[q.name] = {
+                    "nodes_dr2": len(tab_d.node_keys),
+                    "nodes_ours": len(tab_o.node_keys),
+                    "nodes_common": len(set(tab_d.node_keys) & set(tab_o.node_keys)),
+                    "edges_dr2": len(tab_d.edge_keys),
+                    "edges_ours": len(tab_o.edge_keys),
+                    "edges_common": len(set(tab_d.edge_keys) & set(tab_o.edge_keys)),
+                }
                 compare_tables(tab_d, table_from_graph(compat[q.name]), cmp, q.name, "compat:")
                 if q.kind == "ppi" and q.resolution == "residue":
                     pos = {k: i for i, k in enumerate(tab_o.edge_keys)}
@@ -1048,8 +1130,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for q in queries:
             info = dr2["queries"][q.name]
             timing["per_query"][q.name] = {
-                "deeprank2": _median(info.get("seconds", [])),
-                "ours": _median(our_seconds[q.name]),
+                "deeprank2": _median(info.get("cpu_seconds", [])),
+                "ours": _median(our_seconds[q.name]["cpu"]),
+                "deeprank2_wall": _median(info.get("seconds", [])),
+                "ours_wall": _median(our_seconds[q.name]["wall"]),
             }
         result = {
             "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
@@ -1073,6 +1157,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 }
                 for k, c in sets.items()
             },
+            "sizes": sizes,
             "features": feature_rows(sets),
             "evidence": evidence,
             "timing": timing,
@@ -1086,18 +1171,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     (args.out / "parity.md").write_text(render_markdown(result))
     if args.update_docs:
         update_docs(result)
-    for name, t in timing["per_query"].items():
-        print(f"per_query_s.deeprank2.{name}: {t['deeprank2']:.3f} s")
-        print(f"per_query_s.ours.{name}: {t['ours']:.3f} s")
-    for kind in ("ppi", "srv"):
-        for res in ("residue", "atom"):
-            sel = [t for n, t in timing["per_query"].items() if n.startswith(f"{kind}-{res}-")]
-            if sel:
-                d = _median([t["deeprank2"] for t in sel])
-                o = _median([t["ours"] for t in sel])
-                print(f"median_per_query_s.deeprank2.{kind}_{res}: {d:.3f} s")
-                print(f"median_per_query_s.ours.{kind}_{res}: {o:.3f} s")
-                print(f"speedup.{kind}_{res}: {d / o:.1f} x")
+    print_timing(result)
     print(f"wrote {args.out / 'parity.md'} and {args.out / 'parity.json'}")
     return result
 
