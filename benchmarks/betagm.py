@@ -4,12 +4,19 @@ Headline lines (median wall time of ``betagm_from_ca`` over repeats, BLAS limite
 
 * ``betagm_ms_100``: a 100-residue window, residues 1-100 of chain A of PDB 2V8N (lactose
   permease), from the Cα trace shipped in ``tests/data/enm/2v8n_A_ca.pdb``; dense solver.
+* ``betagm_file_ms_120``: ``betagm_eigenvalues(path)`` of a 123-residue chain (PDB 2FWF, the
+  gzipped entry shipped in ``deeprank_like/examples/betagm/``), **parse included** (only the
+  Cα records are parsed); ``betagm_file_ms_120_whole_parse`` is the same after a parse of the
+  whole file (``load_structure``, every atom), as before the Cα reader; the two are timed
+  alternately so that both see the same machine load. Medians of wall time, with the minimum;
+  ``betagm_file_cpu_ms_120*`` are medians of the process's CPU time per call, the figure least
+  disturbed by other jobs on a shared machine. Target: ≤ 10 ms.
 * ``betagm_ms_900``: all five chains of PDB 4MA9 (907 residues with Cα, no intra-chain break,
   one rigid network with 6 zero modes), read from ``../shared/data/proteins/4ma9.pdb.gz``;
   shift-invert ``eigsh`` solver.
 
-The timings cover network construction, sparse assembly of M̃ and the eigen-solve, not file
-parsing. Targets: ≤ 10 ms (100 residues) and ≤ 100 ms (900 residues).
+The ``betagm_ms_*`` timings cover network construction, sparse assembly of M̃ and the
+eigen-solve, not file parsing. Targets: ≤ 10 ms (100 residues) and ≤ 100 ms (900 residues).
 
 Usage: ``python benchmarks/betagm.py [--repeats 21] [--shared PATH]``.
 """
@@ -30,11 +37,17 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from deeprank_like.enm import BetaGMConfig, betagm_from_ca, ca_trace  # noqa: E402
+from deeprank_like.enm import (  # noqa: E402
+    BetaGMConfig,
+    betagm_eigenvalues,
+    betagm_from_ca,
+    ca_trace,
+)
 from deeprank_like.structure import load_structure  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_DATA = ROOT / "tests" / "data" / "enm"
+EXAMPLE_120 = ROOT / "deeprank_like" / "examples" / "betagm" / "2fwf.pdb.gz"
 PRODY_UBI_ANM = np.array([0.033933, 0.15243, 0.35979, 0.71644, 1.5448, 1.6734])
 
 
@@ -67,6 +80,34 @@ def main(argv: list[str] | None = None) -> int:
     ms = _median_ms(lambda: betagm_from_ca(trace.ca, trace.is_glycine), args.repeats)
     print(f"betagm_n_zero_modes_100: {res.n_zero_modes} count ({res.solver})")
     print(f"betagm_ms_100: {ms:.2f} ms")
+
+    # parse included: the Cα reader against a whole-file parse, alternated
+    def whole_parse() -> object:
+        t = ca_trace(load_structure(EXAMPLE_120))
+        return betagm_from_ca(t.ca, t.is_glycine, segment_ids=t.chain_ids).eigenvalues
+
+    fast, whole = betagm_eigenvalues(EXAMPLE_120), whole_parse()
+    same = float(np.abs(np.asarray(fast) / np.asarray(whole) - 1).max())
+    times: dict[str, list[float]] = {"fast": [], "whole": []}
+    cpu: dict[str, list[float]] = {"fast": [], "whole": []}
+    funcs = {"fast": lambda: betagm_eigenvalues(EXAMPLE_120), "whole": whole_parse}
+    for _ in range(args.repeats):
+        for name, func in funcs.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            func()
+            times[name].append(1e3 * (time.perf_counter() - t0))
+            cpu[name].append(1e3 * (time.process_time() - c0))
+    n120 = len(ca_trace(load_structure(EXAMPLE_120)))
+    print(f"betagm_file_n_residues_120: {n120} count (2fwf chain A)")
+    print(f"betagm_file_max_rel_diff_120: {same:.1e} ratio (Cα reader vs whole parse)")
+    for key, name in (("betagm_file_ms_120", "fast"), ("betagm_file_ms_120_whole_parse", "whole")):
+        med, low = statistics.median(times[name]), min(times[name])
+        print(f"{key}: {med:.2f} ms (min {low:.2f} ms)")
+    for key, name in (
+        ("betagm_file_cpu_ms_120", "fast"),
+        ("betagm_file_cpu_ms_120_whole_parse", "whole"),
+    ):
+        print(f"{key}: {statistics.median(cpu[name]):.2f} ms")
 
     path = args.shared / "data" / "proteins" / "4ma9.pdb.gz"
     if not path.is_file():

@@ -12,8 +12,8 @@ Public API
 :class:`BetaGMConfig`
     Every convention of the model as frozen data.
 :func:`sliding_windows`, :func:`chain_breaks`, :func:`coulomb_matrix`, :func:`ca_trace`,
-:func:`protein_chain_ids`
-    Window and descriptor helpers.
+:func:`protein_chain_ids`, :func:`read_ca_structure`
+    Window and descriptor helpers; the fast reader of the records a Cα trace needs.
 :func:`load_chain`, :func:`chains_from_folder`, :func:`make_windows`, :func:`whole_chains`
     β-GM samples (:class:`ChainRecord`, :class:`EigenSamples`) for learning the spectrum, with
     the reference predictors :func:`mean_baseline`, :func:`mape_optimal_constant` and the metric
@@ -55,6 +55,7 @@ from deeprank_like.enm.windows import (
     chain_breaks,
     coulomb_matrix,
     protein_chain_ids,
+    read_ca_structure,
     sliding_windows,
 )
 
@@ -83,6 +84,7 @@ __all__ = [
     "mean_baseline",
     "place_cb",
     "protein_chain_ids",
+    "read_ca_structure",
     "sliding_windows",
     "whole_chains",
 ]

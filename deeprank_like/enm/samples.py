@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from deeprank_like.domain.aminoacids import ONE_LETTER, residue_name_indices
 from deeprank_like.enm.betagm import betagm_from_ca
 from deeprank_like.enm.config import BetaGMConfig
-from deeprank_like.enm.windows import ca_trace, chain_breaks, protein_chain_ids
+from deeprank_like.enm.windows import ca_trace, chain_breaks, protein_chain_ids, read_ca_structure
 from deeprank_like.errors import EnmError, StructureError
 
 __all__ = [
@@ -126,9 +126,9 @@ def load_chain(path: str | os.PathLike, chain_id: str | None = None) -> ChainRec
         No or several amino-acid chains (``chain_id`` not given), an unknown chain, or a chain
         without Cα atoms; the message starts with the file name.
     """
-    from deeprank_like.structure import load_structure, structure_name
+    from deeprank_like.structure import structure_name
 
-    s = load_structure(path)
+    s = read_ca_structure(path)
     if chain_id is None:
         protein_chains = protein_chain_ids(s)
         if len(protein_chains) != 1:

@@ -22,6 +22,7 @@ Conventions
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -41,6 +42,7 @@ __all__ = [
     "check_chain_breaks",
     "coulomb_matrix",
     "protein_chain_ids",
+    "read_ca_structure",
     "sliding_windows",
 ]
 
@@ -202,6 +204,115 @@ def ca_trace(
     for value in out.__dict__.values():
         value.flags.writeable = False
     return out
+
+
+_ATOM = np.frombuffer(b"ATOM", dtype=np.uint8)
+_HETATM = np.frombuffer(b"HETATM", dtype=np.uint8)
+_CA_NAMES = np.array([list(b" CA "), list(b"CA  "), list(b"  CA")], dtype=np.uint8)
+#: Non-atom records kept by :func:`ca_records` (model layout and chain termination).
+_LAYOUT_RECORDS = (b"MODEL ", b"ENDMDL", b"TER", b"END")
+
+
+def ca_records(data: bytes) -> bytes:
+    """The lines of a PDB text that the Cα trace depends on.
+
+    Kept: every ATOM/HETATM record whose atom name is ``CA`` (Cα atoms, and calcium ions, which
+    :func:`ca_trace` tells apart by element), the first record of every other residue that is
+    not a water (so that a residue without Cα is still seen: missing-Cα detection, chain
+    order), every ATOM/HETATM record too short to hold a residue id, and the layout records
+    ``MODEL``, ``ENDMDL``, ``TER`` and ``END``. Everything else (side-chain atoms, waters,
+    ``ANISOU``, headers, ``CONECT``) is dropped. Alternate locations of a Cα are all kept, so
+    the structure reader's choice among them is unchanged.
+
+    Parameters
+    ----------
+    data : bytes
+        PDB-format text (decompressed).
+
+    Returns
+    -------
+    bytes
+        The kept lines, in file order.
+    """
+    from deeprank_like.structure.io import _WATER
+
+    buf = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == ord("\n"))
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [buf.size]))
+    length = ends - starts
+    keep = np.zeros(starts.size, dtype=bool)
+
+    long6 = np.flatnonzero(length >= 6)
+    head = buf[starts[long6, None] + np.arange(6)]
+    is_atom = np.zeros(starts.size, dtype=bool)
+    is_atom[long6] = (head[:, :4] == _ATOM).all(1) | (head == _HETATM).all(1)
+    keep |= is_atom & (length < 27)
+    for record in _LAYOUT_RECORDS:
+        width = len(record)
+        cand = np.flatnonzero(~is_atom & (length >= width))
+        hit = (buf[starts[cand, None] + np.arange(width)] == np.frombuffer(record, np.uint8)).all(1)
+        keep[cand[hit]] = True
+
+    atoms = np.flatnonzero(is_atom & (length >= 27))
+    if atoms.size:
+        cols = buf[starts[atoms, None] + np.arange(12, 27)]
+        # columns 13-16 atom name, 17 altloc, 18-20 residue name, 22 chain, 23-26 number, 27 icode
+        is_ca = (cols[:, None, 0:4] == _CA_NAMES[None]).all(2).any(1)
+        key = cols[:, 5:15]
+        same = np.zeros(atoms.size, dtype=bool)
+        same[1:] = (atoms[1:] == atoms[:-1] + 1) & (key[1:] == key[:-1]).all(1)
+        res_names = np.char.strip(np.ascontiguousarray(cols[:, 5:9]).view("S4").ravel())
+        water = np.isin(res_names, [w.encode() for w in _WATER])
+        keep[atoms[is_ca | (~same & ~water)]] = True
+    seg = length + 1
+    seg[-1] = length[-1]  # the last line has no newline
+    return buf[np.repeat(keep, seg)].tobytes()
+
+
+def read_ca_structure(path: str | os.PathLike, model: int = 0) -> Structure:
+    """Load what the Cα trace of a structure file needs, skipping every other atom.
+
+    For a PDB file only the records of :func:`ca_records` are parsed (about 1/8 of the atoms of
+    a protein), through the same reader as :func:`deeprank_like.structure.load_structure`
+    (model choice, alternate locations, insertion codes, residue order and names, duplicate and
+    placeholder atoms are handled identically), so :func:`ca_trace` of the result equals
+    :func:`ca_trace` of the whole structure in coordinates, residue ids, names and chains;
+    only :attr:`CaTrace.residue_indices` refer to the smaller structure. Coordinate fields are
+    checked on the kept records only. mmCIF files are read whole.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        ``.pdb``/``.ent``/``.cif`` file, optionally gzipped.
+    model : int
+        0-based model index.
+
+    Returns
+    -------
+    deeprank_like.structure.Structure
+        Cα atoms, one atom of every other non-water residue.
+
+    Raises
+    ------
+    StructureError
+        As :func:`~deeprank_like.structure.load_structure`.
+    """
+    from deeprank_like.structure import io as structure_io
+
+    path = os.fspath(path)
+    data = structure_io.read_structure_bytes(path)
+    if structure_io._is_mmcif(path, data):
+        return structure_io.load_structure(path, model=model)
+    data = ca_records(data)
+    structure_io._check_pdb_coordinates(data, path)
+    st = structure_io._parse_pdb(data, path)
+    if len(st) == 0 or not 0 <= model < len(st):
+        return structure_io.load_structure(path, model=model)  # its error names the cause
+    try:
+        return structure_io._from_gemmi_model(st[model], path)
+    except UnicodeDecodeError:
+        return structure_io.load_structure(path, model=model)  # its error names the line
 
 
 def protein_chain_ids(structure: Structure) -> list[str]:
