@@ -43,6 +43,9 @@ to the temporary folder and removed at the end). Then, in this order and in one 
     train_graphs_per_s: <v> graphs/s    the in-memory rate (as above, same run: the mean of one
                                         measurement before and one after the streaming runs)
     stream_vs_memory: <v> ratio
+    read_cpu_ms_per_graph, stream_cpu_ms_per_graph, memory_cpu_ms_per_graph
+                                        CPU time (user + system) per graph of the training process
+                                        and of its workers: what the rates cost, whatever the load
 
 plus the per-entry HDF5 read rate, the packing rate and the standardisation fit time. The file
 of N graphs is in the page cache after writing unless ``--cold`` (then its pages are dropped
@@ -59,6 +62,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import gc
 import os
 import statistics
 import sys
@@ -240,6 +244,15 @@ class RssSampler:
         self._sample()
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """(this process, its reaped children) user + system CPU seconds."""
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
 def stream(args: argparse.Namespace, graphs: list, tmp: Path) -> None:
     from torch_geometric.loader import DataLoader
 
@@ -269,8 +282,6 @@ def stream(args: argparse.Namespace, graphs: list, tmp: Path) -> None:
     )
 
     mem_before, _ = train_rate(small, True, args.epochs, args.batch_size, tmp / "mem1")
-    import gc
-
     gc.collect()
     sampler = RssSampler()
     baseline = sampler.current()
@@ -286,11 +297,15 @@ def stream(args: argparse.Namespace, graphs: list, tmp: Path) -> None:
             packed, batch_size=args.batch_size, shuffle=True, num_workers=args.workers
         )
         t = time.perf_counter()
+        cpu0 = cpu_seconds()
         count = 0
         for batch in loader:
             count += batch.num_graphs
         read_rate = count / (time.perf_counter() - t)
-        del loader
+        del loader, batch
+        gc.collect()
+        cpu1 = cpu_seconds()
+        read_cpu = [(b - a) / count * 1e3 for a, b in zip(cpu0, cpu1, strict=True)]
         print(
             f"# read {count} graphs with {args.workers} workers; standardisation fit "
             f"{fit_s:.0f} s; peak RSS so far {sampler.peak_rss / 1e6:.0f} MB",
@@ -308,6 +323,7 @@ def stream(args: argparse.Namespace, graphs: list, tmp: Path) -> None:
         trainer = Trainer(
             model, train_set, lr=1e-3, device="cpu", output_dir=tmp / "stream", seed=0
         )
+        cpu0 = cpu_seconds()
         history = trainer.train(
             args.stream_epochs,
             batch_size=args.batch_size,
@@ -323,8 +339,14 @@ def stream(args: argparse.Namespace, graphs: list, tmp: Path) -> None:
             file=sys.stderr,
         )
     del trainer, packed, train_set
+    gc.collect()  # the persistent workers exit
+    cpu1 = cpu_seconds()
+    trained = len(train_items) * args.stream_epochs
+    stream_cpu = [(b - a) / trained * 1e3 for a, b in zip(cpu0, cpu1, strict=True)]
     big.unlink()
+    cpu0 = cpu_seconds()
     mem_after, _ = train_rate(small, True, args.epochs, args.batch_size, tmp / "mem2")
+    mem_cpu = (cpu_seconds()[0] - cpu0[0]) / (args.graphs * args.epochs) * 1e3
     mem_rate = (mem_before + mem_after) / 2
 
     print(f"read_graphs_per_s: {read_rate:.0f} graphs/s")
@@ -339,6 +361,15 @@ def stream(args: argparse.Namespace, graphs: list, tmp: Path) -> None:
     )
     print(f"stream_vs_memory: {stream_rate / mem_rate:.2f} ratio")
     print(f"stream_train_items: {len(train_items)} count")
+    print(
+        f"read_cpu_ms_per_graph: {sum(read_cpu):.2f} ms  (training process {read_cpu[0]:.2f}, "
+        f"workers {read_cpu[1]:.2f})"
+    )
+    print(
+        f"stream_cpu_ms_per_graph: {sum(stream_cpu):.2f} ms  (training process "
+        f"{stream_cpu[0]:.2f}, workers {stream_cpu[1]:.2f})"
+    )
+    print(f"memory_cpu_ms_per_graph: {mem_cpu:.2f} ms  (in-memory training, all epochs)")
     print(f"hdf5_read_graphs_per_s: {h5_read:.0f} graphs/s")
     print(f"pack_graphs_per_s: {pack_rate:.0f} graphs/s")
     print(f"standardize_fit_s: {fit_s:.0f} s")
