@@ -27,7 +27,10 @@ Needs DeepRank2 3.1.0 in a separate virtual environment (``../shared/bench/setup
 ``mkdssp`` and ``msms`` on PATH or in that environment's ``bin``)::
 
     python benchmarks/parity_deeprank2.py [--dr2-python /tmp/dr2-venv/bin/python] \
-        [--out docs/results/deeprank2_parity] [--repeats 3]
+        [--out docs/results/deeprank2_parity] [--repeats 3] [--update-docs]
+
+``--update-docs`` replaces the tables between the ``parity:begin``/``parity:end`` markers of
+``docs/coming-from-deeprank2.md`` (the prose around them says which behaviour is right).
 
 ``--from-json parity.json [--update-docs]`` re-renders the report and the docs tables from a
 saved run; ``--write-test-data DIR`` also writes DeepRank2's reference values used by

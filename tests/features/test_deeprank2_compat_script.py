@@ -156,3 +156,31 @@ def test_every_reason_has_a_known_category(parity) -> None:
         ("srv", "atom"),
     }
     assert all(Path(p).exists() for q in queries for p in q.pssm_paths().values())
+
+
+def test_docs_tables_come_from_the_committed_run(parity) -> None:
+    """docs/coming-from-deeprank2.md holds exactly what the script renders from parity.json."""
+    import json
+
+    result = json.loads((parity.DEFAULT_OUT / "parity.json").read_text())
+    page = parity.DOCS_PAGE.read_text(encoding="utf-8")
+    block = page.split(parity.BEGIN, 1)[1].split(parity.END, 1)[0]
+    assert block == "\n" + parity.render_markdown(result, level=3)
+    # every row with less than full agreement has its reason
+    for row in result["features"]:
+        if row["agree"] < row["rows"]:
+            assert row["category"] in {"ours", "their bug", "method", "inputs", "compat"}, row
+
+
+def test_from_json_rerenders_and_updates_a_page(parity, tmp_path: Path) -> None:
+    source = parity.DEFAULT_OUT / "parity.json"
+    page = tmp_path / "page.md"
+    page.write_text(f"intro\n{parity.BEGIN}\nold table\n{parity.END}\noutro\n")
+    result = parity.main(["--from-json", str(source), "--out", str(tmp_path / "out")])
+    parity.update_docs(result, page)
+    text = page.read_text()
+    assert text.startswith("intro\n") and text.endswith(f"{parity.END}\noutro\n")
+    assert "old table" not in text and "#### Graph sizes" in text
+    assert (tmp_path / "out" / "parity.md").read_text().startswith("# Parity with DeepRank2")
+    with pytest.raises(SystemExit, match="markers"):
+        parity.update_docs(result, tmp_path / "out" / "parity.md")
