@@ -106,9 +106,9 @@ class Settings:
     layers: int = 3
     lr: float = 2e-3
     threads: int = 1
-    cnn_complexes: int = 60
-    cnn_decoys: int = 20
-    cnn_epochs: int = 20
+    cnn_complexes: int = 40
+    cnn_decoys: int = 15
+    cnn_epochs: int = 15
     grid_points: int = 16
     grid_size: float = 24.0
     model_out: str = str(ROOT / "deeprank_like" / "pretrained" / "docking")
