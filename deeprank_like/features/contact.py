@@ -103,13 +103,15 @@ class Contact(FeatureModule):
 
     name = "contact"
     description = "edge distances, flags and pairwise energies"
+    residue_atoms: str = "all"
 
     def __init__(self, residue_atoms: str = "all") -> None:
         if residue_atoms not in ("all", "interface_shell"):
             raise ValueError(
                 f"Contact(residue_atoms={residue_atoms!r}): choose 'all' or 'interface_shell'"
             )
-        self.residue_atoms = residue_atoms
+        if residue_atoms != type(self).residue_atoms:  # a default instance keeps no state
+            self.residue_atoms = residue_atoms
 
     def specs(self, context: FeatureContext) -> tuple[FeatureSpec, ...]:
         return _COMMON + (_ATOM_ONLY if context.resolution == "atom" else ())
@@ -154,10 +156,7 @@ class Contact(FeatureModule):
                 "vanderwaals": vdw,
             }
         atoms, start = context.node_atom_groups()
-        if (
-            getattr(self, "residue_atoms", "all") == "interface_shell"
-            and context.query_kind == "ppi"
-        ):
+        if self.residue_atoms == "interface_shell" and context.query_kind == "ppi":
             from deeprank_like.features import compat_deeprank2 as compat
 
             atoms, start = compat.restrict_groups(

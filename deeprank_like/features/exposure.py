@@ -453,18 +453,16 @@ class Exposure(FeatureModule):
 
     name = "exposure"
     description = "residue depth and half-sphere exposure"
+    hse: str = "beta"
 
     def __init__(self, hse: str = "beta") -> None:
         if hse not in ("beta", "alpha"):
             raise ValueError(f"Exposure(hse={hse!r}): choose 'beta' (Cα→Cβ) or 'alpha' (DeepRank2)")
-        self.hse = hse
+        if hse != type(self).hse:  # a default instance keeps no state
+            self.hse = hse
 
     def specs(self, context: FeatureContext) -> tuple[FeatureSpec, ...]:
-        along = (
-            "Cα→Cβ"
-            if getattr(self, "hse", "beta") == "beta"
-            else "the Cα-trace pseudo-Cβ (HSE-α, DeepRank2)"
-        )
+        along = "Cα→Cβ" if self.hse == "beta" else "the Cα-trace pseudo-Cβ (HSE-α, DeepRank2)"
         return (
             FeatureSpec(name="res_depth", kind="node", unit="Å", description="mean distance of the residue's heavy atoms to the solvent-excluded surface (1.5 Å probe)"),
             FeatureSpec(name="hse", kind="node", width=3, unit="count, count, rad", description=f"half-sphere exposure (Cα within {HSE_RADIUS:g} Å up, down along {along}; angle Cα→Cβ to the Cα-trace pseudo-Cβ)"),
@@ -472,7 +470,7 @@ class Exposure(FeatureModule):
 
     def compute(self, context: FeatureContext) -> dict[str, np.ndarray]:
         s = context.structure
-        if getattr(self, "hse", "beta") == "alpha":
+        if self.hse == "alpha":
             from deeprank_like.features.compat_deeprank2 import half_sphere_exposure_alpha
 
             hse = half_sphere_exposure_alpha(s, HSE_RADIUS)
