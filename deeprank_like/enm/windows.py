@@ -217,9 +217,9 @@ def ca_records(data: bytes) -> bytes:
     """The lines of a PDB text that the Cα trace depends on.
 
     Kept: every ATOM/HETATM record whose atom name is ``CA`` (Cα atoms, and calcium ions, which
-    :func:`ca_trace` tells apart by element), the first record of every other residue that is
-    not a water (so that a residue without Cα is still seen: missing-Cα detection, chain
-    order), every ATOM/HETATM record too short to hold a residue id, and the layout records
+    :func:`ca_trace` tells apart by element), the first record of every residue without such a
+    record that is not a water (so that a residue without Cα is still seen: missing-Cα
+    detection, chain order), every ATOM/HETATM record too short to hold a residue id, and the layout records
     ``MODEL``, ``ENDMDL``, ``TER`` and ``END``. Everything else (side-chain atoms, waters,
     ``ANISOU``, headers, ``CONECT``) is dropped. Alternate locations of a Cα are all kept, so
     the structure reader's choice among them is unchanged.
@@ -262,9 +262,13 @@ def ca_records(data: bytes) -> bytes:
         key = cols[:, 5:15]
         same = np.zeros(atoms.size, dtype=bool)
         same[1:] = (atoms[1:] == atoms[:-1] + 1) & (key[1:] == key[:-1]).all(1)
-        res_names = np.char.strip(np.ascontiguousarray(cols[:, 5:9]).view("S4").ravel())
-        water = np.isin(res_names, [w.encode() for w in _WATER])
-        keep[atoms[is_ca | (~same & ~water)]] = True
+        run_start = np.flatnonzero(~same)  # runs of consecutive records of one residue
+        run_has_ca = np.maximum.reduceat(is_ca, run_start)
+        first = run_start[~run_has_ca]  # the first record of each run without a CA
+        res_names = np.char.strip(np.ascontiguousarray(cols[first, 5:9]).view("S4").ravel())
+        first = first[~np.isin(res_names, [w.encode() for w in _WATER])]
+        keep[atoms[is_ca]] = True
+        keep[atoms[first]] = True
     seg = length + 1
     seg[-1] = length[-1]  # the last line has no newline
     return buf[np.repeat(keep, seg)].tobytes()
