@@ -132,6 +132,7 @@ class PackedGraphDataset(Dataset):
                 f"{worker_sharing_strategy!r}"
             )
         self.worker_sharing_strategy = worker_sharing_strategy
+        self.transforms: dict[str, Any] = {}
         self.packed = PackedFile(path, check_sources=check_sources)
         self.path = self.packed.path
         self.files = [str(s["path"]) for s in self.packed.sources]
@@ -417,12 +418,14 @@ class PackedGraphDataset(Dataset):
         row (here: the wider features side by side, summed over axis 0). The tests compare
         the result with GraphDataset's to the last bit.
         """
-        plans = []
+        plans: list[tuple[str, np.ndarray, np.ndarray, list[int], list[str]]] = []
         for kind, names, widths in (
             ("x", self.node_features, self.node_widths),
             ("edge_attr", self.edge_features, self.edge_widths),
         ):
-            narrow, wide, owners = [], [], []
+            narrow: list[int] = []
+            wide: list[int] = []
+            owners: list[str] = []
             col = 0
             for name in names:
                 w = widths[name]
@@ -443,20 +446,20 @@ class PackedGraphDataset(Dataset):
         accumulators = [RunningStats(len(plan[3])) for plan in plans]
         for i in range(len(self._items)):
             raw = self._raw(i)
-            for (kind, narrow, wide, _, _), acc in zip(plans, accumulators, strict=True):
+            for (kind, narrow_cols, wide_cols, _, _), acc in zip(plans, accumulators, strict=True):
                 matrix = raw[kind]
                 rows = matrix.shape[0]
                 if rows == 0 or not acc.count.size:
                     continue
                 n_b = np.full(acc.count.size, float(rows))
                 means, m2s = [], []
-                if narrow.size:
-                    v = np.ascontiguousarray(matrix[:, narrow].T, dtype=np.float64)
+                if narrow_cols.size:
+                    v = np.ascontiguousarray(matrix[:, narrow_cols].T, dtype=np.float64)
                     mean = v.sum(axis=1) / float(rows)
                     means.append(mean)
                     m2s.append(((v - mean[:, None]) ** 2).sum(axis=1))
-                if wide.size:
-                    v = np.ascontiguousarray(matrix[:, wide], dtype=np.float64)
+                if wide_cols.size:
+                    v = np.ascontiguousarray(matrix[:, wide_cols], dtype=np.float64)
                     mean = v.sum(axis=0) / float(rows)
                     means.append(mean)
                     m2s.append(((v - mean) ** 2).sum(axis=0))

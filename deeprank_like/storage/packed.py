@@ -300,7 +300,7 @@ class PackedFile:
         if nbytes == 0:
             return out
         fd = self._descriptor()
-        view = memoryview(out).cast("B")
+        view = out.data.cast("B")  # out is a new C-contiguous array
         pos = block.offset + int(start) * block.row_bytes
         done = 0
         while done < nbytes:
