@@ -247,3 +247,23 @@ def test_split_fits_on_the_training_part_as_graph_dataset(sources, packed):
         assert mine.entry_ids() == theirs.entry_ids()
         for i in range(len(theirs)):
             assert_same_item(mine[i], theirs[i])
+
+
+def test_non_finite_source_values_refused_when_packing(sources, tmp_path):
+    import h5py
+
+    bad = tmp_path / "bad.hdf5"
+    shutil.copy2(sources[0], bad)
+    with h5py.File(bad, "a") as f:
+        name = sorted(k for k in f if not k.startswith("_"))[1]
+        data = f[name]["node_features"]["res_charge"]
+        values = data[()]
+        values[3] = np.nan
+        data[...] = values
+        eid = f[name].attrs.get("id", name)
+        eid = eid.decode() if isinstance(eid, bytes) else str(eid)
+    with pytest.raises(StorageError, match=rf"entry '{eid}': node feature 'res_charge' holds non"):
+        pack_graphs(bad, tmp_path / "view.h5")
+    assert not any(p.name.startswith("view.h5") for p in tmp_path.iterdir())
+    ok = [e for e in PackedFile(pack_graphs(sources[0], tmp_path / "all.h5")).entry_ids if e != eid]
+    assert PackedFile(pack_graphs(bad, tmp_path / "view.h5", subset=ok)).entry_ids == ok
