@@ -4,11 +4,14 @@ Headline lines (median wall time of ``betagm_from_ca`` over repeats, BLAS limite
 
 * ``betagm_ms_100``: a 100-residue window, residues 1-100 of chain A of PDB 2V8N (lactose
   permease), from the Cα trace shipped in ``tests/data/enm/2v8n_A_ca.pdb``; dense solver.
-* ``betagm_file_ms_120``: ``betagm_eigenvalues(path)`` of a 123-residue chain (PDB 2FWF, the
-  gzipped entry shipped in ``deeprank_like/examples/betagm/``), **parse included** (only the
-  Cα records are parsed); ``betagm_file_ms_120_whole_parse`` is the same after a parse of the
-  whole file (``load_structure``, every atom), as before the Cα reader; the two are timed
-  alternately so that both see the same machine load. Medians of wall time, with the minimum;
+* ``betagm_file_ms_120``: ``betagm_eigenvalues(path)`` of a 124-residue chain (PDB 1RNZ, the
+  gzipped entry shipped in ``deeprank_like/examples/betagm/``), **parse included** (a plain
+  file: its Cα records are read without building a structure, ``read_ca_trace``);
+  ``betagm_file_ms_120_whole_parse`` is the same after a parse of the whole file
+  (``load_structure``, every atom), as before the Cα reader; ``betagm_file_ms_120_altloc`` is
+  PDB 2FWF (123 residues, alternate Cα locations: the Cα records go through the structure
+  reader, ``read_ca_structure``). The three are timed alternately so that all see the same
+  machine load. Medians of wall time, with the minimum;
   ``betagm_file_cpu_ms_120*`` are medians of the process's CPU time per call, the figure least
   disturbed by other jobs on a shared machine. Target: ≤ 10 ms.
 * ``betagm_ms_900``: all five chains of PDB 4MA9 (907 residues with Cα, no intra-chain break,
@@ -47,7 +50,8 @@ from deeprank_like.structure import load_structure  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_DATA = ROOT / "tests" / "data" / "enm"
-EXAMPLE_120 = ROOT / "deeprank_like" / "examples" / "betagm" / "2fwf.pdb.gz"
+EXAMPLE_120 = ROOT / "deeprank_like" / "examples" / "betagm" / "1rnz.pdb.gz"
+EXAMPLE_120_ALTLOC = ROOT / "deeprank_like" / "examples" / "betagm" / "2fwf.pdb.gz"
 PRODY_UBI_ANM = np.array([0.033933, 0.15243, 0.35979, 0.71644, 1.5448, 1.6734])
 
 
@@ -90,7 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     same = float(np.abs(np.asarray(fast) / np.asarray(whole) - 1).max())
     times: dict[str, list[float]] = {"fast": [], "whole": []}
     cpu: dict[str, list[float]] = {"fast": [], "whole": []}
-    funcs = {"fast": lambda: betagm_eigenvalues(EXAMPLE_120), "whole": whole_parse}
+    times["altloc"], cpu["altloc"] = [], []
+    funcs = {
+        "fast": lambda: betagm_eigenvalues(EXAMPLE_120),
+        "whole": whole_parse,
+        "altloc": lambda: betagm_eigenvalues(EXAMPLE_120_ALTLOC),
+    }
+    funcs["altloc"]()
     for _ in range(args.repeats):
         for name, func in funcs.items():
             c0, t0 = time.process_time(), time.perf_counter()
@@ -98,14 +108,19 @@ def main(argv: list[str] | None = None) -> int:
             times[name].append(1e3 * (time.perf_counter() - t0))
             cpu[name].append(1e3 * (time.process_time() - c0))
     n120 = len(ca_trace(load_structure(EXAMPLE_120)))
-    print(f"betagm_file_n_residues_120: {n120} count (2fwf chain A)")
+    print(f"betagm_file_n_residues_120: {n120} count (1rnz chain A)")
     print(f"betagm_file_max_rel_diff_120: {same:.1e} ratio (Cα reader vs whole parse)")
-    for key, name in (("betagm_file_ms_120", "fast"), ("betagm_file_ms_120_whole_parse", "whole")):
+    for key, name in (
+        ("betagm_file_ms_120", "fast"),
+        ("betagm_file_ms_120_whole_parse", "whole"),
+        ("betagm_file_ms_120_altloc", "altloc"),
+    ):
         med, low = statistics.median(times[name]), min(times[name])
         print(f"{key}: {med:.2f} ms (min {low:.2f} ms)")
     for key, name in (
         ("betagm_file_cpu_ms_120", "fast"),
         ("betagm_file_cpu_ms_120_whole_parse", "whole"),
+        ("betagm_file_cpu_ms_120_altloc", "altloc"),
     ):
         print(f"{key}: {statistics.median(cpu[name]):.2f} ms")
 

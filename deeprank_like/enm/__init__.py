@@ -12,8 +12,8 @@ Public API
 :class:`BetaGMConfig`
     Every convention of the model as frozen data.
 :func:`sliding_windows`, :func:`chain_breaks`, :func:`coulomb_matrix`, :func:`ca_trace`,
-:func:`protein_chain_ids`, :func:`read_ca_structure`
-    Window and descriptor helpers; the fast reader of the records a Cα trace needs.
+:func:`protein_chain_ids`, :func:`read_ca_structure`, :func:`read_ca_trace`
+    Window and descriptor helpers; the fast readers of the records a Cα trace needs.
 :func:`load_chain`, :func:`chains_from_folder`, :func:`make_windows`, :func:`whole_chains`
     β-GM samples (:class:`ChainRecord`, :class:`EigenSamples`) for learning the spectrum, with
     the reference predictors :func:`mean_baseline`, :func:`mape_optimal_constant` and the metric
@@ -56,6 +56,7 @@ from deeprank_like.enm.windows import (
     coulomb_matrix,
     protein_chain_ids,
     read_ca_structure,
+    read_ca_trace,
     sliding_windows,
 )
 
@@ -85,6 +86,7 @@ __all__ = [
     "place_cb",
     "protein_chain_ids",
     "read_ca_structure",
+    "read_ca_trace",
     "sliding_windows",
     "whole_chains",
 ]

@@ -62,7 +62,13 @@ from deeprank_like.enm.network import (
     build_network,
     place_cb,
 )
-from deeprank_like.enm.windows import CaTrace, ca_trace, check_chain_breaks, read_ca_structure
+from deeprank_like.enm.windows import (
+    CaTrace,
+    ca_trace,
+    check_chain_breaks,
+    read_ca_structure,
+    read_ca_trace,
+)
 from deeprank_like.errors import EnmError
 
 __all__ = [
@@ -279,7 +285,9 @@ def _as_trace(
             raise EnmError("chain_ids/residue_range cannot be applied to a CaTrace; slice it")
         return structure_or_path
     if isinstance(structure_or_path, str | os.PathLike):
-        # only the Cα records (and one atom of every other residue) are parsed: 3-4x faster
+        if chain_ids is None and residue_range is None:
+            return read_ca_trace(structure_or_path)  # Cα records only, no Structure if plain
+        # only the Cα records (and one atom of residues without one) are parsed
         structure_or_path = read_ca_structure(structure_or_path)
     return ca_trace(structure_or_path, chain_ids=chain_ids, residue_range=residue_range)
 
@@ -299,7 +307,8 @@ def betagm_modes(
     structure_or_path : Structure, CaTrace, str or PathLike
         A :class:`deeprank_like.structure.Structure`, a :class:`CaTrace`, or a structure file
         (``.pdb``/``.cif``, optionally gzipped; the first model is read, and of a PDB file
-        only the records the Cα trace needs: :func:`~deeprank_like.enm.read_ca_structure`).
+        only the records the Cα trace needs: :func:`~deeprank_like.enm.read_ca_trace`,
+        :func:`~deeprank_like.enm.read_ca_structure`).
     chain_ids : str or sequence of str, optional
         Chains to model together (default: every chain with Cα atoms). Residues of different
         chains are never bonded and chain ends are termini.

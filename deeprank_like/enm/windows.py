@@ -43,6 +43,7 @@ __all__ = [
     "coulomb_matrix",
     "protein_chain_ids",
     "read_ca_structure",
+    "read_ca_trace",
     "sliding_windows",
 ]
 
@@ -317,6 +318,116 @@ def read_ca_structure(path: str | os.PathLike, model: int = 0) -> Structure:
         return structure_io._from_gemmi_model(st[model], path)
     except UnicodeDecodeError:
         return structure_io.load_structure(path, model=model)  # its error names the line
+
+
+def _plain_ca_trace(data: bytes, path: str) -> CaTrace | None:
+    """The Cα trace of every chain straight from the kept records of a *plain* PDB text.
+
+    Plain: one model, no alternate locations, every kept amino-acid record a Cα with an explicit
+    element, one-character chain ids, numeric residue numbers, no duplicate or placeholder Cα.
+    Anything else returns None and the caller takes the general reader; the result then equals
+    ``ca_trace(read_ca_structure(path))`` (checked on every file of ``shared/data``).
+    """
+    from deeprank_like.domain.aminoacids import THREE_LETTER
+    from deeprank_like.structure import io as structure_io
+
+    records = []
+    for ln in data.split(b"\n"):
+        if ln[:3] == b"END" and ln[3:6] != b"MDL":
+            break  # the structure reader stops at END
+        if ln[:4] in (b"ATOM", b"HETA", b"MODE", b"ENDM"):
+            records.append(ln)
+    models = [i for i, ln in enumerate(records) if ln.startswith(b"MODEL")]
+    ends = [i for i, ln in enumerate(records) if ln.startswith(b"ENDMDL")]
+    if len(models) > 1 or len(ends) > 1 or len(models) != len(ends):
+        return None
+    if models and (models[0] != 0 or ends[0] != len(records) - 1):
+        return None  # atoms outside the one model: the general reader decides
+    lines = [ln for ln in records if ln[:4] in (b"ATOM", b"HETA")]
+    if not lines:
+        return None
+    if any(len(ln) < 78 or ln[16:17] != b" " or ln[20:21] != b" " for ln in lines):
+        return None
+    names = np.array([ln[12:16].strip() for ln in lines])
+    res = np.char.strip(np.array([ln[17:20] for ln in lines])).astype(str)
+    std = structure_io._standardise(res)
+    is_ca = names == b"CA"
+    if not np.isin(std[~is_ca], THREE_LETTER, invert=True).all():
+        return None  # an amino acid without a Cα record: the general reader names it
+    element = np.char.strip(np.array([ln[76:78] for ln in lines]))
+    ca_lines = [ln for ln, c in zip(lines, is_ca, strict=True) if c]
+    if not ca_lines or (element[is_ca] == b"").any():
+        return None
+    keep = element[is_ca] == b"C"
+    if np.isin(std[is_ca][~keep], THREE_LETTER).any():
+        return None  # an amino acid whose CA is not a carbon: the general reader decides
+    try:
+        num = np.array([int(ln[22:26]) for ln in ca_lines], dtype=np.int64)
+        xyz = np.array([(float(ln[30:38]), float(ln[38:46]), float(ln[46:54])) for ln in ca_lines])
+    except ValueError:
+        return None
+    chain_all = np.array([ln[21:22] for ln in lines]).astype(str)
+    chain = chain_all[is_ca]
+    icode = np.char.strip(np.array([ln[26:27] for ln in ca_lines]).astype(str))
+    if not np.isfinite(xyz).all() or (np.abs(xyz) >= structure_io.PLACEHOLDER_COORDINATE).any():
+        return None
+    order_of_chain = {c: i for i, c in enumerate(dict.fromkeys(chain_all.tolist()))}
+    rank = np.array([order_of_chain[c] for c in chain], dtype=np.int64)
+    sel = np.flatnonzero(keep)
+    sel = sel[np.lexsort((sel, icode[sel], num[sel], rank[sel]))]
+    key = np.char.add(np.char.add(chain[sel], num[sel].astype(str)), icode[sel])
+    if sel.size == 0 or np.unique(key).size != sel.size:
+        return None
+    names_std = std[is_ca][sel]
+    out = CaTrace(
+        ca=np.ascontiguousarray(xyz[sel], dtype=np.float64),
+        is_glycine=names_std == _GLY,
+        chain_ids=chain[sel].copy(),
+        residue_numbers=num[sel].copy(),
+        insertion_codes=icode[sel].copy(),
+        residue_names=names_std.copy(),
+        residue_indices=np.arange(sel.size, dtype=np.int64),
+        missing_residue_indices=np.zeros(0, dtype=np.int64),
+    )
+    for value in out.__dict__.values():
+        value.flags.writeable = False
+    return out
+
+
+def read_ca_trace(path: str | os.PathLike) -> CaTrace:
+    """The Cα trace of every chain of a structure file, as fast as the file allows.
+
+    Equal to ``ca_trace(read_ca_structure(path))`` (default ``missing_ca="raise"``: an amino
+    acid without a Cα raises) in coordinates, glycine mask, chain ids, residue numbers,
+    insertion codes and names; :attr:`CaTrace.residue_indices` are trace positions. A plain PDB
+    file (one model, no alternate locations, explicit elements) is read from its Cα records
+    alone without building a structure; any other file goes through :func:`read_ca_structure`.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        ``.pdb``/``.ent``/``.cif`` file, optionally gzipped.
+
+    Returns
+    -------
+    CaTrace
+
+    Raises
+    ------
+    StructureError, EnmError
+        As :func:`read_ca_structure` and :func:`ca_trace`.
+    """
+    from deeprank_like.structure import io as structure_io
+
+    path = os.fspath(path)
+    data = structure_io.read_structure_bytes(path)
+    if not structure_io._is_mmcif(path, data):
+        kept = ca_records(data)
+        structure_io._check_pdb_coordinates(kept, path)
+        trace = _plain_ca_trace(kept, path)
+        if trace is not None:
+            return trace
+    return ca_trace(read_ca_structure(path))
 
 
 def protein_chain_ids(structure: Structure) -> list[str]:

@@ -22,8 +22,9 @@ from deeprank_like.enm import (
     load_chain,
     protein_chain_ids,
     read_ca_structure,
+    read_ca_trace,
 )
-from deeprank_like.enm.windows import ca_records
+from deeprank_like.enm.windows import _plain_ca_trace, ca_records
 from deeprank_like.errors import EnmError
 from deeprank_like.structure import load_structure
 
@@ -135,3 +136,41 @@ def test_eigenvalues_equal_stored_reference() -> None:
     for pid, row in ref.iterrows():
         got = betagm_eigenvalues(EXAMPLES / f"{pid}.pdb.gz", config=cfg)
         np.testing.assert_allclose(got, row.to_numpy(), rtol=1e-9, atol=0, err_msg=str(pid))
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.pdb.gz")))
+def test_read_ca_trace_equals_whole_parse(name: str) -> None:
+    whole = ca_trace(load_structure(EXAMPLES / name))
+    fast = read_ca_trace(EXAMPLES / name)
+    for field in FIELDS:
+        np.testing.assert_array_equal(getattr(whole, field), getattr(fast, field), err_msg=field)
+
+
+def test_plain_path_taken_and_refused() -> None:
+    """1RNZ is plain (read from its Cα records alone); 2FWF has alternate Cα locations."""
+    with gzip.open(EXAMPLES / "1rnz.pdb.gz", "rb") as fh:
+        assert _plain_ca_trace(ca_records(fh.read()), "1rnz") is not None
+    with gzip.open(EXAMPLES / "2fwf.pdb.gz", "rb") as fh:
+        assert _plain_ca_trace(ca_records(fh.read()), "2fwf") is None
+
+
+def test_plain_path_stops_at_end_and_drops_calcium(tmp_path: Path) -> None:
+    rows = [_atom(i, "CA", "ALA", "A", i, (3.8 * i, 0.0, 0.0)) for i in range(1, 6)]
+    rows.append(_atom(6, "CA", "CA", "A", 101, (0.0, 9.0, 0.0), record="HETATM", element="CA"))
+    rows.append("END")
+    rows += [_atom(10 + i, "CA", "ALA", "B", i, (3.8 * i, 9.0, 0.0)) for i in range(1, 6)]
+    path = tmp_path / "end.pdb"
+    path.write_text("\n".join(rows) + "\n")
+    trace = read_ca_trace(path)
+    assert trace.chain_ids.tolist() == ["A"] * 5  # the reader stops at END, as gemmi does
+    whole = ca_trace(load_structure(path))
+    np.testing.assert_array_equal(trace.ca, whole.ca)
+
+
+def test_plain_path_reports_a_missing_ca(tmp_path: Path) -> None:
+    rows = [_atom(i, "CA", "ALA", "A", i, (3.8 * i, 0.0, 0.0)) for i in range(1, 6)]
+    rows.insert(2, _atom(20, "N", "ALA", "A", 9, (3.8 * 9, 1.0, 0.0), element="N"))
+    path = tmp_path / "hole.pdb"
+    path.write_text("\n".join(rows) + "\nEND\n")
+    with pytest.raises(EnmError, match="missing Cα"):
+        read_ca_trace(path)
