@@ -204,6 +204,12 @@ def test_trainer_accepts_it_and_the_checkpoint_reads_graph_files(sources, packed
     assert checkpoints
     test = GraphDataset(sources, train_source=checkpoints[0])
     assert test.data_config() == train.data_config()
+    mine = trainer.predict(PackedGraphDataset(packed, train_source=train))
+    theirs = trainer.predict(test)
+    assert list(mine["entry"]) == list(theirs["entry"])
+    assert [Path(f).resolve() for f in mine["file"]] == [Path(f).resolve() for f in theirs["file"]]
+    out = [c for c in theirs.columns if c.startswith("output")]
+    assert out and np.array_equal(mine[out].to_numpy(), theirs[out].to_numpy())
 
 
 def test_unfinished_file_refused(tmp_path):
