@@ -470,6 +470,41 @@ def summary_markdown(
     return "\n".join(lines)
 
 
+def targets_markdown(windows: pd.DataFrame, targets: pd.DataFrame) -> str:
+    """Zero-mode counts and target statistics of the computed windows, as markdown."""
+    merged = windows.merge(targets, on=["protein_id", "chain_id", "start"])
+    rigid = merged[merged["n_zero_modes"] == 6]
+    counts = merged["n_zero_modes"].value_counts().sort_index()
+    lines = [
+        "## Targets",
+        "",
+        f"Computed: {len(merged)} of {len(windows)} windows. Rigid (6 zero modes): "
+        f"**{len(rigid)} windows from {rigid['group'].nunique()} protein groups** "
+        f"({rigid['chain_index'].nunique()} chains). Zero-mode counts: "
+        + ", ".join(f"{k}: {v}" for k, v in counts.items())
+        + " (windows with ≠ 6 have NaN targets and are left out of learning).",
+        "",
+        "| windows | n | λ₇ median | λ₇ < 10⁻³ | λ₁₆ median |",
+        "|---|---|---|---|---|",
+    ]
+    for kind, part in [("short chains", rigid[rigid["kind"] == "short"]),
+                       ("long chains", rigid[rigid["kind"] == "long"]), ("all", rigid)]:  # fmt: skip
+        if len(part):
+            lines.append(
+                f"| {kind} | {len(part)} | {part['lambda_07'].median():.4f} | "
+                f"{100 * (part['lambda_07'] < 1e-3).mean():.1f} % | "
+                f"{part['lambda_16'].median():.3f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _read_targets(out: Path) -> pd.DataFrame | None:
+    for name in ("targets.csv", "targets.csv.gz"):
+        if (out / name).exists():
+            return pd.read_csv(out / name, dtype={"chain_id": str})
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     p = argparse.ArgumentParser(
@@ -523,6 +558,10 @@ def main(argv: list[str] | None = None) -> int:
             progress=lambda m: print(m, flush=True),
         )  # fmt: skip
         print(f"targets done ({cpu:.0f} CPU-s)")
+    targets = _read_targets(out)
+    if targets is not None:
+        text = summary_markdown(info, skipped, windows, stats, config, command)
+        (out / "summary.md").write_text(text + "\n" + targets_markdown(windows, targets))
     return 0
 
 

@@ -138,5 +138,10 @@ def test_command_line_writes_tables(data: Path, tmp_path: Path) -> None:
         assert (tmp_path / name).stat().st_size > 0
     text = (tmp_path / "summary.md").read_text()
     assert "| **all** |" in text and "selected windows" in text
+    assert "## Targets" not in text
+    assert main(["--data", str(data), "--out", str(tmp_path), "--cap", "2", "--targets"]) == 0
+    targets = pd.read_csv(tmp_path / "targets.csv")
+    assert len(targets) == len(pd.read_csv(tmp_path / "windows.csv"))
+    assert "## Targets" in (tmp_path / "summary.md").read_text()
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path)])  # --data is required
