@@ -371,7 +371,7 @@ def feature_totals(work: str | Path) -> dict[str, Any]:
 def stage_features(s: Settings, labels: pd.DataFrame) -> dict[str, Any]:
     """Featurise every decoy, ``chunk_complexes`` complexes per HDF5 file (resumable)."""
     from deeprank_like.pretrained.docking import FEATURE_MODULES
-    from deeprank_like.processing import process
+    from deeprank_like.processing import Execution, FeaturizeConfig, process
 
     t0 = time.perf_counter()
     processed = skipped = 0
@@ -390,14 +390,12 @@ def stage_features(s: Settings, labels: pd.DataFrame) -> dict[str, Any]:
         resume = Path(f"{prefix}.hdf5").exists() or any(
             Path(s.work).glob(f"features-{k:03d}.shard-*.hdf5")
         )
-        summary = process(
-            queries,
-            prefix=str(prefix),
+        config = FeaturizeConfig(
+            output=str(prefix),
             feature_modules=list(FEATURE_MODULES),
-            cpu_count=s.cpu_count,
-            resume=resume,
-            progress=True,
+            processing=Execution(cpu_count=s.cpu_count, resume=resume, progress=True),
         )
+        summary = process(queries, config)
         processed += summary.processed
         skipped += summary.skipped
         record = {
@@ -748,9 +746,8 @@ def stage_cnn(
     import torch
 
     from deeprank_like.data import GridDataset
-    from deeprank_like.grid import GridSettings, MapMethod
     from deeprank_like.pretrained.docking import FEATURE_MODULES
-    from deeprank_like.processing import process
+    from deeprank_like.processing import Execution, FeaturizeConfig, GridConfig, process
     from deeprank_like.training import Trainer
 
     torch.set_num_threads(s.threads)
@@ -759,16 +756,17 @@ def stage_cnn(
     queries, _ = build_queries(labels[labels["path"].isin(keep)])
     prefix = Path(s.work) / "grids"
     t0 = time.perf_counter()
-    summary = process(
-        queries,
-        prefix=str(prefix),
+    config = FeaturizeConfig(
+        output=str(prefix),
         feature_modules=list(FEATURE_MODULES),
-        cpu_count=s.cpu_count,
-        grid_settings=GridSettings(points_counts=(s.grid_points,) * 3, sizes=(s.grid_size,) * 3),
-        grid_map_method=MapMethod.GAUSSIAN,
-        resume=Path(f"{prefix}.hdf5").exists(),
-        progress=False,
+        processing=Execution(
+            cpu_count=s.cpu_count, resume=Path(f"{prefix}.hdf5").exists(), progress=False
+        ),
+        grid=GridConfig(
+            points_counts=(s.grid_points,) * 3, sizes=(s.grid_size,) * 3, method="gaussian"
+        ),
     )
+    summary = process(queries, config)
     grid_wall = time.perf_counter() - t0
     figure("grid_queries_per_s", summary.processed / grid_wall if grid_wall else 0.0, "queries/s")
     h5 = Path(f"{prefix}.hdf5")
