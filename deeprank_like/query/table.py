@@ -112,12 +112,17 @@ class RowQuery:
         Set when the row cannot become a query.
     values : dict
         The row's query fields as parsed (for joins, e.g. :func:`add_targets`).
+    target_error : Exception or None
+        Set (and also ``error``) when the query fields parse but a target value does not
+        (empty, not a number): :func:`table_queries` still checks the query against its
+        structure first, so a structural error is the one reported.
     """
 
     row: int
     query: Any = None
     error: BaseException | None = None
     values: dict[str, Any] = field(default_factory=dict)
+    target_error: BaseException | None = None
 
 
 def _norm(name: Any) -> str:
@@ -423,12 +428,16 @@ def parse_table(
     rows: list[RowQuery] = []
     for i, record in enumerate(df.to_dict("records")):
         item = RowQuery(row=i)
+        rows.append(item)
         try:
             item.values = _row_fields(record, field_of, default_kind, base, complete)
-            item.values["targets"] = _row_targets(record, targets, missing_targets)
         except (DeeprankLikeError, ValueError, TypeError, KeyError) as exc:
             item.error = exc
-        rows.append(item)
+            continue
+        try:
+            item.values["targets"] = _row_targets(record, targets, missing_targets)
+        except (ValueError, TypeError, KeyError) as exc:
+            item.error = item.target_error = exc
     fields_present = {"pssm_paths" if f.startswith("pssm_") else f for f in present}
     if "residue" in fields_present:
         fields_present = (fields_present - {"residue"}) | {"variant_residue_number"}
@@ -478,17 +487,22 @@ def table_queries(
     )
     cache = _StructureCache() if check_structures else None
     # Check the rows of one structure together (each structure is read once), keep table order.
+    # A row whose only fault is its target is checked too: the query's own error (missing
+    # structure, residue not found, ...) is the one to report; the target error stays otherwise.
     order = sorted(
-        (item for item in table.rows if item.error is None),
+        (item for item in table.rows if item.error is None or item.error is item.target_error),
         key=lambda item: (str(item.values.get("pdb_path")), str(item.values.get("model", 0))),
     )
     for item in order:
         try:
-            item.query = _make_query(item.values, defaults or {})
-            check_query(item.query, cache)
+            query = _make_query(item.values, defaults or {})
+            check_query(query, cache)
         except (DeeprankLikeError, ValueError, TypeError, KeyError) as exc:
             item.error = exc
             item.query = None
+            continue
+        if item.target_error is None:
+            item.query = query
     return table.rows, table.label
 
 

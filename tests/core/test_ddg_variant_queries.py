@@ -76,3 +76,32 @@ def test_repeated_rows_get_renamed_copies(table):
 def test_missing_columns_are_named():
     with pytest.raises(DeeprankLikeError, match=r"lacks column\(s\) \['variant'\]"):
         variant_queries(pd.DataFrame(columns=["pdb_path", "chain", "residue", "wildtype"]))
+
+
+def test_rows_without_a_target_report_their_structural_error_first(table):
+    """Regression: an empty target cell hid the real fault (all three read 'missing target')."""
+    folder = table[1]
+    bad = pd.DataFrame(
+        [
+            ("101M.pdb", "A", "10", "L", "A", np.nan),  # wild type is VAL
+            ("101M.pdb", "A", "9999", "V", "A", np.nan),  # no such residue
+            ("nope.pdb", "A", "10", "V", "A", np.nan),  # no such file
+            ("101M.pdb", "A", "10", "V", "A", np.nan),  # a good query: the target is the fault
+        ],
+        columns=["pdb_path", "chain", "residue", "wildtype", "variant", "ddg"],
+    )
+    made = variant_queries(bad, base_dir=folder, targets={"ddg": "ddg"})
+    assert made.rows == [] and made.queries == []
+    got = [r.split(":")[0] for r in made.failures.sort_values("row")["reason"]]
+    assert got == ["wild type mismatch", "residue not found", "missing structure", "missing target"]
+    # Without targets (prediction) the empty column is no fault at all.
+    made = variant_queries(bad, base_dir=folder)
+    assert made.rows == [3]
+    assert sorted(r.split(":")[0] for r in made.failures["reason"]) == [
+        "missing structure",
+        "residue not found",
+        "wild type mismatch",
+    ]
+    # missing_targets="omit" keeps the row, without the target.
+    made = variant_queries(bad, base_dir=folder, targets={"ddg": "ddg"}, missing_targets="omit")
+    assert made.rows == [3] and made.queries[0].targets == {}

@@ -95,6 +95,7 @@ def variant_queries(
     *,
     base_dir: str | os.PathLike | None = None,
     targets: dict[str, str] | None = None,
+    missing_targets: str = "error",
     **query_kwargs: Any,
 ) -> VariantRows:
     """Turn a variant table into single-residue-variant queries, checked against the structures.
@@ -104,7 +105,9 @@ def variant_queries(
     residue not found, non-standard residue, wild type that does not match the structure,
     variant equal to the wild type, unknown amino-acid code, missing target) is recorded in
     ``failures`` with a reason that starts with its category (``"wild type mismatch: ..."``,
-    counted by :meth:`VariantRows.reasons`); it never stops the others. A repeated row gets a
+    counted by :meth:`VariantRows.reasons`); it never stops the others. A row is checked
+    against its structure before its target, so a row with both faults reports the structural
+    one; without ``targets`` (prediction) the ΔΔG column is never needed. A repeated row gets a
     renamed copy of its query (``model_id`` ``"<stem>_2"``), as in any ``QueryCollection``.
 
     Parameters
@@ -114,7 +117,11 @@ def variant_queries(
     base_dir : path, optional
         Directory that relative ``pdb_path`` values are relative to (default: the current one).
     targets : dict of str to str, optional
-        Target name → column; the value is stored in ``query.targets``.
+        Target name → column; the value is stored in ``query.targets``. Optional: prediction
+        needs none.
+    missing_targets : {"error", "omit"}
+        A row whose target cell is empty fails as ``"missing target"`` (``"error"``, after its
+        query checked out) or keeps its query without that target (``"omit"``).
     **query_kwargs
         Passed to :class:`~deeprank_like.query.SingleResidueVariantQuery` (e.g. ``resolution``).
 
@@ -132,6 +139,7 @@ def variant_queries(
         kind="srv",
         target_columns={column: name for name, column in targets.items()},
         base_dir=Path(base_dir) if base_dir is not None else Path.cwd(),
+        missing_targets=missing_targets,
         **query_kwargs,
     )
     position = made.table_rows
