@@ -6,6 +6,11 @@ Inputs (distributed with DeepRank2, Apache-2.0; parameters by M. Nilges et al.):
 ``protein-allhdg5-5_new.top`` (per-residue atom types and partial charges),
 ``protein-allhdg5-4_new.param`` (``NONBonded`` Lennard-Jones parameters),
 ``patch.top`` (terminal and protonation patches) and ``residue-classes`` (when a patch applies).
+
+Versions: the tables are version 2 (``"version": 2``). Version 1 was read with a stricter
+topology pattern that skipped 57 atoms; ``"missing_in_version_1"`` lists them (``"RES:ATOM"``)
+so that :func:`deeprank_like.domain.forcefield.load_forcefield` can rebuild version 1 for models
+trained before the fix.
 """
 
 from __future__ import annotations
@@ -15,15 +20,22 @@ import re
 import sys
 from pathlib import Path
 
+#: Topology line pattern: keywords in any case (``TYPE=`` in HIS HE2) and other keywords
+#: before ``end`` (``exclude=(CZ)`` on aromatic ring atoms), as DeepRank2's TopParser reads them.
+TOP_PATTERN = re.compile(
+    r"^(\w+)\s+atom\s+(\S+)\s+type=\s*(\S+)\s+charge=\s*(-?[\d.]+)\b.*\bend\b",
+    re.IGNORECASE,
+)
+#: The pattern of force-field version 1 (before the fix): case-sensitive, nothing between the
+#: charge and ``end``; it skipped 57 atoms (PHE/TYR/TRP ring atoms, HIS HE2, methyl H of
+#: ILE/LEU/VAL), which version 1 leaves without charge and LJ parameters.
+TOP_PATTERN_V1 = re.compile(r"^(\w+)\s+atom\s+(\S+)\s+type=(\S+)\s+charge=\s*(-?[\d.]+)\s+end")
+#: Version of the tables this script writes (``forcefield.json`` ``"version"``).
+VERSION = 2
 
-def parse_top(path: Path) -> dict[str, dict[str, list]]:
+
+def parse_top(path: Path, pattern: re.Pattern[str] = TOP_PATTERN) -> dict[str, dict[str, list]]:
     residues: dict[str, dict[str, list]] = {}
-    # keywords in any case (``TYPE=`` in HIS HE2) and other keywords before ``end``
-    # (``exclude=(CZ)`` on aromatic ring atoms), as DeepRank2's TopParser reads them
-    pattern = re.compile(
-        r"^(\w+)\s+atom\s+(\S+)\s+type=\s*(\S+)\s+charge=\s*(-?[\d.]+)\b.*\bend\b",
-        re.IGNORECASE,
-    )
     for line in path.read_text().splitlines():
         m = pattern.match(line.strip())
         if m:
@@ -75,10 +87,29 @@ def parse_classes(path: Path) -> dict[str, dict]:
 
 def main(src: str) -> None:
     folder = Path(src)
+    top = folder / "protein-allhdg5-5_new.top"
+    residues = parse_top(top)
+    old = parse_top(top, TOP_PATTERN_V1)
+    changed = [
+        f"{res}:{atom}"
+        for res, atoms in old.items()
+        for atom, entry in atoms.items()
+        if residues.get(res, {}).get(atom) != entry
+    ]
+    if changed:  # version 1 must be version 2 minus the listed atoms
+        raise SystemExit(f"{top}: atoms read differently by the two patterns: {changed}")
+    missing = sorted(
+        f"{res}:{atom}"
+        for res, atoms in residues.items()
+        for atom in atoms
+        if atom not in old.get(res, {})
+    )
     data = {
+        "version": VERSION,
+        "missing_in_version_1": missing,
         "source": "CNS/HADDOCK protein-allhdg5-5 topology, protein-allhdg5-4 parameters "
         "(distributed with DeepRank2, Apache-2.0)",
-        "residues": parse_top(folder / "protein-allhdg5-5_new.top"),
+        "residues": residues,
         "lj_types": parse_param(folder / "protein-allhdg5-4_new.param"),
         "patches": parse_patches(folder / "patch.top"),
         "residue_classes": parse_classes(folder / "residue-classes"),

@@ -9,6 +9,14 @@ Patches (terminal groups, histidine tautomers) change **only the atoms they name
 patches (``DISU``, ``CYNH``, written with ``1``/``2`` atom prefixes) are not applied.
 Atoms unknown to the force field get charge 0 and no Lennard-Jones interaction; they are
 counted, not logged one by one.
+
+Versions
+    The tables are **version 2** (the default everywhere). **Version 1** is the same tables
+    without the 57 atoms listed in ``forcefield.json`` ``"missing_in_version_1"`` (PHE/TYR/TRP
+    ring atoms, HIS HE2, ILE/LEU/VAL methyl hydrogens, which an earlier topology parser
+    skipped, leaving them with charge 0 and no Lennard-Jones interaction). Version 1 exists only
+    to reproduce the features of models trained before that fix (the shipped docking and ΔΔG
+    models); do not use it for anything new.
 """
 
 from __future__ import annotations
@@ -22,7 +30,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["AtomArrays", "AtomParameters", "atom_parameters", "load_forcefield"]
+__all__ = [
+    "FORCEFIELD_VERSIONS",
+    "AtomArrays",
+    "AtomParameters",
+    "atom_parameters",
+    "check_forcefield_version",
+    "load_forcefield",
+]
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +48,67 @@ _ATOM_ALIASES = {"H": "HN", "OT1": "O", "OT2": "OXT", "O1": "O", "O2": "OXT", "H
 _PATCH_ORDER = ("NTER", "PROP", "CTER", "CTN", "HISE", "HISD")
 
 
+#: Force-field table versions :func:`load_forcefield` can give (2: current; 1: before the fix).
+FORCEFIELD_VERSIONS: tuple[int, ...] = (1, 2)
+
+
+def check_forcefield_version(version: Any, what: str = "forcefield_version") -> int:
+    """``version`` as an int if it is one of :data:`FORCEFIELD_VERSIONS`.
+
+    Raises
+    ------
+    ValueError
+        Anything else (the message names ``what`` and the valid versions).
+    """
+    if isinstance(version, bool) or not isinstance(version, int | np.integer):
+        valid = False
+    else:
+        valid = int(version) in FORCEFIELD_VERSIONS
+    if not valid:
+        raise ValueError(
+            f"{what}={version!r}: unknown force-field version; choose 1 (tables before the "
+            "topology-parser fix, only for models trained on them) or 2 (current)"
+        )
+    return int(version)
+
+
+def load_forcefield(version: int = 2) -> dict:
+    """The parsed force-field tables of one version (cached; do not modify the result).
+
+    Parameters
+    ----------
+    version : {2, 1}
+        2: the current tables. 1: the tables before the topology-parser fix (the 57 atoms of
+        ``"missing_in_version_1"`` removed from ``"residues"``), only to reproduce the
+        features of models trained on them.
+
+    Returns
+    -------
+    dict
+        ``residues`` (residue → atom → [type, charge]), ``lj_types``, ``patches``,
+        ``residue_classes``, ``source``, ``version`` (the version asked for).
+
+    Raises
+    ------
+    ValueError
+        ``version`` is not 1 or 2.
+    """
+    return _load_forcefield(check_forcefield_version(version, "load_forcefield(version)"))
+
+
 @cache
-def load_forcefield() -> dict:
-    """The parsed force-field tables (cached)."""
+def _load_forcefield(version: int) -> dict:
     text = resources.files("deeprank_like.domain").joinpath("data/forcefield.json").read_text()
-    return json.loads(text)
+    data = json.loads(text)
+    missing = data.pop("missing_in_version_1", [])
+    if version == 1:
+        residues = {res: dict(atoms) for res, atoms in data["residues"].items()}
+        for key in missing:
+            res, atom = key.split(":", 1)
+            residues[res].pop(atom)
+        data["residues"] = residues
+    data["version"] = version
+    return data
 
 
 class AtomArrays(Protocol):
@@ -115,21 +186,31 @@ class AtomParameters:
     known: np.ndarray
 
 
-def atom_parameters(structure: AtomArrays) -> AtomParameters:
+def atom_parameters(structure: AtomArrays, version: int = 2) -> AtomParameters:
     """Charges and LJ parameters for every atom of ``structure`` (cached on the structure).
 
     Parameters
     ----------
     structure : Structure
         Anything with the arrays of :class:`AtomArrays`.
+    version : {2, 1}
+        Force-field table version (see :func:`load_forcefield`; 1 only for models trained
+        before the topology-parser fix). Cached separately per version.
 
     Returns
     -------
     AtomParameters
+
+    Raises
+    ------
+    ValueError
+        ``version`` is not 1 or 2.
     """
-    if "ff_params" in structure._cache:
-        return structure._cache["ff_params"]
-    ff = load_forcefield()
+    version = check_forcefield_version(version, "atom_parameters(version)")
+    cache_key = "ff_params" if version == 2 else f"ff_params_v{version}"
+    if cache_key in structure._cache:
+        return structure._cache[cache_key]
+    ff = load_forcefield(version)
     residues: dict[str, dict[str, list]] = ff["residues"]
     lj: dict[str, list[float]] = ff["lj_types"]
 
@@ -183,7 +264,7 @@ def atom_parameters(structure: AtomArrays) -> AtomParameters:
         sigma14=params[:, 3].copy(),
         known=known,
     )
-    structure._cache["ff_params"] = result
+    structure._cache[cache_key] = result
     return result
 
 

@@ -19,7 +19,7 @@ import hashlib
 
 import numpy as np
 
-from deeprank_like.domain.forcefield import atom_parameters
+from deeprank_like.domain.forcefield import atom_parameters, check_forcefield_version
 from deeprank_like.features.base import FeatureContext, FeatureModule, FeatureSpec
 
 __all__ = [
@@ -54,7 +54,7 @@ _ATOM_ONLY = (
 
 
 def pair_energies(
-    structure, i: np.ndarray, j: np.ndarray
+    structure, i: np.ndarray, j: np.ndarray, forcefield_version: int = 2
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Coulomb and Lennard-Jones energies of atom pairs ``(i, j)`` of ``structure``.
 
@@ -62,13 +62,16 @@ def pair_energies(
     ----------
     i, j : ndarray (m,), int64
         Atom indices.
+    forcefield_version : {2, 1}
+        Force-field tables (:func:`deeprank_like.domain.forcefield.load_forcefield`); 1 exists
+        only to reproduce the features of models trained before the topology-parser fix.
 
     Returns
     -------
     electrostatic, vanderwaals : ndarray (m,), kcal/mol
     distance : ndarray (m,), Å (not floored)
     """
-    p = atom_parameters(structure)
+    p = atom_parameters(structure, forcefield_version)
     xyz = structure.coords
     r = np.linalg.norm(xyz[i] - xyz[j], axis=1)
     same_chain = structure.chain_index[i] == structure.chain_index[j]
@@ -99,19 +102,30 @@ class Contact(FeatureModule):
         another side (with ``include_hydrogens=True`` on the query this reproduces DeepRank2's
         residue-edge values; see ``docs/coming-from-deeprank2.md``). No effect on atom graphs
         and SRV queries.
+    forcefield_version : {2, 1}
+        Force-field tables of the energies (:func:`deeprank_like.domain.forcefield.load_forcefield`).
+        2 (default): current. 1: the tables before the topology-parser fix (57 atoms, e.g.
+        aromatic ring carbons and HIS HE2, without charge and LJ); it exists only to reproduce
+        the features of models trained before the fix (the shipped docking and ΔΔG models use
+        it through their metadata).
     """
 
     name = "contact"
     description = "edge distances, flags and pairwise energies"
     residue_atoms: str = "all"
+    forcefield_version: int = 2
 
-    def __init__(self, residue_atoms: str = "all") -> None:
+    def __init__(self, residue_atoms: str = "all", forcefield_version: int = 2) -> None:
         if residue_atoms not in ("all", "interface_shell"):
             raise ValueError(
                 f"Contact(residue_atoms={residue_atoms!r}): choose 'all' or 'interface_shell'"
             )
-        if residue_atoms != type(self).residue_atoms:  # a default instance keeps no state
+        version = check_forcefield_version(forcefield_version, "Contact(forcefield_version)")
+        # a default instance keeps no state
+        if residue_atoms != type(self).residue_atoms:
             self.residue_atoms = residue_atoms
+        if version != type(self).forcefield_version:
+            self.forcefield_version = version
 
     def specs(self, context: FeatureContext) -> tuple[FeatureSpec, ...]:
         return _COMMON + (_ATOM_ONLY if context.resolution == "atom" else ())
@@ -119,13 +133,15 @@ class Contact(FeatureModule):
     def compute(self, context: FeatureContext) -> dict[str, np.ndarray]:
         # The values depend only on the structure, the graph's nodes and edges and the atom
         # choice: variant queries at one position (19 variants, same graph) reuse them when
-        # the structure is shared (features/cache.py). Memoised on the structure.
-        if getattr(self, "residue_atoms", "all") != "all":
+        # the structure is shared (features/cache.py). Memoised on the structure, keyed by
+        # the force-field version too.
+        if self.residue_atoms != "all":
             return self._compute(context)
         g = context.graph
         digest = hashlib.blake2b(digest_size=16)
         digest.update(
-            f"{g.resolution}|{getattr(context.query, 'include_hydrogens', False)}".encode()
+            f"{g.resolution}|{getattr(context.query, 'include_hydrogens', False)}|"
+            f"ff{self.forcefield_version}".encode()
         )
         for arr in (g.edge_index, g.residue_index, g.atom_index):
             if arr is not None:
@@ -145,7 +161,7 @@ class Contact(FeatureModule):
         src, dst = g.edge_index
         if g.resolution == "atom":
             a, b = g.atom_index[src], g.atom_index[dst]
-            elec, vdw, dist = pair_energies(s, a, b)
+            elec, vdw, dist = pair_energies(s, a, b, self.forcefield_version)
             same_chain = (s.chain_index[a] == s.chain_index[b]).astype(np.float64)
             return {
                 "distance": dist,
@@ -171,7 +187,7 @@ class Contact(FeatureModule):
         cd = counts[dst][edge_of_pair]
         ai = atoms[start[src][edge_of_pair] + local // cd]
         bi = atoms[start[dst][edge_of_pair] + local % cd]
-        elec, vdw, r = pair_energies(s, ai, bi)
+        elec, vdw, r = pair_energies(s, ai, bi, self.forcefield_version)
         e_sum = np.bincount(edge_of_pair, weights=elec, minlength=g.num_edges)
         v_sum = np.bincount(edge_of_pair, weights=vdw, minlength=g.num_edges)
         dmin = np.full(g.num_edges, np.inf)

@@ -15,7 +15,10 @@ The model
     interface (``components``, ``contact``,
     ``surfacearea`` and ``irc`` features), trained on rigid-body decoys of the 185 complexes of
     Docking Benchmark 5 to predict DockQ against the bound complex; the output is a logit and
-    ``predicted_dockq = sigmoid(logit)`` lies in (0, 1). The weights (a plain ``state_dict``
+    ``predicted_dockq = sigmoid(logit)`` lies in (0, 1). The ``contact`` energies are computed
+    with the force-field tables the model was trained with (``model.json``
+    ``query.forcefield_version``; a model without it was trained before the force-field fix and
+    gets version 1, see :func:`deeprank_like.domain.forcefield.load_forcefield`). The weights (a plain ``state_dict``
     read with ``torch.load(weights_only=True)``) and a JSON file with the network config, the
     feature standardisation and the evaluation figures live in ``deeprank_like/pretrained/docking/``
     with a model card (``MODEL_CARD.md``). Nothing is downloaded.
@@ -318,8 +321,30 @@ class ScoringModel:
 
     @property
     def feature_modules(self) -> list[str]:
-        """Feature modules the network was trained with."""
+        """Feature modules the network was trained with (names)."""
         return list(self.metadata["query"]["feature_modules"])
+
+    @property
+    def forcefield_version(self) -> int:
+        """Force-field table version of the training features (1 when ``model.json`` has none:
+        every model written before versioned tables was trained on version 1)."""
+        from deeprank_like.domain.forcefield import check_forcefield_version
+
+        return check_forcefield_version(
+            self.metadata["query"].get("forcefield_version", 1),
+            f"{self.path / METADATA_FILE}: query.forcefield_version",
+        )
+
+    def featurizers(self) -> list[Any]:
+        """The feature modules to featurise with: the names of :attr:`feature_modules`, with
+        ``contact`` as ``Contact(forcefield_version=...)`` of :attr:`forcefield_version`."""
+        from deeprank_like.features.contact import Contact
+
+        version = self.forcefield_version
+        return [
+            Contact(forcefield_version=version) if name == "contact" else name
+            for name in self.feature_modules
+        ]
 
 
 def save_scoring_model(
@@ -330,6 +355,7 @@ def save_scoring_model(
     query: dict[str, Any],
     training: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
+    forcefield_version: int | None = None,
 ) -> Path:
     """Write a scorer: ``weights.pt`` (plain ``state_dict``) and ``model.json``.
 
@@ -345,6 +371,12 @@ def save_scoring_model(
         ``resolution``, ``influence_radius``, ``max_edge_length``, ``feature_modules``.
     training, metrics : dict, optional
         Free JSON-serialisable records (how it was trained, how well it does).
+    forcefield_version : {2, 1}, optional
+        Force-field tables the training ``contact`` energies were computed with; recorded as
+        ``query.forcefield_version`` and used by :func:`score_models`. Default: the
+        ``forcefield_version`` of ``query`` if it has one (it must agree with this argument
+        when both are given), else 2 (the current tables). 1 only for features computed
+        before the force-field fix.
 
     Returns
     -------
@@ -354,8 +386,18 @@ def save_scoring_model(
     import datetime as dt
 
     from deeprank_like import __version__
+    from deeprank_like.domain.forcefield import check_forcefield_version
     from deeprank_like.nn.registry import model_config, model_name
 
+    given = query.get("forcefield_version")
+    if forcefield_version is None:
+        forcefield_version = 2 if given is None else given
+    version = check_forcefield_version(forcefield_version)
+    if given is not None and given != version:
+        raise ValueError(
+            f"save_scoring_model: query['forcefield_version']={given!r} disagrees with "
+            f"forcefield_version={version}"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
@@ -370,7 +412,7 @@ def save_scoring_model(
         "output": {"target": "dockq", "transform": "sigmoid"},
         "capri_dockq_thresholds": [list(t) for t in CAPRI_DOCKQ_THRESHOLDS],
         "data": data_config,
-        "query": dict(query),
+        "query": {**query, "forcefield_version": version},
         "training": training or {},
         "metrics": metrics or {},
     }
@@ -512,7 +554,7 @@ def score_models(
             summary = process(
                 queries,
                 prefix=os.path.join(tmp, "features"),
-                feature_modules=model.feature_modules,
+                feature_modules=model.featurizers(),
                 cpu_count=min(int(cpu_count), len(queries)),
                 executor="serial" if int(cpu_count) == 1 else "processes",
                 progress=False,

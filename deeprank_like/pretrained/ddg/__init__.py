@@ -42,6 +42,7 @@ from deeprank_like.query.table import parse_residue  # re-exported: one residue 
 __all__ = [
     "TABLE_COLUMNS",
     "VariantRows",
+    "ddg_featurizers",
     "graph_to_data",
     "load_ddg_model",
     "parse_residue",
@@ -275,6 +276,44 @@ def load_ddg_model(directory: str | os.PathLike | None = None) -> tuple[Any, dic
     return model, meta
 
 
+def ddg_featurizers(meta: dict[str, Any]) -> list[Any]:
+    """The feature modules of a ΔΔG model's ``model.json``, ``contact`` with its force field.
+
+    ``contact`` becomes ``Contact(forcefield_version=v)`` with ``v`` the top-level
+    ``forcefield_version`` of ``model.json``, 1 when absent: every model written before versioned
+    force-field tables (the shipped one included) was trained on version 1 (see
+    :func:`deeprank_like.domain.forcefield.load_forcefield`).
+
+    Parameters
+    ----------
+    meta : dict
+        The content of ``model.json`` (``feature_modules``, optional ``forcefield_version``).
+
+    Returns
+    -------
+    list
+        Module names, and a :class:`~deeprank_like.features.contact.Contact` instance.
+
+    Raises
+    ------
+    DeeprankLikeError
+        ``forcefield_version`` is not 1 or 2.
+    """
+    from deeprank_like.domain.forcefield import check_forcefield_version
+    from deeprank_like.features.contact import Contact
+
+    try:
+        version = check_forcefield_version(
+            meta.get("forcefield_version", 1), "ΔΔG model.json forcefield_version"
+        )
+    except ValueError as exc:
+        raise DeeprankLikeError(str(exc)) from None
+    return [
+        Contact(forcefield_version=version) if name == "contact" else name
+        for name in meta["feature_modules"]
+    ]
+
+
 def predict_ddg(
     table: pd.DataFrame,
     *,
@@ -305,6 +344,7 @@ def predict_ddg(
     from torch_geometric.data import Batch
 
     model, meta = load_ddg_model(model_dir)
+    modules = ddg_featurizers(meta)
     made = variant_queries(table, base_dir=base_dir, **meta.get("query", {}))
     out = table.copy()
     out["predicted_ddg"] = np.nan
@@ -314,7 +354,7 @@ def predict_ddg(
     datas, rows = [], []
     for row, query in zip(made.rows, made.queries, strict=True):
         try:
-            graph = query.build(meta["feature_modules"])
+            graph = query.build(modules)
             datas.append(graph_to_data(graph, meta["node_features"], meta["edge_features"]))
             rows.append(row)
         except DeeprankLikeError as exc:
