@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from deeprank_like.errors import GridError
+from deeprank_like.resolve import resolve
 
 __all__ = ["SUSPICIOUS_RESOLUTION", "GridSettings", "MapMethod"]
 
@@ -58,16 +59,19 @@ class MapMethod(StrEnum):
 
     @classmethod
     def parse(cls, value: MapMethod | str) -> MapMethod:
-        """Accept a member, its value (``"gaussian"``) or its name (``"GAUSSIAN"``)."""
+        """Accept a member, its value (``"gaussian"``) or its name (``"GAUSSIAN"``).
+
+        Case, ``_`` and ``-`` do not matter (:func:`deeprank_like.resolve.resolve`); an
+        unknown name is a :class:`~deeprank_like.errors.GridError` listing the methods.
+        """
         if isinstance(value, cls):
             return value
-        if isinstance(value, str):
-            key = value.strip()
-            for member in cls:
-                if key.lower() == member.value or key.upper() == member.name:
-                    return member
-        raise GridError(
-            f"unknown grid map method {value!r}; expected one of {', '.join(m.name for m in cls)}"
+        return resolve(
+            value,
+            {m.value: m for m in cls},
+            what="grid map method",
+            aliases={m.name: m.value for m in cls},
+            error=GridError,
         )
 
 
