@@ -100,6 +100,7 @@ class Settings:
     chunk_complexes: int = 10
     first_pass_decoys: int = 30
     train_decoys: int = 60
+    forcefield_version: int = 2
     epochs: int = 4
     batch_size: int = 32
     hidden: int = 32
@@ -304,6 +305,22 @@ def build_queries(labels: pd.DataFrame) -> tuple[list, dict[str, str]]:
     return queries, groups
 
 
+def feature_modules(s: Settings) -> list[Any]:
+    """The scorer's feature modules, ``contact`` on the force-field tables of ``s``.
+
+    Version 1 reproduces the committed run (featurised before the force-field fix; see
+    :func:`deeprank_like.domain.forcefield.load_forcefield`); the scorer shipped from it
+    records the version and computes its features the same way.
+    """
+    from deeprank_like.features.contact import Contact
+    from deeprank_like.pretrained.docking import FEATURE_MODULES
+
+    return [
+        Contact(forcefield_version=s.forcefield_version) if m == "contact" else m
+        for m in FEATURE_MODULES
+    ]
+
+
 def feature_files(work: str | Path) -> list[Path]:
     """The finished chunk files ``features-NNN.hdf5`` (shards of a running chunk excluded)."""
     return sorted(Path(work).glob("features-[0-9][0-9][0-9].hdf5"))
@@ -392,7 +409,7 @@ def stage_features(s: Settings, labels: pd.DataFrame) -> dict[str, Any]:
         )
         config = FeaturizeConfig(
             output=str(prefix),
-            feature_modules=list(FEATURE_MODULES),
+            feature_modules=feature_modules(s),
             processing=Execution(cpu_count=s.cpu_count, resume=resume, progress=True),
         )
         summary = process(queries, config)
@@ -746,7 +763,6 @@ def stage_cnn(
     import torch
 
     from deeprank_like.data import GridDataset
-    from deeprank_like.pretrained.docking import FEATURE_MODULES
     from deeprank_like.processing import Execution, FeaturizeConfig, GridConfig, process
     from deeprank_like.training import Trainer
 
@@ -758,7 +774,7 @@ def stage_cnn(
     t0 = time.perf_counter()
     config = FeaturizeConfig(
         output=str(prefix),
-        feature_modules=list(FEATURE_MODULES),
+        feature_modules=feature_modules(s),
         processing=Execution(
             cpu_count=s.cpu_count, resume=Path(f"{prefix}.hdf5").exists(), progress=False
         ),
@@ -847,6 +863,7 @@ def stage_ship(s: Settings, dataset: Any, table: pd.DataFrame, metrics: dict[str
             "feature_modules": list(FEATURE_MODULES),
             "chain_ids": ["A", "B"],
         },
+        forcefield_version=s.forcefield_version,
         training={
             "data": "Docking Benchmark 5 (BM5-clean), rigid-body decoys of the unbound pairs",
             "complexes": int(table["complex"].nunique()),
@@ -859,12 +876,25 @@ def stage_ship(s: Settings, dataset: Any, table: pd.DataFrame, metrics: dict[str
             "scheduler": "cosine",
             "loss": "binary cross-entropy on the soft label DockQ",
             "seed": s.seed,
-            "command": "python benchmarks/interface_scoring.py --seed " + str(s.seed),
+            "command": "python benchmarks/interface_scoring.py --seed "
+            + f"{s.seed} --forcefield-version {s.forcefield_version}",
         },
         metrics=metrics,
     )
     log(f"ship: scorer written to {out}")
     return out
+
+
+def forcefield_note(version: int) -> str:
+    """The model card's sentence on the force-field tables of the contact energies."""
+    if version == 2:
+        return "Energies use the force-field tables of this release (version 2)."
+    return (
+        "Energies use force-field tables version 1: the tables from before the fix of the "
+        "topology parser that left 57 atoms (PHE/TYR/TRP ring atoms, HIS HE2, ILE/LEU/VAL "
+        "methyl hydrogens) without charge and Lennard-Jones parameters. The scorer computes "
+        "its features the same way (`model.json` records the version), so they match training."
+    )
 
 
 def model_card(s: Settings, table: pd.DataFrame, results: dict[str, Any]) -> str:
@@ -907,6 +937,7 @@ Residue nodes of the interface (a heavy atom within 10 Å of the other side), ed
 modules {", ".join(f"`{m}`" for m in FEATURE_MODULES)}: residue type, charge, polarity, size,
 mass, pI, H-bond donors/acceptors; SASA and buried surface area; inter-residue contact counts by
 polarity; edge distance, same-chain and covalent flags, Coulomb and Lennard-Jones energies.
+{forcefield_note(s.forcefield_version)}
 
 ## Evaluation (5-fold cross-validation over complexes, held-out complexes only)
 {rows}
@@ -1251,6 +1282,14 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         type=int,
         default=d.train_decoys,
         help="decoys per complex that training uses (seeded; 0: all); evaluation scores all",
+    )
+    p.add_argument(
+        "--forcefield-version",
+        type=int,
+        choices=(1, 2),
+        default=d.forcefield_version,
+        help="force-field tables of the contact energies (1: before the parser fix, as the "
+        "committed run)",
     )
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
