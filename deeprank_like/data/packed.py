@@ -20,6 +20,11 @@ trained on a packed file predicts on ``GraphDataset`` and back.
 >>> pack_graphs(["shard0.hdf5", "shard1.hdf5"], "train.packed.h5")
 >>> train = PackedGraphDataset("train.packed.h5", target="irmsd", standardize=True)
 >>> trainer.train(10, batch_size=16, num_workers=2)
+
+This module holds the dataset; the standardisation fit is in
+:mod:`~deeprank_like.data.packed_fit`, target handling in
+:mod:`~deeprank_like.data.packed_targets`, DataLoader worker setup in
+:mod:`~deeprank_like.data.packed_workers`.
 """
 
 from __future__ import annotations
@@ -33,15 +38,15 @@ import numpy as np
 import torch
 from torch_geometric.data import Data, Dataset
 
+from deeprank_like.data import packed_fit, packed_targets
 from deeprank_like.data.base import (
-    CLASSIFICATION_TARGETS,
     HDF5Dataset,
     check_finite,
     infer_task,
     load_data_config,
 )
+from deeprank_like.data.packed_workers import _set_worker_strategy, _worker_strategy_pending
 from deeprank_like.data.transforms import (
-    RunningStats,
     Standardizer,
     apply_transform,
     transform_to_json,
@@ -51,19 +56,6 @@ from deeprank_like.errors import StorageError, TrainingError
 from deeprank_like.storage.packed import PackedFile
 
 __all__ = ["PackedGraphDataset"]
-
-
-_STRATEGY_SET_IN: set[int] = set()
-
-
-def _worker_strategy_pending() -> bool:
-    """True in a DataLoader worker whose sharing strategy this module has not set yet."""
-    return os.getpid() not in _STRATEGY_SET_IN and torch.utils.data.get_worker_info() is not None
-
-
-def _set_worker_strategy(strategy: str) -> None:
-    torch.multiprocessing.set_sharing_strategy(strategy)
-    _STRATEGY_SET_IN.add(os.getpid())
 
 
 def _column_names(name: str, width: int) -> list[str]:
@@ -380,144 +372,15 @@ class PackedGraphDataset(Dataset):
         return self._source_dataset if self._source_dataset is not None else self._source_config
 
     def _fit_standardizer(self) -> Standardizer:
-        shared = set(self.node_features) & set(self.edge_features) & set(self.standardize)
-        if shared:  # a name both node and edge feature: stacked per entry, the general path
-            return self._fit_standardizer_per_feature()
-        return self._fit_standardizer_vectorised()
-
-    def _fit_standardizer_per_feature(self) -> Standardizer:
-        """Entry by entry and feature by feature, as ``GraphDataset`` (identical statistics)."""
-        running: dict[str, RunningStats] = {}
-        for i in range(len(self._items)):
-            raw = self._raw(i)
-            columns: dict[str, np.ndarray] = {}
-            col = 0
-            for name in self.node_features:
-                columns[name] = raw["x"][:, col : col + self.node_widths[name]]
-                col += self.node_widths[name]
-            col = 0
-            for name in self.edge_features:
-                values = raw["edge_attr"][:, col : col + self.edge_widths[name]]
-                columns[name] = np.vstack([columns[name], values]) if name in columns else values
-                col += self.edge_widths[name]
-            for name, values in columns.items():
-                if name in self.standardize:
-                    if name not in running:
-                        running[name] = RunningStats(values.shape[1] if values.ndim > 1 else 1)
-                    running[name].update(values)
-        return Standardizer.from_running(running)
-
-    def _fit_standardizer_vectorised(self) -> Standardizer:
-        """The same statistics, bit for bit, with a few array operations per entry.
-
-        ``RunningStats.update`` per feature computes the entry's column sums, then merges
-        them (Chan) into the running values. The merge is elementwise, so one merge over all
-        columns gives each column the same bits. The sums are reproduced in the same
-        summation order: a one-column feature (rows, 1) is summed pairwise as a contiguous
-        1-D run (here: rows of the transposed one-column features), a wider one row after
-        row (here: the wider features side by side, summed over axis 0). The tests compare
-        the result with GraphDataset's to the last bit.
-        """
-        plans: list[tuple[str, np.ndarray, np.ndarray, list[int], list[str]]] = []
-        for kind, names, widths in (
-            ("x", self.node_features, self.node_widths),
-            ("edge_attr", self.edge_features, self.edge_widths),
-        ):
-            narrow: list[int] = []
-            wide: list[int] = []
-            owners: list[str] = []
-            col = 0
-            for name in names:
-                w = widths[name]
-                if name in self.standardize:
-                    if w == 1:
-                        narrow.append(col)
-                    else:
-                        wide.extend(range(col, col + w))
-                col += w
-            # accumulator columns: the one-column features first, then the wide ones
-            order = narrow + wide
-            for name in names:
-                if name in self.standardize:
-                    owners.append(name)
-            plans.append(
-                (kind, np.asarray(narrow, np.int64), np.asarray(wide, np.int64), order, owners)
-            )
-        accumulators = [RunningStats(len(plan[3])) for plan in plans]
-        for i in range(len(self._items)):
-            raw = self._raw(i)
-            for (kind, narrow_cols, wide_cols, _, _), acc in zip(plans, accumulators, strict=True):
-                matrix = raw[kind]
-                rows = matrix.shape[0]
-                if rows == 0 or not acc.count.size:
-                    continue
-                n_b = np.full(acc.count.size, float(rows))
-                means, m2s = [], []
-                if narrow_cols.size:
-                    v = np.ascontiguousarray(matrix[:, narrow_cols].T, dtype=np.float64)
-                    mean = v.sum(axis=1) / float(rows)
-                    means.append(mean)
-                    m2s.append(((v - mean[:, None]) ** 2).sum(axis=1))
-                if wide_cols.size:
-                    v = np.ascontiguousarray(matrix[:, wide_cols], dtype=np.float64)
-                    mean = v.sum(axis=0) / float(rows)
-                    means.append(mean)
-                    m2s.append(((v - mean) ** 2).sum(axis=0))
-                block = RunningStats(acc.count.size)
-                block.count, block.mean, block.m2 = n_b, np.concatenate(means), np.concatenate(m2s)
-                if not np.isfinite(block.mean).all():  # NaN rows: the per-feature rules apply
-                    return self._fit_standardizer_per_feature()
-                acc.merge(block)
-        running: dict[str, RunningStats] = {}
-        for (kind, _, _, order, owners), acc in zip(plans, accumulators, strict=True):
-            widths = self.node_widths if kind == "x" else self.edge_widths
-            names = self.node_features if kind == "x" else self.edge_features
-            start_of, col = {}, 0
-            for name in names:
-                start_of[name] = col
-                col += widths[name]
-            position = {c: k for k, c in enumerate(order)}
-            for name in owners:
-                idx = [position[c] for c in range(start_of[name], start_of[name] + widths[name])]
-                r = RunningStats(widths[name])
-                r.count, r.mean, r.m2 = acc.count[idx], acc.mean[idx], acc.m2[idx]
-                running[name] = r
-        return Standardizer.from_running(running)
+        return packed_fit.fit_standardizer(self)
 
     def prepare(self, num_workers: int = 0) -> None:
         """Fit/resolve the standardisation (the Trainer calls this); nothing is preloaded."""
         _ = self.standardizer
 
     def _scales(self) -> tuple:
-        stats = self.standardizer
-        if stats is None:
-            return None, None, None, None
-        if self._shift_cache is not None and self._shift_cache[0] is stats:
-            return self._shift_cache[1:]
+        return packed_fit.scales(self)
 
-        def vectors(names: list[str], widths: dict[str, int]) -> tuple:
-            if not names:
-                return None, None
-            shift, div = [], []
-            for n in names:
-                if n in stats:
-                    s, d = stats.scale(n)
-                    shift.append(np.broadcast_to(s, widths[n]))
-                    div.append(np.broadcast_to(d, widths[n]))
-                else:
-                    shift.append(np.zeros(widths[n]))
-                    div.append(np.ones(widths[n]))
-            return (
-                torch.from_numpy(np.concatenate(shift).astype(np.float32)),
-                torch.from_numpy(np.concatenate(div).astype(np.float32)),
-            )
-
-        xs, xd = vectors(self.node_features, self.node_widths)
-        es, ed = vectors(self.edge_features, self.edge_widths)
-        self._shift_cache = (stats, xs, xd, es, ed)
-        return xs, xd, es, ed
-
-    # ---- targets ------------------------------------------------------------------------------
     @property
     def num_classes(self) -> int:
         """Number of classes (0 for regression)."""
@@ -547,56 +410,13 @@ class PackedGraphDataset(Dataset):
         return counts
 
     def _first_target_width(self) -> int:
-        if self.target is None or self.task != "regress":
-            return 1
-        for i in range(len(self._items)):
-            value = self._target_of(i)
-            if value is not None:
-                return int(np.size(value))
-        return 1
+        return packed_targets.first_target_width(self)
 
     def _infer_classes(self) -> list[Any]:
-        if self.target in CLASSIFICATION_TARGETS:
-            return list(CLASSIFICATION_TARGETS[self.target])
-        values = []
-        for i, v in enumerate(self.target_values()):
-            if v is None:
-                continue
-            if not np.all(np.isfinite(v)):
-                raise StorageError(
-                    f"{self.path}: entry {self.entry_ids()[i]!r}: target {self.target!r} is {v} "
-                    f"(not finite); to mark an entry unlabelled leave the target out"
-                )
-            values.append(v)
-        classes = sorted(set(float(v) for v in values))
-        return [int(c) if float(c).is_integer() else c for c in classes]
+        return packed_targets.infer_classes(self)
 
     def _target_tensor(self, value: Any, entry: str) -> torch.Tensor | None:
-        if self.target is None:
-            return None
-        if value is None:
-            if self.is_training_source:
-                raise StorageError(
-                    f"entry {entry!r} has no target {self.target!r} (required in a training set)"
-                )
-            if self.task == "classif":
-                return torch.tensor([-1], dtype=torch.long)
-            return torch.full((1, self.target_width), float("nan"))
-        if not np.all(np.isfinite(value)):
-            raise StorageError(
-                f"entry {entry!r}: target {self.target!r} is {value} (not finite); non-finite "
-                f"targets are not accepted (to mark an entry unlabelled leave the target out)"
-            )
-        if self.task == "classif":
-            index = self.class_to_index.get(float(value))
-            if index is None:
-                raise StorageError(
-                    f"entry {entry!r}: target {self.target}={value} is not one of the classes "
-                    f"{self.classes}"
-                )
-            return torch.tensor([index], dtype=torch.long)
-        arr = np.atleast_1d(np.asarray(value, dtype=np.float32))
-        return torch.from_numpy(arr.reshape(1, -1).copy())
+        return packed_targets.target_tensor(self, value, entry)
 
     # ---- items --------------------------------------------------------------------------------
     def len(self) -> int:
@@ -702,17 +522,7 @@ class PackedGraphDataset(Dataset):
         }
 
     def _edge_scale(self, ea: np.ndarray, es: torch.Tensor, ed: torch.Tensor) -> np.ndarray:
-        """``(ea - es) / ed`` per column, as flat float32 arithmetic (same values as the
-        broadcast, which numpy and torch run slowly for a handful of columns)."""
-        rows, width = ea.shape
-        tiled = self.__dict__.get("_edge_tiles")
-        if tiled is None or tiled[0] is not es or len(tiled[1]) < rows * width:
-            reps = max(rows, 4096)
-            tiled = (es, np.tile(es.numpy(), reps), np.tile(ed.numpy(), reps))
-            self.__dict__["_edge_tiles"] = tiled
-        size = rows * width
-        flat = (ea.reshape(-1) - tiled[1][:size]) / tiled[2][:size]
-        return flat.reshape(rows, width)
+        return packed_fit.edge_scale(self, ea, es, ed)
 
     def get(self, idx: int) -> Data:
         """Item ``idx`` as a PyG ``Data`` (the fields and values of ``GraphDataset``)."""

@@ -24,7 +24,8 @@ Query columns (canonical name first, then the accepted aliases):
 ``entry_id``                 ``query_id``: never a target (used by ``add_targets`` joins)
 ===========================  ===============================================================
 
-Relative paths are relative to the table's folder (``base_dir`` for a DataFrame).
+Relative paths are relative to the table's folder (``base_dir`` for a DataFrame). Cell values
+(empty markers, numbers, booleans) are parsed in :mod:`deeprank_like.query.table_cells`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ from deeprank_like.domain.chains import query_chain_ids
 from deeprank_like.errors import DeeprankLikeError
 from deeprank_like.query.checks import StructureCache as _StructureCache
 from deeprank_like.query.checks import check_query
+from deeprank_like.query.table_cells import (
+    _bool,
+    _int,
+    _is_numeric_column,
+    _missing,
+    _number,
+    _target_value,
+)
 
 __all__ = [
     "QUERY_COLUMNS",
@@ -92,9 +101,6 @@ _SRV_COLUMNS = {
     "variant_amino_acid",
 }
 _PATH_COLUMNS = ("pdb_path", "reference_path")
-_MISSING = {"", "na", "nan", "n/a", "none", "null"}
-_TRUE = {"1", "true", "yes", "y", "t"}
-_FALSE = {"0", "false", "no", "n", "f"}
 _RESIDUE_RE = re.compile(r"\s*(-?\d+)\s*([A-Za-z]?)\s*")
 
 
@@ -204,74 +210,6 @@ def parse_chains(value: Any, kind: str) -> Any:
             raise ValueError(f"a single-residue variant needs exactly one chain, got {text!r}")
         return text
     return query_chain_ids(text)
-
-
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    try:
-        import pandas as pd
-
-        if value is pd.NA or value is pd.NaT:
-            return True
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pass
-    return isinstance(value, str) and value.strip().lower() in _MISSING
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool):
-        return float(value)
-    return float(str(value).strip()) if isinstance(value, str) else float(value)
-
-
-_INT_RE = re.compile(r"\s*[+-]?\d+\s*")
-
-
-def _target_value(value: Any) -> int | float:
-    """A target cell as a number: integer text / integer dtypes stay int (class labels)."""
-    import numpy as np
-
-    if isinstance(value, bool | np.bool_):
-        return int(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, str) and _INT_RE.fullmatch(value):
-        return int(value)
-    return _number(value)
-
-
-def _is_numeric_column(series: Any) -> bool:
-    seen = False
-    for value in series:
-        if _missing(value):
-            continue
-        try:
-            _number(value)
-        except (TypeError, ValueError):
-            return False
-        seen = True
-    return seen
-
-
-def _bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"{name} must be true or false, got {value!r}")
-
-
-def _int(value: Any, name: str) -> int:
-    number = _number(value)
-    if not float(number).is_integer():
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    return int(number)
 
 
 def _resolve(base: Path, value: Any) -> str:
