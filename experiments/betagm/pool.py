@@ -520,7 +520,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chunk", type=int, default=200)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    logging.getLogger("deeprank_like").setLevel(logging.ERROR)
+    library = logging.getLogger("deeprank_like")
+    level = library.level
+    library.setLevel(logging.ERROR)  # per-chain warnings go to skipped.csv instead
+    try:
+        return _run(args, argv)
+    finally:
+        library.setLevel(level)  # main() called in-process (tests) leaves logging as it was
+
+
+def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     config = PoolConfig(cap=args.cap, rg_quantile=args.rg_quantile)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

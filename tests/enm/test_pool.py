@@ -145,3 +145,14 @@ def test_command_line_writes_tables(data: Path, tmp_path: Path) -> None:
     assert "## Targets" in (tmp_path / "summary.md").read_text()
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path)])  # --data is required
+
+
+def test_command_line_leaves_library_logging_as_it_was(data: Path, tmp_path: Path) -> None:
+    # regression: main() set the deeprank_like logger to ERROR for good, so every later
+    # warning of the process (and of the rest of the test session) was lost
+    import logging
+
+    library = logging.getLogger("deeprank_like")
+    before = library.level
+    assert main(["--data", str(data), "--out", str(tmp_path), "--cap", "2"]) == 0
+    assert library.level == before
