@@ -1039,6 +1039,14 @@ def plots(table: pd.DataFrame, img: Path, seed: int) -> list[str]:
     return written
 
 
+def run_flags(settings: dict[str, Any]) -> str:
+    """The command-line flags that reproduce a run (seed, and settings off their default)."""
+    flags = [f"--seed {settings['seed']}"]
+    if settings.get("forcefield_version", 2) != Settings.forcefield_version:
+        flags.append(f"--forcefield-version {settings['forcefield_version']}")
+    return " ".join(flags)
+
+
 def train_note(settings: dict[str, Any]) -> str:
     """One sentence on which decoys the networks were trained on."""
     n = settings.get("train_decoys", 0)
@@ -1056,7 +1064,7 @@ def report_markdown(results: dict[str, Any]) -> str:
     d = results["data"]
     scores = [k for k in SCORES if k in cv["pooled"]]
     parts = [
-        f"Run: `python benchmarks/interface_scoring.py --seed {results['settings']['seed']}` "
+        f"Run: `python benchmarks/interface_scoring.py {run_flags(results['settings'])}` "
         f"({results['data']['complexes']} complexes, {results['data']['decoys']} decoys, "
         f"{results['data']['acceptable_share']:.1%} of them acceptable). "
         + train_note(results["settings"]),
