@@ -930,7 +930,7 @@ poses over the receptor surface, labelled with DockQ against the bound complex. 
 a seeded sample of the {len(table)} featurised),
 {s.epochs} epochs, Adam (lr {s.lr}), cosine schedule, batch
 {s.batch_size}, binary cross-entropy on the soft label DockQ, seed {s.seed}:
-`python benchmarks/interface_scoring.py --seed {s.seed}`.
+`python benchmarks/interface_scoring.py {run_flags(asdict(s))}`.
 
 ## Features
 Residue nodes of the interface (a heavy atom within 10 Å of the other side), edges up to 10 Å;
