@@ -45,24 +45,12 @@ from typing import Any
 HERE = Path(__file__).resolve()
 
 
-def collection(n: int, tag: str) -> Any:
-    """``n`` residue PPI queries over the example structures, ids ``<name>_<tag><i>``."""
-    from deeprank_like import ProteinProteinInterfaceQuery, QueryCollection
-    from deeprank_like.examples import example_structures
+def collection(n: int) -> Any:
+    """The ``n`` residue PPI queries of ``benchmarks/process.py``."""
+    sys.path.insert(0, str(HERE.parent))
+    from process import collection as process_collection
 
-    files = example_structures()
-    qc = QueryCollection()
-    for i in range(n):
-        path = files[i % len(files)]
-        qc.add(
-            ProteinProteinInterfaceQuery(
-                pdb_path=path,
-                chain_ids=["A", "B"],
-                resolution="residue",
-                model_id=f"{path.name.split('.')[0]}_{tag}{i}",
-            )
-        )
-    return qc
+    return process_collection(n, "residue")
 
 
 def make_config(output: Path, modules: str) -> Any:
@@ -79,9 +67,9 @@ def run_once(executor: Any, n: int, workdir: Path, label: str, modules: str) -> 
     from deeprank_like.processing import process
 
     warm = max(4, 2 * getattr(executor, "n_workers", 2))
-    process(collection(warm, "warm"), make_config(workdir / f"{label}-warm", modules),
+    process(collection(warm), make_config(workdir / f"{label}-warm", modules),
             executor=executor)  # fmt: skip
-    qc = collection(n, "q")
+    qc = collection(n)
     expected = qc.ids()
     t0 = time.perf_counter()
     summary = process(qc, make_config(workdir / label, modules), executor=executor)

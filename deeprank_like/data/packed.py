@@ -41,6 +41,7 @@ from torch_geometric.data import Data, Dataset
 from deeprank_like.data import packed_fit, packed_targets
 from deeprank_like.data.base import (
     HDF5Dataset,
+    InheritsStandardization,
     check_finite,
     infer_task,
     load_data_config,
@@ -62,7 +63,7 @@ def _column_names(name: str, width: int) -> list[str]:
     return [name] if width == 1 else [f"{name}_{i:03d}" for i in range(width)]
 
 
-class PackedGraphDataset(Dataset):
+class PackedGraphDataset(Dataset, InheritsStandardization):
     """Graphs of a packed file (see the module docstring), read lazily per item.
 
     Parameters
@@ -345,32 +346,6 @@ class PackedGraphDataset(Dataset):
         return config
 
     # ---- standardisation ------------------------------------------------------------------------
-    @property
-    def standardizer(self) -> Standardizer | None:
-        """Fitted standardisation (own for a training set, inherited otherwise), or None."""
-        if self._source_dataset is not None:
-            return self._source_dataset.standardizer
-        if self._source_config is not None:
-            data = self._source_config.get("standardization")
-            if data and self._stats is None:
-                self._stats = Standardizer.from_dict(data)
-            return self._stats
-        if not self.standardize:
-            return None
-        if self._stats is None:
-            self._stats = self._fit_standardizer()
-        return self._stats
-
-    @property
-    def is_training_source(self) -> bool:
-        """True if this dataset fits its own standardisation (no ``train_source``)."""
-        return self._source_dataset is None and self._source_config is None
-
-    @property
-    def train_source(self) -> Any:
-        """The dataset or config this dataset inherits from (None for a training set)."""
-        return self._source_dataset if self._source_dataset is not None else self._source_config
-
     def _fit_standardizer(self) -> Standardizer:
         return packed_fit.fit_standardizer(self)
 

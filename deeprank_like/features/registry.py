@@ -386,7 +386,7 @@ def _same(a: Any, b: Any) -> bool:
         return bool(np.array_equal(np.asarray(a), np.asarray(b)))
     try:
         return bool(a == b)
-    except Exception:
+    except (TypeError, ValueError):  # == that raises or has no truth value: compare the text
         return repr(a) == repr(b)
 
 
@@ -422,7 +422,7 @@ def module_spec(module: Any) -> ModuleSpec:
     else:
         try:
             fresh: Any = cls()  # arguments equal to a default instance's need no recording
-        except Exception:
+        except Exception:  # no default instance (required arguments): record every argument
             fresh = None
         for pname, param in _parameters(cls).items():
             if not hasattr(instance, pname):

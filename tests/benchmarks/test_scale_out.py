@@ -33,7 +33,7 @@ def test_exactly_once_sees_a_missing_entry(tmp_path):
     bench = _load()
     from deeprank_like.processing import process
 
-    qc = bench.collection(2, "x")
+    qc = bench.collection(2)
     out = process(qc, bench.make_config(tmp_path / "two", "default"), executor="serial").output
     assert bench.exactly_once(Path(out), qc.ids())
     assert not bench.exactly_once(Path(out), [*qc.ids(), "another"])
