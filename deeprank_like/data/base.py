@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -39,6 +39,7 @@ from deeprank_like.data.data_config import REGRESSION_TARGETS as REGRESSION_TARG
 from deeprank_like.data.data_config import TASKS as TASKS
 from deeprank_like.data.data_config import config_json as config_json
 from deeprank_like.data.transforms import (
+    InheritsStandardization,
     RunningStats,
     Standardizer,
     apply_transform,
@@ -100,49 +101,50 @@ def _as_paths(hdf5_path: Any) -> list[str]:
     return paths
 
 
-class InheritsStandardization(ABC):
-    """Standardisation owned by a training set and inherited by the sets built from it.
+def target_tensor(ds: Any, value: Any, entry: str) -> torch.Tensor | None:
+    """The ``y`` of one item of a graph or grid dataset ``ds`` (per-entry or packed).
 
-    A dataset fits its own :class:`Standardizer` (``_fit_standardizer``) unless it has a
-    ``train_source``: another dataset (its statistics are used, fitted lazily) or a data config
-    read from a checkpoint (its stored ``standardization``). Shared by the per-entry datasets and
-    :class:`~deeprank_like.data.packed.PackedGraphDataset`.
+    Parameters
+    ----------
+    ds : dataset
+        Gives ``target``, ``task``, ``target_width``, ``classes``, ``class_to_index`` and
+        ``is_training_source``.
+    value : Any
+        The stored target (None where missing).
+    entry : str
+        Entry id, for error messages.
+
+    Returns
+    -------
+    torch.Tensor or None
+        (1,) int64 class index (-1: unlabelled) for classification, (1, target_width) float32
+        for regression, None without a target.
     """
-
-    standardize: list[str]
-    _stats: Standardizer | None
-    _source_dataset: Any
-    _source_config: dict[str, Any] | None
-
-    @abstractmethod
-    def _fit_standardizer(self) -> Standardizer:
-        """Statistics of this dataset's own items (a training set)."""
-
-    @property
-    def standardizer(self) -> Standardizer | None:
-        """Fitted standardisation (own for a training set, inherited otherwise), or None."""
-        if self._source_dataset is not None:
-            return self._source_dataset.standardizer
-        if self._source_config is not None:
-            data = self._source_config.get("standardization")
-            if data and self._stats is None:
-                self._stats = Standardizer.from_dict(data)
-            return self._stats
-        if not self.standardize:
-            return None
-        if self._stats is None:
-            self._stats = self._fit_standardizer()
-        return self._stats
-
-    @property
-    def is_training_source(self) -> bool:
-        """True if this dataset fits its own standardisation (no ``train_source``)."""
-        return self._source_dataset is None and self._source_config is None
-
-    @property
-    def train_source(self) -> Any:
-        """The dataset or checkpoint config this dataset inherits from (None for a training set)."""
-        return self._source_dataset if self._source_dataset is not None else self._source_config
+    if ds.target is None:
+        return None
+    if value is None:
+        if ds.is_training_source:
+            raise StorageError(
+                f"entry {entry!r} has no target {ds.target!r} (required in a training set)"
+            )
+        if ds.task == "classif":
+            return torch.tensor([-1], dtype=torch.long)
+        return torch.full((1, ds.target_width), float("nan"))
+    if not np.all(np.isfinite(value)):
+        raise StorageError(
+            f"entry {entry!r}: target {ds.target!r} is {value} (not finite); non-finite "
+            f"targets are not accepted (to mark an entry unlabelled leave the target out)"
+        )
+    if ds.task == "classif":
+        index = ds.class_to_index.get(float(value))
+        if index is None:
+            raise StorageError(
+                f"entry {entry!r}: target {ds.target}={value} is not one of the classes "
+                f"{ds.classes}"
+            )
+        return torch.tensor([index], dtype=torch.long)
+    arr = np.atleast_1d(np.asarray(value, dtype=np.float32))
+    return torch.from_numpy(arr.reshape(1, -1).copy())
 
 
 class HDF5Dataset(Dataset, InheritsStandardization):
@@ -393,33 +395,10 @@ class HDF5Dataset(Dataset, InheritsStandardization):
         return counts
 
     def _target_tensor(self, value: Any, entry: str) -> torch.Tensor | None:
-        if self.target is None:
-            return None
-        if value is None:
-            if self.is_training_source:
-                raise StorageError(
-                    f"entry {entry!r} has no target {self.target!r} (required in a training set)"
-                )
-            if self.task == "classif":
-                return torch.tensor([-1], dtype=torch.long)
-            return torch.full((1, self.target_width), float("nan"))
-        if not np.all(np.isfinite(value)):
-            raise StorageError(
-                f"entry {entry!r}: target {self.target!r} is {value} (not finite); non-finite "
-                f"targets are not accepted (to mark an entry unlabelled leave the target out)"
-            )
-        if self.task == "classif":
-            index = self.class_to_index.get(float(value))
-            if index is None:
-                raise StorageError(
-                    f"entry {entry!r}: target {self.target}={value} is not one of the classes "
-                    f"{self.classes}"
-                )
-            return torch.tensor([index], dtype=torch.long)
-        arr = np.atleast_1d(np.asarray(value, dtype=np.float32))
-        return torch.from_numpy(arr.reshape(1, -1).copy())
+        return target_tensor(self, value, entry)
 
     # ---- items ------------------------------------------------------------------------------
+
     def _list_entries(self, subset: Iterable[str] | None) -> list[tuple[int, str, str]]:
         """(file index, group name, entry id) of complete entries, files in order."""
         wanted = None if subset is None else set(subset)

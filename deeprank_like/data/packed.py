@@ -41,13 +41,13 @@ from torch_geometric.data import Data, Dataset
 from deeprank_like.data import packed_fit, packed_targets
 from deeprank_like.data.base import (
     HDF5Dataset,
-    InheritsStandardization,
     check_finite,
     infer_task,
     load_data_config,
 )
 from deeprank_like.data.packed_workers import _set_worker_strategy, _worker_strategy_pending
 from deeprank_like.data.transforms import (
+    InheritsStandardization,
     Standardizer,
     apply_transform,
     transform_to_json,

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from deeprank_like.data.base import CLASSIFICATION_TARGETS
+from deeprank_like.data.base import CLASSIFICATION_TARGETS, target_tensor
 from deeprank_like.errors import StorageError
 
 if TYPE_CHECKING:
@@ -43,47 +42,3 @@ def infer_classes(ds: PackedGraphDataset) -> list[Any]:
         values.append(v)
     classes = sorted(set(float(v) for v in values))
     return [int(c) if float(c).is_integer() else c for c in classes]
-
-
-def target_tensor(ds: PackedGraphDataset, value: Any, entry: str) -> torch.Tensor | None:
-    """The ``y`` of one item.
-
-    Parameters
-    ----------
-    ds : PackedGraphDataset
-    value : Any
-        The stored target (None where missing).
-    entry : str
-        Entry id, for error messages.
-
-    Returns
-    -------
-    torch.Tensor or None
-        (1,) int64 class index (-1: unlabelled) for classification, (1, target_width) float32
-        for regression, None without a target.
-    """
-    if ds.target is None:
-        return None
-    if value is None:
-        if ds.is_training_source:
-            raise StorageError(
-                f"entry {entry!r} has no target {ds.target!r} (required in a training set)"
-            )
-        if ds.task == "classif":
-            return torch.tensor([-1], dtype=torch.long)
-        return torch.full((1, ds.target_width), float("nan"))
-    if not np.all(np.isfinite(value)):
-        raise StorageError(
-            f"entry {entry!r}: target {ds.target!r} is {value} (not finite); non-finite "
-            f"targets are not accepted (to mark an entry unlabelled leave the target out)"
-        )
-    if ds.task == "classif":
-        index = ds.class_to_index.get(float(value))
-        if index is None:
-            raise StorageError(
-                f"entry {entry!r}: target {ds.target}={value} is not one of the classes "
-                f"{ds.classes}"
-            )
-        return torch.tensor([index], dtype=torch.long)
-    arr = np.atleast_1d(np.asarray(value, dtype=np.float32))
-    return torch.from_numpy(arr.reshape(1, -1).copy())

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ from deeprank_like.errors import TrainingError
 
 __all__ = [
     "NAMED_TRANSFORMS",
+    "InheritsStandardization",
     "RunningStats",
     "Standardizer",
     "apply_transform",
@@ -193,3 +195,48 @@ class Standardizer:
         return cls(
             {name: (np.asarray(d["mean"]), np.asarray(d["std"])) for name, d in data.items()}
         )
+
+
+class InheritsStandardization(ABC):
+    """Standardisation owned by a training set and inherited by the sets built from it.
+
+    A dataset fits its own :class:`Standardizer` (``_fit_standardizer``) unless it has a
+    ``train_source``: another dataset (its statistics are used, fitted lazily) or a data config
+    read from a checkpoint (its stored ``standardization``). Shared by the per-entry datasets and
+    :class:`~deeprank_like.data.packed.PackedGraphDataset`.
+    """
+
+    standardize: list[str]
+    _stats: Standardizer | None
+    _source_dataset: Any
+    _source_config: dict[str, Any] | None
+
+    @abstractmethod
+    def _fit_standardizer(self) -> Standardizer:
+        """Statistics of this dataset's own items (a training set)."""
+
+    @property
+    def standardizer(self) -> Standardizer | None:
+        """Fitted standardisation (own for a training set, inherited otherwise), or None."""
+        if self._source_dataset is not None:
+            return self._source_dataset.standardizer
+        if self._source_config is not None:
+            data = self._source_config.get("standardization")
+            if data and self._stats is None:
+                self._stats = Standardizer.from_dict(data)
+            return self._stats
+        if not self.standardize:
+            return None
+        if self._stats is None:
+            self._stats = self._fit_standardizer()
+        return self._stats
+
+    @property
+    def is_training_source(self) -> bool:
+        """True if this dataset fits its own standardisation (no ``train_source``)."""
+        return self._source_dataset is None and self._source_config is None
+
+    @property
+    def train_source(self) -> Any:
+        """The dataset or checkpoint config this dataset inherits from (None for a training set)."""
+        return self._source_dataset if self._source_dataset is not None else self._source_config
