@@ -59,6 +59,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import h5py
@@ -229,19 +230,9 @@ class PackedFile:
         )
 
     # ---- reading ----------------------------------------------------------------------------
-    def read_rows(self, name: str, start: int, stop: int) -> np.ndarray:
-        """Rows ``start:stop`` of array ``name`` (one of node_features, edge_features,
-        edge_index, positions) as a new writable (rows, width) array."""
-        block = self._blocks[name]
-        rows = max(0, int(stop) - int(start))
-        out = np.empty((rows, block.width), dtype=block.dtype)
-        nbytes = rows * block.row_bytes
-        if nbytes == 0:
-            return out
-        fd = self._descriptor()
-        view = out.data.cast("B")  # out is a new C-contiguous array
-        pos = block.offset + int(start) * block.row_bytes
-        done = 0
+    def _pread_into(self, fd: int, view: memoryview, pos: int, name: str) -> None:
+        """Fill ``view`` with the bytes of the file from ``pos`` on."""
+        done, nbytes = 0, len(view)
         while done < nbytes:
             got = os.preadv(fd, [view[done:]], pos + done)
             if got <= 0:
@@ -249,7 +240,90 @@ class PackedFile:
                     f"{self.path}: short read in {name} (file truncated?); repack the file"
                 )
             done += got
+
+    def read_rows(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` of array ``name`` (one of node_features, edge_features,
+        edge_index, positions) as a new writable (rows, width) array."""
+        block = self._blocks[name]
+        rows = max(0, int(stop) - int(start))
+        out = np.empty((rows, block.width), dtype=block.dtype)
+        if rows * block.row_bytes == 0:
+            return out
+        view = out.data.cast("B")  # out is a new C-contiguous array
+        self._pread_into(
+            self._descriptor(), view, block.offset + int(start) * block.row_bytes, name
+        )
         return out
+
+    def read_spans(self, name: str, starts: Sequence[int], stops: Sequence[int]) -> np.ndarray:
+        """Rows ``starts[i]:stops[i]`` of array ``name`` for every ``i``, concatenated in order.
+
+        Spans that follow each other in the file (``starts[i + 1] == stops[i]``: consecutive
+        entries) are read with one ``pread``.
+
+        Parameters
+        ----------
+        name : str
+            node_features, edge_features, edge_index or positions.
+        starts, stops : sequence of int
+            Row ranges (``stops[i] >= starts[i]``).
+
+        Returns
+        -------
+        numpy.ndarray
+            (sum of the span lengths, width), a new writable C-contiguous array.
+        """
+        block = self._blocks[name]
+        first = [int(v) for v in starts]
+        last = [int(v) for v in stops]
+        total = sum(b - a for a, b in zip(first, last, strict=True))
+        out = np.empty((total, block.width), dtype=block.dtype)
+        rb = block.row_bytes
+        if total * rb == 0:
+            return out
+        fd = self._descriptor()
+        view = out.data.cast("B")
+        dest, i, n = 0, 0, len(first)
+        while i < n:
+            j = i
+            while j + 1 < n and first[j + 1] == last[j]:
+                j += 1
+            rows = last[j] - first[i]
+            if rows:
+                chunk = view[dest * rb : (dest + rows) * rb]
+                self._pread_into(fd, chunk, block.offset + first[i] * rb, name)
+            dest += rows
+            i = j + 1
+        return out
+
+    def read_entries(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
+        """Arrays of several entries, each concatenated in the order of ``indices``.
+
+        Parameters
+        ----------
+        indices : sequence of int
+            Entry numbers (repeats allowed).
+
+        Returns
+        -------
+        dict
+            ``node_features`` (sum N, F), ``edge_features`` (sum E, Fe), ``edge_index``
+            (sum E, 2) int32 (local node numbers), ``positions`` (sum N, 3), and
+            ``node_counts`` / ``edge_counts`` (len(indices),) int64: the rows of each entry.
+        """
+        k = np.asarray(indices, dtype=np.int64)
+        if k.size and (k.min() < 0 or k.max() >= len(self.entry_ids)):
+            raise IndexError(f"{self.path}: entry numbers out of range 0..{len(self) - 1}")
+        n0, n1 = self.node_offsets[k], self.node_offsets[k + 1]
+        e0, e1 = self.edge_offsets[k], self.edge_offsets[k + 1]
+        return {
+            "node_features": self.read_spans("node_features", n0, n1),
+            "edge_features": self.read_spans("edge_features", e0, e1),
+            "edge_index": self.read_spans("edge_index", e0, e1),
+            "positions": self.read_spans("positions", n0, n1),
+            "node_counts": n1 - n0,
+            "edge_counts": e1 - e0,
+        }
 
     def read_entry(self, index: int) -> dict[str, np.ndarray]:
         """Arrays of entry ``index``: ``node_features`` (N, F), ``edge_features`` (E, Fe),

@@ -68,6 +68,22 @@ class TaggedDataset(TorchDataset):
         data.sample_weight = torch.tensor([weight], dtype=torch.float32)
         return data
 
+    def __getitems__(self, keys: list[tuple[int, float]]) -> list[Any]:
+        """A batch of tagged items, through the dataset's ``__getitems__`` where it has one.
+
+        A packed dataset reads and prepares a whole batch in one pass.
+        """
+        many = getattr(self.dataset, "__getitems__", None)
+        if many is None:
+            return [self[key] for key in keys]
+        out = []
+        for data, (index, weight) in zip(many([k[0] for k in keys]), keys, strict=True):
+            data = copy.copy(data)
+            data.sample_id = torch.tensor([index], dtype=torch.long)
+            data.sample_weight = torch.tensor([weight], dtype=torch.float32)
+            out.append(data)
+        return out
+
 
 def describe_widths(batch: Any) -> str:
     """The input widths of ``batch``, in words (for error messages)."""
