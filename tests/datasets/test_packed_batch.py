@@ -157,3 +157,24 @@ def test_non_finite_after_a_transform_raises_naming_the_entry(tmp_path):
     )
     with pytest.raises((StorageError, TrainingError), match="entry 'g1'"):
         ds.__getitems__([1, 0])
+
+
+def test_small_tensors_travel_by_value_large_ones_through_shared_memory():
+    import pickle
+
+    from torch.multiprocessing.reductions import reduce_tensor
+
+    from deeprank_like.data.packed_workers import SMALL_TENSOR_BYTES, _reduce_tensor
+
+    small = torch.arange(12, dtype=torch.int64).reshape(3, 4)[:, 1:3]  # a view, not contiguous
+    rebuild, args = _reduce_tensor(small)
+    again = rebuild(*pickle.loads(pickle.dumps(args)))
+    assert again.dtype == small.dtype and torch.equal(again, small)
+    again[0, 0] = -1  # writable, and its own memory
+    assert small[0, 0] == 1
+    y = torch.tensor([[1.5], [2.5]], dtype=torch.float32)
+    assert torch.equal(_reduce_tensor(y)[0](*_reduce_tensor(y)[1]), y)
+    large = torch.zeros(SMALL_TENSOR_BYTES // 4 + 1, dtype=torch.float32)
+    assert _reduce_tensor(large)[0] is reduce_tensor(large)[0]  # torch's shared memory
+    grad = torch.zeros(2, requires_grad=True)
+    assert _reduce_tensor(grad)[0] is reduce_tensor(grad)[0]
