@@ -32,6 +32,13 @@ Stages (``--stages``, default all, in this order):
     The same CV for a 3D CNN on grids, on a subset (``--cnn-complexes`` complexes ×
     ``--cnn-decoys`` decoys spread over the DockQ range), with the GNN retrained on the same
     subset for a like-for-like comparison.
+``modules``
+    Ablation of the modules the scorer leaves out: a seeded subset (``--modules-complexes``
+    complexes × ``--modules-decoys`` decoys spread over the DockQ range) featurised with every
+    feature module that applies to these decoys (:data:`ALL_MODULES`; ``conservation`` needs
+    PSSMs, which BM5 does not have) into ``<work>/allmodules.hdf5``, and the same
+    complex-grouped CV of the GNN on those graphs with the scorer's features and with all
+    features.
 ``ship``
     The GNN trained on every complex (``--train-decoys`` decoys of each), written with
     :func:`~deeprank_like.pretrained.docking.save_scoring_model` to ``--model-out``.
@@ -73,7 +80,7 @@ LABELS = ("dockq", "fnat", "irmsd", "lrmsd", "capri_class")
 ACCEPTABLE = 0.23
 MEDIUM = 0.49
 CONTACT_CUTOFF = 5.0  # Å, residue pairs counted by the contact-count baseline
-STAGES = ("decoys", "features", "cv", "cnn", "ship", "report")
+STAGES = ("decoys", "features", "cv", "cnn", "modules", "ship", "report")
 SCORES = {  # column → label, in table order
     "gnn": "GNN (GINE, mean+max+sum readout)",
     "random": "random",
@@ -105,11 +112,14 @@ class Settings:
     batch_size: int = 32
     hidden: int = 32
     layers: int = 3
+    edge_readout: bool = False
     lr: float = 2e-3
     threads: int = 1
     cnn_complexes: int = 40
     cnn_decoys: int = 15
     cnn_epochs: int = 15
+    modules_complexes: int = 40
+    modules_decoys: int = 30
     grid_points: int = 16
     grid_size: float = 24.0
     model_out: str = str(ROOT / "deeprank_like" / "pretrained" / "docking")
@@ -603,6 +613,10 @@ def complex_folds(complexes: list[str], k: int, seed: int) -> dict[str, int]:
 
 
 # ---- GNN ----------------------------------------------------------------------------------
+#: Feature transforms of the GNN (energies span many orders of magnitude).
+TRANSFORMS = {"electrostatic": "signed_log1p", "vanderwaals": "signed_log1p", "distance": "log1p"}
+
+
 def soft_bce(output: Any, target: Any) -> Any:
     """Binary cross-entropy of the logit against the soft label DockQ ∈ [0, 1]."""
     import torch.nn.functional as F
@@ -618,11 +632,7 @@ def graph_dataset(files: list[Path], subset: list[str] | None = None) -> Any:
         subset=subset,
         target="dockq",
         task="regress",
-        transforms={
-            "electrostatic": "signed_log1p",
-            "vanderwaals": "signed_log1p",
-            "distance": "log1p",
-        },
+        transforms=TRANSFORMS,
         standardize=True,
         in_memory=True,
     )
@@ -633,7 +643,9 @@ def train_gnn(s: Settings, train: Any, out_dir: Path, seed: int) -> tuple[Any, f
     from deeprank_like.pretrained.docking import DockingGINE
     from deeprank_like.training import Trainer, build_model_for
 
-    model = build_model_for(DockingGINE, train, hidden_size=s.hidden, num_layers=s.layers)
+    model = build_model_for(
+        DockingGINE, train, hidden_size=s.hidden, num_layers=s.layers, edge_readout=s.edge_readout
+    )
     trainer = Trainer(
         model,
         train,
@@ -727,15 +739,24 @@ def evaluate(table: pd.DataFrame, scores: list[str], seed: int) -> dict[str, Any
 
 
 # ---- CNN on grids (subset) ----------------------------------------------------------------
-def cnn_subset(table: pd.DataFrame, s: Settings) -> pd.DataFrame:
-    """``cnn_complexes`` complexes (seeded) × ``cnn_decoys`` decoys evenly spread over DockQ."""
+def cnn_subset(
+    table: pd.DataFrame,
+    s: Settings,
+    complexes: int | None = None,
+    decoys: int | None = None,
+    offset: int = 1,
+) -> pd.DataFrame:
+    """``complexes`` complexes (seeded; default ``cnn_complexes``) × ``decoys`` decoys (default
+    ``cnn_decoys``) evenly spread over DockQ."""
+    complexes = s.cnn_complexes if complexes is None else complexes
+    decoys = s.cnn_decoys if decoys is None else decoys
     ids = sorted(table["complex"].unique())
-    rng = np.random.default_rng(s.seed + 1)
-    chosen = sorted(rng.choice(ids, size=min(s.cnn_complexes, len(ids)), replace=False).tolist())
+    rng = np.random.default_rng(s.seed + offset)
+    chosen = sorted(rng.choice(ids, size=min(complexes, len(ids)), replace=False).tolist())
     parts = []
     for cid in chosen:
         g = table[table["complex"] == cid].sort_values(["dockq", "entry"])
-        take = np.unique(np.linspace(0, len(g) - 1, min(s.cnn_decoys, len(g))).round().astype(int))
+        take = np.unique(np.linspace(0, len(g) - 1, min(decoys, len(g))).round().astype(int))
         parts.append(g.iloc[take])
     return pd.concat(parts).reset_index(drop=True)
 
@@ -838,6 +859,74 @@ def stage_cnn(
     result["subset_complexes"] = sorted(sub["complex"].unique().tolist())
     sub.to_csv(Path(s.work) / "cnn_predictions.csv", index=False)
     return result
+
+
+# ---- module ablation (subset) ---------------------------------------------------------------
+#: Every registered feature module that applies to BM5 decoys (``conservation`` needs PSSMs).
+ALL_MODULES: tuple[str, ...] = (
+    "components", "contact", "surfacearea", "irc", "exposure", "secondary_structure",
+)  # fmt: skip
+
+
+def stage_modules(s: Settings, labels: pd.DataFrame, table: pd.DataFrame) -> dict[str, Any]:
+    """The subset featurised with :data:`ALL_MODULES`; GNN CV with the scorer's features vs all."""
+    import torch
+
+    from deeprank_like.data import GraphDataset
+    from deeprank_like.features.contact import Contact
+    from deeprank_like.processing import Execution, FeaturizeConfig, process
+
+    torch.set_num_threads(s.threads)
+    sub = cnn_subset(table, s, s.modules_complexes, s.modules_decoys, offset=2)
+    queries, _ = build_queries(labels[labels["path"].isin(set(sub["file"]))])
+    prefix = Path(s.work) / "allmodules"
+    h5 = Path(f"{prefix}.hdf5")
+    modules = [
+        Contact(forcefield_version=s.forcefield_version) if m == "contact" else m
+        for m in ALL_MODULES
+    ]
+    config = FeaturizeConfig(
+        output=str(prefix),
+        feature_modules=modules,
+        processing=Execution(cpu_count=s.cpu_count, resume=h5.exists(), progress=False),
+    )
+    t0 = time.perf_counter()
+    summary = process(queries, config)
+    wall = time.perf_counter() - t0
+    if summary.processed:
+        figure("modules_queries_per_s", summary.processed / wall, "queries/s")
+    scorer = graph_dataset(feature_files(s.work), subset=sub["entry"].head(1).tolist())
+    variants = {  # the scorer's feature names, read from the scorer's own graphs
+        "gnn_scorer_features": (scorer.node_features, scorer.edge_features),
+        "gnn_all_features": ("all", "all"),
+    }
+    folds = complex_folds(table["complex"].tolist(), s.folds, s.seed)
+    sub["fold"] = sub["complex"].map(folds)
+    out: dict[str, Any] = {"queries": len(queries), "wall_s": wall, "modules": list(ALL_MODULES)}
+    for name, (node, edge) in variants.items():
+        ds = GraphDataset(
+            str(h5), subset=sub["entry"].tolist(), node_features=node, edge_features=edge,
+            target="dockq", task="regress", transforms=TRANSFORMS, standardize=True,
+            in_memory=True,
+        )  # fmt: skip
+        ds.preload()
+        out[f"{name}_node_features"] = len(ds.node_features)
+        ids = np.array(ds.entry_ids())
+        fold_of = sub.set_index("entry")["fold"].reindex(ids).to_numpy()
+        preds: dict[str, float] = {}
+        for k in sorted(sub["fold"].unique()):
+            train = ds.subset(np.flatnonzero(fold_of != k))
+            test = ds.subset(np.flatnonzero(fold_of == k), train_source=train)
+            sub_s = Settings(**{**asdict(s), "epochs": s.cnn_epochs})
+            trainer, _ = train_gnn(
+                sub_s, train, Path(s.work) / "modules" / f"{name}{k}", s.seed + k
+            )
+            preds.update(predict_logits(trainer, test).to_dict())
+        sub[name] = sub["entry"].map(preds)
+        log(f"modules: {name} done ({len(ds.node_features)} node features)")
+    out.update(evaluate(sub, [*variants, "random", "contacts", "energy", "bsa"], s.seed))
+    sub.to_csv(Path(s.work) / "modules_predictions.csv", index=False)
+    return out
 
 
 # ---- shipping -----------------------------------------------------------------------------
@@ -1042,8 +1131,14 @@ def plots(table: pd.DataFrame, img: Path, seed: int) -> list[str]:
 def run_flags(settings: dict[str, Any]) -> str:
     """The command-line flags that reproduce a run (seed, and settings off their default)."""
     flags = [f"--seed {settings['seed']}"]
-    if settings.get("forcefield_version", 2) != Settings.forcefield_version:
-        flags.append(f"--forcefield-version {settings['forcefield_version']}")
+    for key in ("forcefield_version", "train_decoys", "epochs", "batch_size", "hidden", "layers",
+                "lr", "edge_readout"):  # fmt: skip
+        default = getattr(Settings, key)
+        value = settings.get(key, default)
+        if value == default:
+            continue
+        flag = "--" + key.replace("_", "-")
+        flags.append(flag if value is True else f"{flag} {value}")
     return " ".join(flags)
 
 
@@ -1241,6 +1336,12 @@ def run(s: Settings) -> dict[str, Any]:
         sub = pd.read_csv(cnn_path, dtype={"complex": str})  # re-evaluate saved predictions
         scores = ["cnn", "gnn_subset", "gnn", "random", "contacts", "energy", "bsa"]
         results["cnn_metrics"].update(evaluate(sub, scores, s.seed))
+    if "modules" in s.stages:
+        results["modules"] = stage_modules(s, labels, table)
+        for name in ("gnn_scorer_features", "gnn_all_features"):
+            m = results["modules"]["pooled"][name]
+            for key in ("spearman_median", "top1", "top10", "auc"):
+                figure(f"modules_{name}_{key}", m[key], "")
     if "cnn_metrics" in results:
         for name, m in results["cnn_metrics"]["pooled"].items():
             figure(f"cnn_subset_{name}_top1", m["top1"], "")
@@ -1307,6 +1408,13 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads")
     p.add_argument("--cnn-complexes", type=int, default=d.cnn_complexes)
     p.add_argument("--cnn-decoys", type=int, default=d.cnn_decoys)
+    p.add_argument(
+        "--edge-readout",
+        action="store_true",
+        help="the GNN also pools its edges (mean and max of an edge MLP) into the readout",
+    )
+    p.add_argument("--modules-complexes", type=int, default=d.modules_complexes)
+    p.add_argument("--modules-decoys", type=int, default=d.modules_decoys)
     p.add_argument("--cnn-epochs", type=int, default=d.cnn_epochs)
     p.add_argument("--grid-points", type=int, default=d.grid_points)
     p.add_argument("--grid-size", type=float, default=d.grid_size)

@@ -206,11 +206,17 @@ def get_model_class(name: str | type[nn.Module]) -> type[nn.Module]:
 
 
 def record_config(module: nn.Module, local_vars: dict[str, Any]) -> None:
-    """Store the constructor arguments (from ``locals()`` in ``__init__``) as ``module.config``."""
+    """Store the constructor arguments (from ``locals()`` in ``__init__``) as ``module.config``.
+
+    A base class calling this from its own ``__init__`` records the arguments it knows; the
+    subclass's own call (after ``super().__init__``) records the rest.
+    """
     sig = inspect.signature(type(module).__init__)
     config: dict[str, Any] = {}
     for pname, param in sig.parameters.items():
         if pname == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if pname not in local_vars:  # a base class's call: the subclass's call records it
             continue
         value = local_vars[pname]
         config[pname] = list(value) if isinstance(value, tuple) else value

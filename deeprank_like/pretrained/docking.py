@@ -110,7 +110,17 @@ class DockingGINE(GINENet):
 
     Mean and max pooling make a graph of 50 interface residues look like one of 150 with the
     same kind of residues; the scaled sum keeps the size of the interface, which the
-    contact-count and buried-area baselines live on. Parameters as ``GINENet`` (pooling fixed).
+    contact-count and buried-area baselines live on. Parameters as ``GINENet`` (pooling fixed),
+    and:
+
+    Parameters
+    ----------
+    edge_readout : bool
+        Also pool the edges: a two-layer MLP of each edge's features (Fe → H → H), then the mean
+        and the max over the edges of each graph go into the head beside the node pooling. One
+        edge decides a clash (the largest Lennard-Jones term), which node pooling after message
+        passing sees only diluted; the contact-energy baseline lives on it. ``False`` is the
+        network of scorers saved before this option (their config records it).
     """
 
     SUM_SCALE = 100.0
@@ -125,6 +135,7 @@ class DockingGINE(GINENet):
         head_hidden_size: int = 64,
         dropout: float = 0.0,
         norm: str = "none",
+        edge_readout: bool = False,
     ) -> None:
         super().__init__(
             num_node_features,
@@ -138,8 +149,17 @@ class DockingGINE(GINENet):
             norm,
         )
         record_config(self, locals())
+        h = int(hidden_size)
+        self.edge_readout = bool(edge_readout) and self.num_edge_features > 0
+        self.edge_mlp = (
+            nn.Sequential(
+                nn.Linear(self.num_edge_features, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU()
+            )
+            if self.edge_readout
+            else None
+        )
         self.head = nn.Sequential(
-            nn.Linear(3 * int(hidden_size), int(head_hidden_size)),
+            nn.Linear((5 if self.edge_readout else 3) * h, int(head_hidden_size)),
             nn.ReLU(),
             nn.Dropout(dropout),
             nn.Linear(int(head_hidden_size), int(output_size)),
@@ -156,15 +176,16 @@ class DockingGINE(GINENet):
         if batch is None:
             batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
         size = getattr(data, "num_graphs", None) or (int(batch.max()) + 1 if batch.numel() else 1)
-        pooled = torch.cat(
-            [
-                global_mean_pool(x, batch, size),
-                global_max_pool(x, batch, size),
-                global_add_pool(x, batch, size) / self.SUM_SCALE,
-            ],
-            dim=1,
-        )
-        return self.head(pooled)
+        parts = [
+            global_mean_pool(x, batch, size),
+            global_max_pool(x, batch, size),
+            global_add_pool(x, batch, size) / self.SUM_SCALE,
+        ]
+        if self.edge_mlp is not None:
+            y = self.edge_mlp(data.edge_attr)  # (E, H), ≥ 0
+            edge_batch = batch[data.edge_index[0]]
+            parts += [global_mean_pool(y, edge_batch, size), global_max_pool(y, edge_batch, size)]
+        return self.head(torch.cat(parts, dim=1))
 
 
 def dockq_capri_class(dockq: float) -> str:

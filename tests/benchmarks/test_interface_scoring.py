@@ -154,6 +154,8 @@ def test_whole_pipeline_on_two_complexes(tmp_path):
         cnn_complexes=2,
         cnn_decoys=4,
         cnn_epochs=1,
+        modules_complexes=2,
+        modules_decoys=4,
         grid_points=8,
         grid_size=16.0,
         model_out=str(tmp_path / "model"),
@@ -184,6 +186,14 @@ def test_whole_pipeline_on_two_complexes(tmp_path):
         assert 0 <= m["auc"] <= 1
     assert set(results["cv_metrics"]["folds"]) == {0, 1}
     assert "cnn" in results["cnn_metrics"]["pooled"]
+    ablation = results["modules"]
+    assert ablation["queries"] == 8 and ablation["modules"] == list(bench.ALL_MODULES)
+    # all modules add exposure and secondary-structure columns to the scorer's node features
+    assert (
+        ablation["gnn_all_features_node_features"] > ablation["gnn_scorer_features_node_features"]
+    )
+    for name in ("gnn_scorer_features", "gnn_all_features"):
+        assert ablation["pooled"][name]["decoys"] == 8
     table = pd.read_csv(work / "decoys_table.csv")
     assert table["gnn"].notna().all() and (table["contacts"] > 0).all()
     saved = json.loads((work / "results.json").read_text())
@@ -201,3 +211,15 @@ def test_whole_pipeline_on_two_complexes(tmp_path):
     # a second run reuses decoys and resumes the features (nothing recomputed)
     again = bench.run(bench.Settings(**{**vars(s), "stages": ["decoys", "features"]}))
     assert again["features"]["skipped"] == 20 and again["features"]["processed"] == 0
+
+
+def test_run_flags_name_every_changed_setting():
+    # the model card's reproducing command must carry every training setting off its default
+    base = json.loads(json.dumps(vars(bench.Settings())))
+    assert bench.run_flags(base) == "--seed 0"
+    changed = {**base, "seed": 3, "train_decoys": 0, "epochs": 8, "edge_readout": True}
+    flags = bench.run_flags(changed)
+    assert flags.split() == [
+        "--seed", "3", "--train-decoys", "0", "--epochs", "8", "--edge-readout",
+    ]  # fmt: skip
+    assert bench.parse_args(flags.split()).edge_readout is True
