@@ -80,6 +80,7 @@ DEPTH_REACH = 14.0  # Å, neighbourhood first surfaced for the depths of a graph
 LOCAL_DEPTH = False
 LOCAL_DEPTH_FRACTION = 0.6  # above this share of the model, surface the whole model
 LOCAL_DEPTH_MIN_ATOMS = 3000  # smaller models are surfaced whole (little to gain)
+_DOT_CHUNK = 4096  # atom pairs per projection block (the block stays in the CPU cache)
 
 
 def sphere_points(n: int) -> np.ndarray:
@@ -129,7 +130,8 @@ def accessible_dots(
     words = n // 64
     buried = np.zeros((m, words), dtype=np.uint64)
     if m > 1:
-        if targets is None:
+        symmetric = targets is None
+        if symmetric:  # undirected pairs i < j: one projection serves both directions
             pairs = cKDTree(coords).query_pairs(2.0 * float(radii.max()), output_type="ndarray")
             i, j = pairs[:, 0], pairs[:, 1]
         else:  # directed pairs (target, any atom) only; the same numbers per pair as above
@@ -142,31 +144,22 @@ def accessible_dots(
         dist = np.sqrt(np.einsum("ij,ij->i", vec, vec))
         keep = (dist < radii[i] + radii[j]) & (dist > 0)
         i, j, vec, dist = i[keep], j[keep], vec[keep], dist[keep]
-        if targets is None:
-            src = np.concatenate([i, j])
-            dst = np.concatenate([j, i])
-            axis = np.concatenate([vec, -vec]) / np.concatenate([dist, dist])[:, None]
-            d = np.concatenate([dist, dist])
-        else:
-            src, dst, axis, d = i, j, vec / dist[:, None], dist
-        order = np.argsort(src, kind="stable")
-        src, dst, axis, d = src[order], dst[order], axis[order], d[order]
-        # dot u of atom a lies inside the sphere of b  <=>  u·e_ab > cos θ_ab
-        cos = ((radii[src] ** 2 + d**2 - radii[dst] ** 2) / (2.0 * radii[src] * d)).astype(
-            np.float32
-        )
-        axis = axis.astype(np.float32)
+        ri, rj, d2 = radii[i], radii[j], dist * dist
+        # dot u of atom a lies inside the sphere of b  <=>  u·e_ab > cos θ_ab; for the reverse
+        # direction e_ba = −e_ab, so u·e_ba > cos θ_ba  <=>  u·e_ab < −cos θ_ba (float negation
+        # is exact: the same decisions as projecting onto −e_ab)
+        cos_i = ((ri**2 + d2 - rj**2) / (2.0 * ri * dist)).astype(np.float32)
+        neg_cos_j = -((rj**2 + d2 - ri**2) / (2.0 * rj * dist)).astype(np.float32)
+        axis = (vec / dist[:, None]).astype(np.float32)
         unit32 = unit.T.astype(np.float32)
-        packed = np.empty((src.size, words), dtype=np.uint64)
-        chunk = 65536
-        for a in range(0, src.size, chunk):
-            inside = (axis[a : a + chunk] @ unit32) > cos[a : a + chunk, None]
-            packed[a : a + chunk] = np.packbits(inside, axis=1).view(np.uint64)
-        if src.size:
-            count = np.bincount(src, minlength=m)
-            has = np.flatnonzero(count)
-            starts = (np.cumsum(count) - count)[has]
-            buried[has] = np.bitwise_or.reduceat(packed, starts, axis=0)
+        for a in range(0, i.size, _DOT_CHUNK):  # chunks that stay in cache
+            part = slice(a, a + _DOT_CHUNK)
+            proj = axis[part] @ unit32
+            bits = np.packbits(proj > cos_i[part, None], axis=1).view(np.uint64)
+            np.bitwise_or.at(buried, i[part], bits)
+            if symmetric:
+                bits = np.packbits(proj < neg_cos_j[part, None], axis=1).view(np.uint64)
+                np.bitwise_or.at(buried, j[part], bits)
     free = np.unpackbits(buried.view(np.uint8), axis=1) == 0
     if targets is not None:
         free &= targets[:, None]
@@ -212,19 +205,32 @@ def _dot_setup(expanded: np.ndarray) -> tuple[float, float]:
     return r_max, 1.5 * spacing
 
 
-def _depths_whole(structure, memo: dict) -> None:
-    """Depths of every surface-set atom (the reference computation)."""
-    s, idx, expanded = structure, memo["idx"], memo["expanded"]
-    xyz = s.coords[idx]
-    dots, owner = accessible_dots(xyz, expanded)
-    dot_area = 4.0 * np.pi * expanded[owner] ** 2 / DOTS_PER_ATOM
-    _, link = _dot_setup(expanded)
-    dots = dots[_external(dots, dot_area, link)]
-    if dots.shape[0]:
-        dist, _ = cKDTree(dots).query(xyz, k=1)
-        memo["depth"][idx] = np.maximum(dist - DEPTH_PROBE_RADIUS, 0.0)
-    else:
+def _surface_tree(structure, memo: dict) -> cKDTree | None:
+    """KD-tree of the model's external accessible dots (built once per structure; None: no dots)."""
+    if "surface_tree" not in memo:
+        idx, expanded = memo["idx"], memo["expanded"]
+        dots, owner = accessible_dots(structure.coords[idx], expanded)
+        dot_area = 4.0 * np.pi * expanded[owner] ** 2 / DOTS_PER_ATOM
+        _, link = _dot_setup(expanded)
+        dots = dots[_external(dots, dot_area, link)]
+        memo["surface_dots"] = dots  # (k, 3) Å; kept so the cache's memory estimate counts it
+        memo["surface_tree"] = cKDTree(dots) if dots.shape[0] else None
+    return memo["surface_tree"]
+
+
+def _depths_whole(structure, memo: dict, need: np.ndarray | None = None) -> None:
+    """Depths of the surface-set atoms at positions ``need`` of ``memo["idx"]`` (default: all).
+
+    The surface of the whole model is made once per structure (:func:`_surface_tree`); each
+    later call only queries the nearest external dot of the atoms it needs.
+    """
+    idx = memo["idx"] if need is None else memo["idx"][need]
+    tree = _surface_tree(structure, memo)
+    if tree is None:
         memo["depth"][idx] = 0.0
+        return
+    dist, _ = tree.query(structure.coords[idx], k=1)
+    memo["depth"][idx] = np.maximum(dist - DEPTH_PROBE_RADIUS, 0.0)
 
 
 def _depths_local(structure, memo: dict, need: np.ndarray, reach: float) -> float | None:
@@ -311,6 +317,7 @@ def atom_depths(structure, atoms: np.ndarray | None = None) -> np.ndarray:
             and atoms is not None
             and memo["idx"].size >= LOCAL_DEPTH_MIN_ATOMS
             and not memo.get("local_failed", False)
+            and "surface_tree" not in memo
         )
         reach = DEPTH_REACH if local else np.inf
         for _ in range(2):
@@ -322,7 +329,7 @@ def atom_depths(structure, atoms: np.ndarray | None = None) -> np.ndarray:
         if reach is not None:
             # later queries on this structure (see features.cache) read the whole-model result
             memo["local_failed"] = bool(local)
-            _depths_whole(structure, memo)
+            _depths_whole(structure, memo, pos)
     out = depth[wanted].copy()
     out.setflags(write=False)
     return out

@@ -39,10 +39,12 @@ Differences from DeepRank2
 
 Performance
     Per-atom areas are memoised per structure (``structure._cache``) and computed lazily: a query
-    computes only the atoms its nodes need, plus their neighbours (an atom's Lee–Richards area
-    depends only on atoms closer than ``r_i + r_j + 2·probe``, so the subset result is exact).
-    For ``bsa`` only atoms within that distance of another side can differ between the two
-    states; all others have ``bsa = 0`` exactly.
+    computes only the atoms its nodes need. freesasa runs on those atoms plus their neighbours
+    (atoms ``j`` with ``|x_i − x_j| < R_i + R_j``, ``R = r + probe``: the only atoms that enter
+    an atom's Lee–Richards area), so the subset result equals the whole-model one. For ``bsa``
+    only atoms with a neighbour in another side can differ between the two states; the separated
+    state is computed for those graph atoms and their neighbours of the same side only; all other
+    atoms have ``bsa = 0`` exactly.
 """
 
 from __future__ import annotations
@@ -137,30 +139,73 @@ def _lookup_radius(triple: str) -> float:
     return _radius_lut[triple]
 
 
+#: Added to freesasa's neighbour distance ``R_i + R_j`` when choosing atoms for a subset run, so
+#: that rounding can only add (harmless) atoms, never drop a neighbour.
+_NEIGHBOUR_MARGIN = 1e-6
+
+
+def _neighbours(
+    coords: np.ndarray,
+    expanded: np.ndarray,
+    sources: np.ndarray,
+    candidates: np.ndarray,
+) -> np.ndarray:
+    """(len(candidates),) bool: candidates that are freesasa neighbours of some source atom.
+
+    Atom ``j`` is a neighbour of ``i`` (and can occlude it) when ``|x_i − x_j| < R_i + R_j`` with
+    ``R = r + probe`` (freesasa's neighbour list); :data:`_NEIGHBOUR_MARGIN` is added.
+
+    Parameters
+    ----------
+    coords : ndarray (n, 3), Å
+    expanded : ndarray (n,), Å
+        Probe-expanded radii of all atoms.
+    sources, candidates : ndarray, int
+        Atom indices.
+    """
+    out = np.zeros(candidates.size, dtype=bool)
+    if sources.size == 0 or candidates.size == 0:
+        return out
+    reach = float(expanded[sources].max()) + float(expanded[candidates].max())
+    pairs = cKDTree(coords[sources]).sparse_distance_matrix(
+        cKDTree(coords[candidates]), reach + _NEIGHBOUR_MARGIN, output_type="ndarray"
+    )
+    close = pairs["v"] < (
+        expanded[sources[pairs["i"]]] + expanded[candidates[pairs["j"]]] + _NEIGHBOUR_MARGIN
+    )
+    out[pairs["j"][close]] = True
+    return out
+
+
 class _LazySasa:
-    """Per-atom Lee–Richards areas of one atom set, computed on demand and memoised."""
+    """Per-atom Lee–Richards areas of one atom set, computed on demand and memoised.
+
+    The area of atom ``i`` depends only on the atoms of the set that are freesasa neighbours of
+    it (``|x_i − x_j| < R_i + R_j``), so freesasa runs on the needed atoms plus those neighbours
+    and the needed atoms' areas are exactly the whole-set areas (``tests/features/
+    test_surfacearea.py`` holds them equal to 1e-9 Å²).
+    """
 
     def __init__(self, structure, members: np.ndarray) -> None:
         self.coords = structure.coords
         self.radii = sasa_radii(structure)
+        self.expanded = self.radii + PROBE_RADIUS
         self.members = np.flatnonzero(members)
         self.area = np.full(structure.num_atoms, np.nan)
-        self.reach = 2.0 * (float(self.radii[self.members].max(initial=0.0)) + PROBE_RADIUS)
+
+    def environment(self, need: np.ndarray) -> np.ndarray:
+        """Sorted atoms freesasa needs for exact areas of ``need``: them and their neighbours."""
+        near = _neighbours(self.coords, self.expanded, need, self.members)
+        return np.union1d(self.members[near], need)
 
     def get(self, atoms: np.ndarray) -> np.ndarray:
         """Areas (Å²) of ``atoms`` (structure indices, all members of this set)."""
         atoms = np.asarray(atoms, dtype=np.int64)
         need = np.unique(atoms[np.isnan(self.area[atoms])])
         if need.size:
-            if need.size * 3 > self.members.size:
-                env = self.members
-            else:
-                dist, _ = cKDTree(self.coords[need]).query(
-                    self.coords[self.members], k=1, distance_upper_bound=self.reach
-                )
-                env = self.members[dist < self.reach]
+            env = self.environment(need)
             areas = _lee_richards(self.coords[env], self.radii[env])
-            if env is self.members:
+            if env.size == self.members.size:  # the whole set: every area is exact
                 self.area[env] = areas
             else:
                 self.area[need] = areas[np.searchsorted(env, need)]
@@ -251,9 +296,10 @@ def _can_change(
     assembly_chains: np.ndarray | None,
     in_assembly: np.ndarray,
 ) -> np.ndarray:
-    """(n,) bool: assembly atoms within probe reach of another unit (their area can change).
+    """(n,) bool: assembly atoms with a freesasa neighbour in another unit (area can change).
 
-    Every other atom has the same area alone and assembled (exactly 0 BSA). Memoised per unit
+    Every other atom has the same neighbour list, hence the same area, alone and assembled
+    (exactly 0 BSA). Memoised per unit
     assignment on the structure, so every query on it (variant scans) reuses it.
     """
     key = (
@@ -264,20 +310,15 @@ def _can_change(
     if key not in structure._cache:
         s = structure
         unit = unit_of_chain[s.chain_index]
-        radii = sasa_radii(s)
-        reach = 2.0 * (float(radii[in_assembly].max(initial=0.0)) + PROBE_RADIUS)
+        expanded = sasa_radii(s) + PROBE_RADIUS
         out = np.zeros(s.num_atoms, dtype=bool)
         for k in np.unique(unit[in_assembly]):
             if k < 0:
                 continue
             mine = np.flatnonzero(in_assembly & (unit == k))
             others = np.flatnonzero(in_assembly & (unit != k))
-            if others.size == 0:
-                continue
-            dist, _ = cKDTree(s.coords[others]).query(
-                s.coords[mine], k=1, distance_upper_bound=reach
-            )
-            out[mine[dist < reach]] = True
+            # freesasa neighbours of another unit: the only atoms whose neighbour list changes
+            out[others[_neighbours(s.coords, expanded, mine, others)]] = True
         out.setflags(write=False)
         structure._cache[key] = out
     return structure._cache[key]
