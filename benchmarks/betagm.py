@@ -39,6 +39,7 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+import scipy.linalg  # noqa: E402
 
 from deeprank_like.enm import (  # noqa: E402
     BetaGMConfig,
@@ -100,6 +101,16 @@ def main(argv: list[str] | None = None) -> int:
         "whole": whole_parse,
         "altloc": lambda: betagm_eigenvalues(EXAMPLE_120_ALTLOC),
     }
+    # the floor: LAPACK dsyevr alone on the same 3N x 3N matrix (lowest 16), timed in the same loop
+    from deeprank_like.enm.network import assemble_g, build_network
+
+    t120 = ca_trace(load_structure(EXAMPLE_120))
+    g = assemble_g(build_network(t120.ca, t120.is_glycine, BetaGMConfig()))
+    m120 = (g.T @ g).toarray()
+    funcs["eigh"] = lambda: scipy.linalg.eigh(
+        m120, eigvals_only=True, subset_by_index=[0, 15], check_finite=False
+    )
+    times["eigh"], cpu["eigh"] = [], []
     funcs["altloc"]()
     for _ in range(args.repeats):
         for name, func in funcs.items():
@@ -121,8 +132,15 @@ def main(argv: list[str] | None = None) -> int:
         ("betagm_file_cpu_ms_120", "fast"),
         ("betagm_file_cpu_ms_120_whole_parse", "whole"),
         ("betagm_file_cpu_ms_120_altloc", "altloc"),
+        ("betagm_eigh_only_cpu_ms_120", "eigh"),
     ):
         print(f"{key}: {statistics.median(cpu[name]):.2f} ms")
+    fast_cpu = statistics.median(cpu["fast"])
+    print(
+        f"betagm_file_cpu_ms_120_target_10ms: {'met' if fast_cpu <= 10.0 else 'not met'} "
+        f"({fast_cpu:.2f} ms, of which the eigen-solve floor "
+        f"{statistics.median(cpu['eigh']):.2f} ms)"
+    )
 
     path = args.shared / "data" / "proteins" / "4ma9.pdb.gz"
     if not path.is_file():

@@ -320,13 +320,18 @@ def read_ca_structure(path: str | os.PathLike, model: int = 0) -> Structure:
         return structure_io.load_structure(path, model=model)  # its error names the line
 
 
+_CA_FIELDS = np.array([b" CA ", b"CA  ", b"  CA"], dtype="S4")
+_RECORD_HEADS = (b"ATOM", b"HETA", b"MODE", b"ENDM")
+
+
 def _plain_ca_trace(data: bytes, path: str) -> CaTrace | None:
     """The Cα trace of every chain straight from the kept records of a *plain* PDB text.
 
     Plain: one model, no alternate locations, every kept amino-acid record a Cα with an explicit
     element, one-character chain ids, numeric residue numbers, no duplicate or placeholder Cα.
     Anything else returns None and the caller takes the general reader; the result then equals
-    ``ca_trace(read_ca_structure(path))`` (checked on every file of ``shared/data``).
+    ``ca_trace(read_ca_structure(path))`` (checked on every file of ``shared/data``). The
+    fixed-width fields are cut from one (n, 80) byte array, with no per-field Python.
     """
     from deeprank_like.domain.aminoacids import THREE_LETTER
     from deeprank_like.structure import io as structure_io
@@ -335,40 +340,48 @@ def _plain_ca_trace(data: bytes, path: str) -> CaTrace | None:
     for ln in data.split(b"\n"):
         if ln[:3] == b"END" and ln[3:6] != b"MDL":
             break  # the structure reader stops at END
-        if ln[:4] in (b"ATOM", b"HETA", b"MODE", b"ENDM"):
+        if ln[:4] in _RECORD_HEADS:
             records.append(ln)
-    models = [i for i, ln in enumerate(records) if ln.startswith(b"MODEL")]
-    ends = [i for i, ln in enumerate(records) if ln.startswith(b"ENDMDL")]
-    if len(models) > 1 or len(ends) > 1 or len(models) != len(ends):
+    heads = [ln[:4] for ln in records]
+    n_model, n_end = heads.count(b"MODE"), heads.count(b"ENDM")
+    if n_model > 1 or n_end > 1 or n_model != n_end:
         return None
-    if models and (models[0] != 0 or ends[0] != len(records) - 1):
+    if n_model and (heads[0] != b"MODE" or heads[-1] != b"ENDM"):
         return None  # atoms outside the one model: the general reader decides
     lines = [ln for ln in records if ln[:4] in (b"ATOM", b"HETA")]
-    if not lines:
+    if not lines or min(map(len, lines)) < 78:
         return None
-    if any(len(ln) < 78 or ln[16:17] != b" " or ln[20:21] != b" " for ln in lines):
+    raw = np.array(lines, dtype="S80")
+    buf = np.frombuffer(raw.tobytes(), dtype=np.uint8).reshape(len(lines), 80)
+    if (buf[:, 16] != 32).any() or (buf[:, 20] != 32).any():  # altloc, 4-char residue names
         return None
-    names = np.array([ln[12:16].strip() for ln in lines])
-    res = np.char.strip(np.array([ln[17:20] for ln in lines])).astype(str)
+
+    def field(a: int, b: int) -> NDArray:
+        return np.ascontiguousarray(buf[:, a:b]).view(f"S{b - a}").ravel()
+
+    is_ca = np.isin(field(12, 16), _CA_FIELDS)
+    res = np.char.strip(field(17, 20)).astype(str)
     std = structure_io._standardise(res)
-    is_ca = names == b"CA"
     if not np.isin(std[~is_ca], THREE_LETTER, invert=True).all():
         return None  # an amino acid without a Cα record: the general reader names it
-    element = np.char.strip(np.array([ln[76:78] for ln in lines]))
-    ca_lines = [ln for ln, c in zip(lines, is_ca, strict=True) if c]
-    if not ca_lines or (element[is_ca] == b"").any():
+    element = np.char.strip(field(76, 78)[is_ca])
+    if not is_ca.any() or (element == b"").any():
         return None
-    keep = element[is_ca] == b"C"
+    keep = element == b"C"
     if np.isin(std[is_ca][~keep], THREE_LETTER).any():
         return None  # an amino acid whose CA is not a carbon: the general reader decides
+    ca_buf = buf[is_ca]
     try:
-        num = np.array([int(ln[22:26]) for ln in ca_lines], dtype=np.int64)
-        xyz = np.array([(float(ln[30:38]), float(ln[38:46]), float(ln[46:54])) for ln in ca_lines])
+        num = np.array(
+            [int(x) for x in np.ascontiguousarray(ca_buf[:, 22:26]).view("S4").ravel()],
+            dtype=np.int64,
+        )
+        xyz = np.ascontiguousarray(ca_buf[:, 30:54]).view("S8").astype(np.float64)
     except ValueError:
         return None
-    chain_all = np.array([ln[21:22] for ln in lines]).astype(str)
+    chain_all = field(21, 22).astype(str)
     chain = chain_all[is_ca]
-    icode = np.char.strip(np.array([ln[26:27] for ln in ca_lines]).astype(str))
+    icode = np.char.strip(np.ascontiguousarray(ca_buf[:, 26:27]).view("S1").ravel().astype(str))
     if not np.isfinite(xyz).all() or (np.abs(xyz) >= structure_io.PLACEHOLDER_COORDINATE).any():
         return None
     order_of_chain = {c: i for i, c in enumerate(dict.fromkeys(chain_all.tolist()))}
