@@ -141,6 +141,7 @@ class ScaleConfig:
     whole_groups: int = 10
     whole_max: int = 600
     threads: int = 1
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         bad = sorted(set(self.models) - {"cnn", "gnn"}) + sorted(
@@ -403,7 +404,7 @@ def _fit(
         optimizer=OPTIMIZER_CHOICES[getattr(cfg, f"{name}_optimizer")],
         lr=p["lr"],
         seed=seed,
-        device="cpu",
+        device=cfg.device,
         output_dir=tmp,
     )
     history = trainer.train(
@@ -792,6 +793,48 @@ def results_markdown(
     return "\n".join(lines)
 
 
+def scatter_png(pred: pd.DataFrame, path: Path) -> None:
+    """Predicted vs exact eigenvalues, log-log: CV (group split, original windows) and eval set.
+
+    One row per model (CNN, GNN), one column per set; colour = eigenvalue index.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    sets = [("cv", "held-out windows (group folds)"), ("eval", "evaluation set")]
+    models = [m for m in ("cnn", "gnn") if (pred["model"] == m).any()]
+    if not models:
+        return
+    fig, axes = plt.subplots(
+        len(models), 2, figsize=(8, 3.6 * len(models)), squeeze=False, layout="constrained"
+    )
+    cmap = plt.get_cmap("viridis", 10)
+    names = eigenvalue_names(10)
+    for r, model in enumerate(models):
+        for c, (set_name, title) in enumerate(sets):
+            ax = axes[r, c]
+            df = pred[(pred["model"] == model) & (pred["set"] == set_name)]
+            df = df[(df["split"] == "group") & (df["variant"] == 0)]
+            if df.empty:
+                ax.set_visible(False)
+                continue
+            colour = list(df["eigenvalue"].map({n: cmap(i) for i, n in enumerate(names)}))
+            lo = float(df["true"].min())
+            y = np.maximum(df["pred"].to_numpy(), lo / 100)
+            ax.scatter(df["true"], y, s=3, c=colour, alpha=0.5, linewidths=0)
+            hi = float(max(df["true"].max(), y.max()))
+            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("exact λ (k units)")
+            ax.set_ylabel("predicted λ")
+            ax.set_title(f"{model.upper()}: {title}", fontsize=9)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def write_results(
     out: Path,
     pred: pd.DataFrame,
@@ -823,6 +866,7 @@ def write_results(
     (out / "results.md").write_text(results_markdown(pred, folds, held, cfg, counts, command))
     if cache is not None:
         pred.to_csv(cache / "predictions.csv.gz", index=False)
+        scatter_png(pred, out / "scatter.png")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -886,6 +930,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window", type=int, default=d.window)
     p.add_argument("--cap", type=int, default=PoolConfig.cap, help="windows per protein group")
     p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--device", default=d.device, help="cpu, cuda, or auto (the Trainer's)")
     p.add_argument("--small-gnn", action="store_true", help="hidden 8, 1 layer (tests)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -918,6 +963,7 @@ def _run(a: argparse.Namespace, argv: list[str] | None) -> int:
         prune_max=a.prune_max,
         whole_groups=a.whole_groups,
         threads=a.threads,
+        device=a.device,
     )
     if a.small_gnn:
         cfg = replace(cfg, gnn_hidden_size=8, gnn_num_layers=1)

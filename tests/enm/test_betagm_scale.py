@@ -106,6 +106,7 @@ def test_tiny_protocol_writes_every_table(run: Path) -> None:
     for title in ("folds by group", "folds by structure", "Evaluation set", "Pruning study",
                   "whole chains", "Cost"):  # fmt: skip
         assert title in text
+    assert (res / "scatter.png").stat().st_size > 1000
 
 
 def test_tiny_protocol_predictions_are_honest(run: Path) -> None:
