@@ -5,12 +5,20 @@ Usage::
     python benchmarks/scale_out.py [--queries 5000] [--baseline 300] [--workers 2]
                                      [--executors processes,dask,mpi] [--modules default]
 
+Executors: ``processes`` (local pool), ``dask`` (local cluster, tasks of several queries:
+``DaskExecutor.chunk_size``), ``dask-perquery`` (the same, one query per task: the
+earlier behaviour), ``mpi`` (``mpiexec -n <workers> python scale_out.py``: every rank
+featurises a static share, ``MPIWorldExecutor``), ``mpi-pool`` (``mpiexec -n <workers+1>
+python -m mpi4py.futures``: rank 0 runs the script and a manager that hands out queries,
+the other ranks are the workers).
+
 Prints::
 
     serial_queries_per_s: <v> queries/s        (one process, --baseline queries)
     <executor>_queries_per_s: <v> queries/s     (--workers workers, --queries queries)
     <executor>_efficiency: <v> %               (rate / (workers x serial rate))
     <executor>_entries_exactly_once: 1          (0: an entry is missing or repeated)
+    <executor>_cpu_s_per_query: <v> s           (CPU of every process of the run / queries)
     entry_bytes: <v> B                          (final file size / entries)
     cpu_s_per_query: <v> s                      (1 / serial rate)
     projected_core_hours_1e6: <v> h             (10^6 queries at the serial rate)
@@ -20,9 +28,9 @@ The queries are residue PPI interfaces of the example structures shipped in
 ``deeprank_like.examples`` (cycled, renamed apart), featurised with ``--modules`` through
 :func:`deeprank_like.processing.process`. Each executor is started before the clock runs and
 warmed up on a few queries; the timed part is one ``process()`` call: featurisation, shard
-writing and the final merge. The MPI run starts this script again under
-``mpiexec -n <workers+1> python -m mpi4py.futures`` (rank 0 runs the script, the other ranks
-are the workers) and reads its timing back from a JSON file.
+writing and the final merge. The MPI runs start this script again under ``mpiexec`` and read
+their timing back from a JSON file. The serial rate is measured before and after the
+executors (their mean is the reference), so that a load that changes during the run shows.
 
 "Exactly once" opens the output file and compares its entry names with the query ids: every
 id present, none twice (the HDF5 group names are unique, so a repeat shows as a count
@@ -96,25 +104,52 @@ def exactly_once(path: Path, expected: list[str]) -> bool:
 
 
 def mpi_child(args: argparse.Namespace) -> int:
-    """Rank 0 of an ``mpiexec ... -m mpi4py.futures`` run: time and write JSON."""
+    """One rank of an ``mpiexec`` run: time and (rank 0) write JSON.
+
+    ``mpi-pool``: rank 0 of ``-m mpi4py.futures``, the pool's ranks are its workers.
+    ``mpi``: every rank runs this and featurises its share (``executor="mpi"``).
+    """
+    from mpi4py import MPI
+
     from deeprank_like.processing import MPIExecutor
 
-    with MPIExecutor(args.workers) as ex:
-        result = run_once(ex, args.queries, Path(args.workdir), "mpi", args.modules)
-    Path(args.json).write_text(json.dumps(result))
+    workdir = Path(args.workdir)
+    if args.mpi_child == "mpi-pool":
+        with MPIExecutor(args.workers) as ex:
+            result = run_once(ex, args.queries, workdir, "mpi-pool", args.modules)
+    else:
+        result = run_once("mpi", args.queries, workdir, "mpi", args.modules)
+    if args.mpi_child == "mpi":  # every rank is here: add up their CPU
+        result["cpu_s"] = MPI.COMM_WORLD.reduce(_cpu_seconds(), root=0)
+    else:  # the pool's ranks never run this script
+        result["cpu_s"] = None
+    if MPI.COMM_WORLD.Get_rank() == 0:
+        Path(args.json).write_text(json.dumps(result))
     return 0
 
 
-def run_mpi(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its reaped children."""
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def run_mpi(name: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     local = Path(sys.executable).parent / "mpiexec"
     mpiexec = str(local) if local.exists() else shutil.which("mpiexec")
     if mpiexec is None:
         raise SystemExit("no mpiexec on PATH: pip install mpich (or skip with --executors)")
-    out = workdir / "mpi.json"
-    cmd = [mpiexec, "-n", str(args.workers + 1), sys.executable, "-m", "mpi4py.futures",
-           str(HERE), "--mpi-child", "--json", str(out), "--workdir", str(workdir),
-           "--queries", str(args.queries), "--workers", str(args.workers),
-           "--modules", args.modules]  # fmt: skip
+    out = workdir / f"{name}.json"
+    if name == "mpi-pool":
+        launch = ["-n", str(args.workers + 1), sys.executable, "-m", "mpi4py.futures"]
+    else:
+        launch = ["-n", str(args.workers), sys.executable]
+    cmd = [mpiexec, *launch, str(HERE), "--mpi-child", name, "--json", str(out),
+           "--workdir", str(workdir), "--queries", str(args.queries),
+           "--workers", str(args.workers), "--modules", args.modules]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
     if proc.returncode != 0:
         raise SystemExit(f"MPI run failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -124,16 +159,24 @@ def run_mpi(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 def run_executor(name: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from deeprank_like.processing import DaskExecutor, ProcessExecutor
 
-    if name == "mpi":
-        return run_mpi(args, workdir)
+    if name in ("mpi", "mpi-pool"):
+        return run_mpi(name, args, workdir)
     if name == "processes":
         executor: Any = ProcessExecutor(args.workers)
     elif name == "dask":
         executor = DaskExecutor(n_workers=args.workers)
+    elif name == "dask-perquery":
+        executor = DaskExecutor(n_workers=args.workers, chunksize=1)
     else:
-        raise SystemExit(f"unknown executor {name!r}: processes, dask or mpi")
+        raise SystemExit(
+            f"unknown executor {name!r}: processes, dask, dask-perquery, mpi, mpi-pool"
+        )
     with executor:
-        return run_once(executor, args.queries, workdir, name, args.modules)
+        cpu0 = _cpu_seconds()
+        result = run_once(executor, args.queries, workdir, name, args.modules)
+        # dask's worker processes are not children of this one: their CPU is not counted
+        result["cpu_s"] = None if name.startswith("dask") else _cpu_seconds() - cpu0
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--executors", default="processes,dask,mpi")
     p.add_argument("--modules", default="default", help="'default', 'all' or a module list")
-    p.add_argument("--mpi-child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--mpi-child", default="", help=argparse.SUPPRESS)
     p.add_argument("--json", help=argparse.SUPPRESS)
     p.add_argument("--workdir", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -158,17 +201,24 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         with SerialExecutor() as ex:
             serial = run_once(ex, args.baseline, workdir, "serial", args.modules)
-        r1 = serial["rate"]
-        print(f"serial_queries_per_s: {r1:.2f} queries/s", flush=True)
+        print(f"# serial before: {serial['rate']:.2f} queries/s", flush=True)
         runs = {}
         for name in [e.strip() for e in args.executors.split(",") if e.strip()]:
             r = run_executor(name, args, workdir)
             runs[name] = r
             print(f"# {name}: {r['queries']} queries in {r['seconds']:.1f} s, "
                   f"{r['failed']} failed", flush=True)  # fmt: skip
+        with SerialExecutor() as ex:
+            after = run_once(ex, args.baseline, workdir, "serial-after", args.modules)
+        print(f"# serial after: {after['rate']:.2f} queries/s", flush=True)
+        r1 = (serial["rate"] + after["rate"]) / 2
+        print(f"serial_queries_per_s: {r1:.2f} queries/s")
+        for name, r in runs.items():
             print(f"{name}_queries_per_s: {r['rate']:.2f} queries/s")
             print(f"{name}_efficiency: {100 * r['rate'] / (args.workers * r1):.1f} %")
             print(f"{name}_entries_exactly_once: {int(r['exactly_once'] and not r['failed'])}")
+            if r.get("cpu_s") is not None:
+                print(f"{name}_cpu_s_per_query: {r['cpu_s'] / r['queries']:.4f} s")
         ref = next(iter(runs.values()), serial)
         entry_bytes = ref["bytes"] / ref["queries"]
         print(f"entry_bytes: {entry_bytes:.0f} B")

@@ -18,6 +18,7 @@ from typing import Any
 
 from deeprank_like.errors import DeeprankLikeError
 from deeprank_like.processing.executors import WorkerCrash, available_cpus, get_executor
+from deeprank_like.processing.executors_mpi import mpi_world
 from deeprank_like.processing.featurize_config import FeaturizeConfig
 from deeprank_like.processing.legacy import LEGACY_POSITIONAL, config_from_keywords
 from deeprank_like.processing.output import (
@@ -84,6 +85,22 @@ def process(
     """
     t0 = time.perf_counter()
     config, executor = _settings(config, args, kwargs, executor)
+    world = mpi_world(executor)  # ranks of `mpiexec -n N python script.py`: all featurise
+    if world is None:
+        return _process(collection, config, executor, t0)
+    if world.rank != 0:
+        return world.follow()
+    try:
+        summary = _process(collection, config, world, t0)
+    except BaseException as exc:
+        world.finish(error=exc)
+        raise
+    world.finish(summary)
+    return summary
+
+
+def _process(collection: Any, config: FeaturizeConfig, executor: Any, t0: float) -> ProcessSummary:
+    """The body of :func:`process` once the settings are resolved."""
     run = config.processing
     modules = _worker_modules(config, executor)
     queries, pre_failures = _queries(collection, run.shard, run.on_error)
