@@ -213,3 +213,36 @@ def test_neighbourhood_depths_equal_whole_model_depths(name, monkeypatch):
     assert done, "the neighbourhood path was never taken"
     if name == "1ATN_1w.pdb":  # the second try (larger reach from the first's bound) happens
         assert any(reach > exposure.DEPTH_REACH for reach, _ in done)
+
+
+@pytest.mark.parametrize("n", [64, 128])
+def test_symmetric_pair_projection_equals_directed_pairs(n):
+    """The whole-set path projects each atom pair once for both directions (u·e_ba = −u·e_ab);
+    its dots are identical to the directed-pair path's (each direction projected on its own)."""
+    s = load_structure(DATA / "pdb" / "1ak4.pdb")
+    idx = np.flatnonzero(sasa_atom_mask(s))
+    xyz, radii = s.coords[idx], sasa_radii(s)[idx] + 1.5
+    dots, owner = accessible_dots(xyz, radii, n=n)
+    dots_t, owner_t = accessible_dots(xyz, radii, n=n, targets=np.ones(idx.size, dtype=bool))
+    np.testing.assert_array_equal(owner, owner_t)
+    np.testing.assert_array_equal(dots, dots_t)
+
+
+def test_subset_depths_equal_whole_model_depths_with_one_surface(monkeypatch):
+    """Depths of a few atoms equal the whole-model depths; the surface is made once per
+    structure and later calls only query it."""
+    import deeprank_like.features.exposure as exposure
+
+    path = DATA / "pdb" / "3C8P.pdb"
+    whole = atom_depths(load_structure(path))
+    calls = []
+    real = exposure.accessible_dots
+    monkeypatch.setattr(
+        exposure, "accessible_dots", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    s = load_structure(path)
+    rng = np.random.default_rng(3)
+    for size in (5, 40, 200):
+        atoms = rng.choice(s.num_atoms, size=size, replace=False)
+        np.testing.assert_array_equal(atom_depths(s, atoms), whole[atoms])
+    assert len(calls) == 1

@@ -201,3 +201,95 @@ def test_far_atoms_have_equal_area_alone_and_in_the_complex_and_lazy_bsa_is_exac
                 g.node_features["sasa"], sasa_res[g.residue_index], atol=1e-8
             )
             np.testing.assert_allclose(g.node_features["bsa"], bsa_res[g.residue_index], atol=1e-8)
+
+
+@pytest.mark.parametrize("path", [C8P, AK4])
+def test_subset_areas_equal_whole_set_areas(path):
+    """freesasa on the needed atoms plus their neighbours (|x_i - x_j| < R_i + R_j) gives the
+    whole-model area of every needed atom, on neighbourhood-shaped and scattered subsets."""
+    from deeprank_like.features.surfacearea import _lazy, _lee_richards, sasa_radii
+
+    s = load_structure(path)
+    members = np.flatnonzero(sasa_atom_mask(s))
+    whole = _lee_richards(s.coords[members], sasa_radii(s)[members])
+    rng = np.random.default_rng(1)
+    centre = s.coords[members[rng.integers(members.size)]]
+    patch = members[np.linalg.norm(s.coords[members] - centre, axis=1) < 9.0]
+    for subset in (patch, np.sort(rng.choice(members, size=25, replace=False))):
+        fresh = load_structure(path)
+        calc = _lazy(fresh, None)
+        env = calc.environment(subset)
+        assert np.isin(subset, env).all() and env.size < members.size  # a real subset run
+        got = calc.get(subset)
+        np.testing.assert_allclose(got, whole[np.searchsorted(members, subset)], rtol=0, atol=1e-9)
+
+
+def test_can_change_marks_exactly_the_atoms_whose_area_can_change():
+    """Unmarked atoms have the same area alone and in the complex; each marked atom has a
+    freesasa neighbour (R_i + R_j) on the other side, and no atom farther is marked."""
+    from scipy.spatial import cKDTree
+
+    from deeprank_like.features.surfacearea import (
+        PROBE_RADIUS,
+        _can_change,
+        _lee_richards,
+        sasa_radii,
+    )
+
+    s = load_structure(C8P)
+    mask = sasa_atom_mask(s)
+    members = np.flatnonzero(mask)
+    unit_of_chain = np.arange(len(s.chains))
+    changed = _can_change(s, unit_of_chain, None, mask)
+    radii = sasa_radii(s)
+    complex_area = np.zeros(s.num_atoms)
+    complex_area[members] = _lee_richards(s.coords[members], radii[members])
+    alone = np.zeros(s.num_atoms)
+    expanded = radii + PROBE_RADIUS
+    for c in range(len(s.chains)):
+        own = members[s.chain_index[members] == c]
+        other = members[s.chain_index[members] != c]
+        alone[own] = _lee_richards(s.coords[own], radii[own])
+        d = np.linalg.norm(s.coords[own][:, None] - s.coords[other][None], axis=2)
+        expected = (d < expanded[own][:, None] + expanded[other][None]).any(axis=1)
+        np.testing.assert_array_equal(changed[own], expected)
+        reach = 2 * (radii[members].max() + PROBE_RADIUS)
+        dist, _ = cKDTree(s.coords[other]).query(s.coords[own], k=1)
+        assert changed[own].sum() < (dist < reach).sum()  # tighter than one reach for all
+    fixed = members[~changed[members]]
+    np.testing.assert_allclose(alone[fixed], complex_area[fixed], rtol=0, atol=1e-12)
+    assert (alone[changed] - complex_area[changed]).max() > 1.0
+
+
+def test_subset_areas_equal_whole_set_areas_on_random_atom_clouds():
+    """Property: for random atom clouds and random needed subsets, the subset run equals the
+    whole-cloud freesasa areas (1e-9 Å²)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from deeprank_like.features.surfacearea import _LazySasa, _lee_richards
+
+    class _Cloud:  # the attributes _LazySasa reads from a structure
+        def __init__(self, coords, radii):
+            self.coords, self.num_atoms = coords, coords.shape[0]
+            self._cache = {"_sasa_mask": np.ones(self.num_atoms, bool), "_sasa_radii": radii}
+
+    @settings(max_examples=30, deadline=None)
+    @given(
+        seed=st.integers(0, 2**32 - 1),
+        n=st.integers(2, 120),
+        box=st.floats(4.0, 25.0),
+        frac=st.floats(0.02, 0.6),
+    )
+    def check(seed, n, box, frac):
+        rng = np.random.default_rng(seed)
+        coords = rng.uniform(0.0, box, size=(n, 3))
+        radii = rng.choice([1.4, 1.52, 1.64, 1.76, 1.88], size=n)
+        whole = _lee_richards(coords, radii)
+        need = np.flatnonzero(rng.random(n) < frac)
+        if need.size == 0:
+            need = np.array([int(rng.integers(n))])
+        got = _LazySasa(_Cloud(coords, radii), np.ones(n, bool)).get(need)
+        np.testing.assert_allclose(got, whole[need], rtol=0, atol=1e-9)
+
+    check()
