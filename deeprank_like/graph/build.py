@@ -126,18 +126,27 @@ def residue_edges(
     edge_index : ndarray (2, E), int64, i < j, sorted
     min_distance : ndarray (E,), float64, Å
     """
-    pairs, d = _pairs_within(coords, max_edge_length)
-    a, b = atom_node[pairs[0]], atom_node[pairs[1]]
-    keep = a != b
-    a, b, d = a[keep], b[keep], d[keep]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
     n = int(atom_node.max()) + 1 if atom_node.size else 0
-    key = lo * n + hi
-    order = np.lexsort((d, key))
+    if coords.shape[0] < 2:
+        return np.zeros((2, 0), dtype=np.int64), np.zeros(0)
+    # atom pairs of different nodes, unsorted (the minimum per node pair does not need order)
+    pairs = cKDTree(coords).query_pairs(max_edge_length, output_type="ndarray").astype(np.int64)
+    a, b = atom_node[pairs[:, 0]], atom_node[pairs[:, 1]]
+    keep = a != b
+    pairs, a, b = pairs[keep], a[keep], b[keep]
+    p_lo, p_hi = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
+    d = np.linalg.norm(coords[p_lo] - coords[p_hi], axis=1)  # as _pairs_within computes it
+    close = d < max_edge_length
+    a, b, d = a[close], b[close], d[close]
+    if d.size == 0:
+        return np.zeros((2, 0), dtype=np.int64), np.zeros(0)
+    key = np.minimum(a, b) * n + np.maximum(a, b)
+    order = np.argsort(key, kind="stable")  # integer keys: radix sort
     key, d = key[order], d[order]
     first = np.ones(key.size, dtype=bool)
     first[1:] = key[1:] != key[:-1]
-    key, d = key[first], d[first]
+    starts = np.flatnonzero(first)
+    key, d = key[starts], np.minimum.reduceat(d, starts)
     return np.vstack([key // max(n, 1), key % max(n, 1)]).astype(np.int64), d
 
 
