@@ -166,14 +166,21 @@ def _neighbours(
     out = np.zeros(candidates.size, dtype=bool)
     if sources.size == 0 or candidates.size == 0:
         return out
-    reach = float(expanded[sources].max()) + float(expanded[candidates].max())
-    pairs = cKDTree(coords[sources]).sparse_distance_matrix(
-        cKDTree(coords[candidates]), reach + _NEIGHBOUR_MARGIN, output_type="ndarray"
-    )
-    close = pairs["v"] < (
-        expanded[sources[pairs["i"]]] + expanded[candidates[pairs["j"]]] + _NEIGHBOUR_MARGIN
-    )
-    out[pairs["j"][close]] = True
+    r_src = expanded[sources]
+    r_cand = expanded[candidates] + _NEIGHBOUR_MARGIN
+    lo, hi = float(r_src.min()), float(r_src.max())
+    tree = cKDTree(coords[sources])
+    # nearest source: within R_j + min(R_i) -> a neighbour; beyond R_j + max(R_i) -> none
+    bound = float(r_cand.max()) + hi
+    nearest, _ = tree.query(coords[candidates], k=1, distance_upper_bound=bound)
+    out[nearest < r_cand + lo] = True
+    unsure = np.flatnonzero((nearest >= r_cand + lo) & (nearest < r_cand + hi))
+    if unsure.size:  # the few in between: every source within reach, pair by pair
+        pairs = tree.sparse_distance_matrix(
+            cKDTree(coords[candidates[unsure]]), bound, output_type="ndarray"
+        )
+        close = pairs["v"] < r_src[pairs["i"]] + r_cand[unsure[pairs["j"]]]
+        out[unsure[pairs["j"][close]]] = True
     return out
 
 
