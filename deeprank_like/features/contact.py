@@ -53,6 +53,22 @@ _ATOM_ONLY = (
 )
 
 
+def coordinate_columns(structure) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Contiguous x, y, z columns of ``structure.coords`` (memoised on the structure).
+
+    Returns
+    -------
+    x, y, z : ndarray (n,), float64, Å
+    """
+    key = "_coordinate_columns"
+    if key not in structure._cache:
+        cols = tuple(np.ascontiguousarray(structure.coords[:, k]) for k in range(3))
+        for col in cols:
+            col.setflags(write=False)
+        structure._cache[key] = cols
+    return structure._cache[key]
+
+
 def pair_energies(
     structure, i: np.ndarray, j: np.ndarray, forcefield_version: int = 2
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -72,8 +88,11 @@ def pair_energies(
     distance : ndarray (m,), Å (not floored)
     """
     p = atom_parameters(structure, forcefield_version)
-    xyz = structure.coords
-    r = np.linalg.norm(xyz[i] - xyz[j], axis=1)
+    x, y, z = coordinate_columns(structure)
+    # 1-D gathers per axis are several times faster than gathering (m, 3) rows; the sum is
+    # evaluated in the order of np.linalg.norm(..., axis=1), so the distances are identical
+    dx, dy, dz = x[i] - x[j], y[i] - y[j], z[i] - z[j]
+    r = np.sqrt(dx * dx + dy * dy + dz * dz)
     same_chain = structure.chain_index[i] == structure.chain_index[j]
     r_e = np.maximum(r, MIN_ENERGY_DISTANCE)
     elec = p.charge[i] * p.charge[j] * COULOMB_CONSTANT / (EPSILON0 * r_e)

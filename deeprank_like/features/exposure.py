@@ -140,7 +140,8 @@ def accessible_dots(
                 cKDTree(coords), 2.0 * float(radii.max()), output_type="ndarray"
             )
             i, j = t_idx[pairs["i"]], pairs["j"].astype(np.int64)
-        vec = coords[j] - coords[i]
+        x, y, z = (np.ascontiguousarray(coords[:, k]) for k in range(3))
+        vec = np.column_stack((x[j] - x[i], y[j] - y[i], z[j] - z[i]))  # = coords[j] - coords[i]
         dist = np.sqrt(np.einsum("ij,ij->i", vec, vec))
         keep = (dist < radii[i] + radii[j]) & (dist > 0)
         i, j, vec, dist = i[keep], j[keep], vec[keep], dist[keep]
