@@ -171,11 +171,12 @@ def run_executor(name: str, args: argparse.Namespace, workdir: Path) -> dict[str
         raise SystemExit(
             f"unknown executor {name!r}: processes, dask, dask-perquery, mpi, mpi-pool"
         )
+    cpu0 = _cpu_seconds()
     with executor:
-        cpu0 = _cpu_seconds()
         result = run_once(executor, args.queries, workdir, name, args.modules)
-        # dask's worker processes are not children of this one: their CPU is not counted
-        result["cpu_s"] = None if name.startswith("dask") else _cpu_seconds() - cpu0
+    # the pool's workers are reaped on close, so their CPU counts (warm-up included); dask's
+    # worker processes are not children of this one: their CPU is not counted
+    result["cpu_s"] = None if name.startswith("dask") else _cpu_seconds() - cpu0
     return result
 
 

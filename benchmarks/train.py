@@ -33,6 +33,9 @@ to the temporary folder and removed at the end). Then, in this order and in one 
 
     read_graphs_per_s: <v> graphs/s     PackedGraphDataset through a DataLoader (batch 16,
                                         shuffled, --workers processes, collation included), all N
+    read_per_item_graphs_per_s          the same pass just before, through the earlier path
+                                        (``get`` per item, every tensor of a batch through
+                                        shared memory): the gain, measured under the same load
     stream_graphs_per_s: <v> graphs/s   Trainer train-phase rate on the N graphs, --workers
                                         DataLoader workers, --stream-epochs epochs (median)
     peak_rss_mb: <v> MB                 peak of the summed resident memory (RSS) of this process
@@ -43,7 +46,8 @@ to the temporary folder and removed at the end). Then, in this order and in one 
     train_graphs_per_s: <v> graphs/s    the in-memory rate (as above, same run: the mean of one
                                         measurement before and one after the streaming runs)
     stream_vs_memory: <v> ratio
-    read_cpu_ms_per_graph, stream_cpu_ms_per_graph, memory_cpu_ms_per_graph
+    read_cpu_ms_per_graph, read_per_item_cpu_ms_per_graph, stream_cpu_ms_per_graph,
+    memory_cpu_ms_per_graph
                                         CPU time (user + system) per graph of the training process
                                         and of its workers: what the rates cost, whatever the load
 
@@ -253,8 +257,57 @@ def cpu_seconds() -> tuple[float, float]:
     return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
 
 
-def stream(args: argparse.Namespace, graphs: list, tmp: Path) -> None:
+class PerItem(torch.utils.data.Dataset):
+    """A dataset's items one ``__getitem__`` at a time (hides a ``__getitems__``)."""
+
+    def __init__(self, dataset: object) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> object:
+        return self.dataset[index]
+
+
+def read_pass(packed: object, args: argparse.Namespace, per_item: bool) -> tuple:
+    """``(graphs/s, [CPU ms per graph of this process, of the workers], graphs)`` of one
+    shuffled DataLoader pass over ``packed``; ``per_item``: the path before batched reads
+    (``get`` per item, every tensor of a batch through shared memory)."""
     from torch_geometric.loader import DataLoader
+
+    from deeprank_like.data import packed_workers
+
+    small = packed_workers.SMALL_TENSOR_BYTES
+    packed_workers.SMALL_TENSOR_BYTES = 0 if per_item else small  # workers fork with it
+    try:
+        loader = DataLoader(
+            PerItem(packed) if per_item else packed,
+            batch_size=args.batch_size,
+            shuffle=True,
+            num_workers=args.workers,
+        )
+        t = time.perf_counter()
+        cpu0 = cpu_seconds()
+        count = 0
+        for batch in loader:
+            count += batch.num_graphs
+        rate = count / (time.perf_counter() - t)
+        del loader, batch
+        gc.collect()  # the workers exit and are reaped: their CPU counts
+        cpu1 = cpu_seconds()
+    finally:
+        packed_workers.SMALL_TENSOR_BYTES = small
+    cpu = [(b - a) / count * 1e3 for a, b in zip(cpu0, cpu1, strict=True)]
+    print(
+        f"#   read ({'per item, before' if per_item else 'batched'}): {rate:.0f} graphs/s, "
+        f"CPU ms/graph {sum(cpu):.3f} (training process {cpu[0]:.3f}, workers {cpu[1]:.3f})",
+        file=sys.stderr,
+    )
+    return rate, cpu, count
+
+
+def stream(args: argparse.Namespace, graphs: list, tmp: Path) -> None:
 
     from deeprank_like.data import GraphDataset, PackedGraphDataset
     from deeprank_like.storage.packed import pack_graphs
@@ -293,19 +346,12 @@ def stream(args: argparse.Namespace, graphs: list, tmp: Path) -> None:
         packed.close()
         if args.cold:
             drop_cache(big)
-        loader = DataLoader(
-            packed, batch_size=args.batch_size, shuffle=True, num_workers=args.workers
-        )
-        t = time.perf_counter()
-        cpu0 = cpu_seconds()
-        count = 0
-        for batch in loader:
-            count += batch.num_graphs
-        read_rate = count / (time.perf_counter() - t)
-        del loader, batch
-        gc.collect()
-        cpu1 = cpu_seconds()
-        read_cpu = [(b - a) / count * 1e3 for a, b in zip(cpu0, cpu1, strict=True)]
+        # the earlier path first (item by item, every tensor through shared memory), then
+        # the current one (a batch in one pass, small tensors by value): same run, same load
+        old_rate, old_cpu, _ = read_pass(packed, args, per_item=True)
+        if args.cold:
+            drop_cache(big)
+        read_rate, read_cpu, count = read_pass(packed, args, per_item=False)
         print(
             f"# read {count} graphs with {args.workers} workers; standardisation fit "
             f"{fit_s:.0f} s; peak RSS so far {sampler.peak_rss / 1e6:.0f} MB",
@@ -350,6 +396,7 @@ def stream(args: argparse.Namespace, graphs: list, tmp: Path) -> None:
     mem_rate = (mem_before + mem_after) / 2
 
     print(f"read_graphs_per_s: {read_rate:.0f} graphs/s")
+    print(f"read_per_item_graphs_per_s: {old_rate:.0f} graphs/s  (the path before, same run)")
     print(f"stream_graphs_per_s: {stream_rate:.0f} graphs/s")
     print(f"peak_rss_mb: {sampler.peak_rss / 1e6:.0f} MB")
     print(f"peak_pss_mb: {sampler.peak_pss / 1e6:.0f} MB")
@@ -364,6 +411,10 @@ def stream(args: argparse.Namespace, graphs: list, tmp: Path) -> None:
     print(
         f"read_cpu_ms_per_graph: {sum(read_cpu):.2f} ms  (training process {read_cpu[0]:.2f}, "
         f"workers {read_cpu[1]:.2f})"
+    )
+    print(
+        f"read_per_item_cpu_ms_per_graph: {sum(old_cpu):.2f} ms  (training process "
+        f"{old_cpu[0]:.2f}, workers {old_cpu[1]:.2f})"
     )
     print(
         f"stream_cpu_ms_per_graph: {sum(stream_cpu):.2f} ms  (training process "
