@@ -8,10 +8,16 @@ A collated PyG batch of graphs has 18 tensors, 14 of them of a few bytes (the ba
 spent on tiny tensors. In the workers of a packed dataset, tensors of at most
 :data:`SMALL_TENSOR_BYTES` therefore travel by value inside the pickle (a copy of a few
 bytes); the large ones (``x``, ``edge_index``, ``edge_attr``) keep the shared-memory path.
+
+The worker also moves the objects it inherited through ``fork`` out of the cyclic garbage
+collector's reach (``gc.freeze()``): a full collection would otherwise walk every object of the
+training process (and copy the pages it touches), about 0.07 ms per graph read in a measured
+worker whose parent holds two million objects. Objects are still freed by reference counting.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
@@ -58,8 +64,10 @@ def _reduce_tensor(tensor: torch.Tensor) -> tuple[Any, tuple]:
 def _set_worker_strategy(strategy: str) -> None:
     """Set torch's sharing strategy in this process (a DataLoader worker) and remember it.
 
-    Also makes small tensors travel by value (see the module docstring).
+    Also makes small tensors travel by value and freezes the inherited objects (see the
+    module docstring).
     """
     torch.multiprocessing.set_sharing_strategy(strategy)
     ForkingPickler.register(torch.Tensor, _reduce_tensor)
+    gc.freeze()  # the inherited objects: never collected here, pages not copied
     _STRATEGY_SET_IN.add(os.getpid())
