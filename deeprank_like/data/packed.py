@@ -89,7 +89,9 @@ class PackedGraphDataset(Dataset, InheritsStandardization):
         PyTorch's default on Linux, ``"file_descriptor"``, passes each tensor of a batch (18
         for a PyG batch) through a socket round trip: 0.41 ms of the training process's CPU
         per graph, against 0.18 ms with ``"file_system"`` (shared-memory names; workers 0.89
-        → 0.76 ms), measured with 2 workers on the benchmark graphs. None: leave it as is.
+        → 0.76 ms), measured with 2 workers on the benchmark graphs. Workers with a strategy
+        set also send tensors of a few bytes by value and freeze the objects inherited through
+        ``fork`` (:mod:`~deeprank_like.data.packed_workers`). None: leave all that as is.
 
     Notes
     -----
