@@ -255,7 +255,9 @@ class PackedFile:
         )
         return out
 
-    def read_spans(self, name: str, starts: Sequence[int], stops: Sequence[int]) -> np.ndarray:
+    def read_spans(
+        self, name: str, starts: Sequence[int] | np.ndarray, stops: Sequence[int] | np.ndarray
+    ) -> np.ndarray:
         """Rows ``starts[i]:stops[i]`` of array ``name`` for every ``i``, concatenated in order.
 
         Spans that follow each other in the file (``starts[i + 1] == stops[i]``: consecutive
@@ -296,7 +298,7 @@ class PackedFile:
             i = j + 1
         return out
 
-    def read_entries(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
+    def read_entries(self, indices: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
         """Arrays of several entries, each concatenated in the order of ``indices``.
 
         Parameters
