@@ -1194,6 +1194,28 @@ def report_markdown(results: dict[str, Any]) -> str:
             metrics_table(c["pooled"], labels),
             "",
         ]
+    if "modules" in results:
+        m = results["modules"]
+        labels = {
+            **SCORES,
+            "gnn_scorer_features": "GNN, the scorer's features "
+            f"({m['gnn_scorer_features_node_features']} node columns)",
+            "gnn_all_features": "GNN, all modules "
+            f"({m['gnn_all_features_node_features']} node columns)",
+        }
+        names = ["gnn_scorer_features", "gnn_all_features", "random", "contacts", "energy", "bsa"]
+        parts += [
+            f"### Feature modules (subset: {m['queries']} decoys, "
+            f"{m['pooled']['random']['complexes']} complexes)",
+            "",
+            "The same decoys featurised with every module that applies "
+            f"({', '.join(f'`{x}`' for x in m['modules'])}; `conservation` needs PSSMs, which "
+            f"BM5 does not have; {m['wall_s'] / 60:.0f} min); the GNN trained on the same folds "
+            "with the scorer's features and with all of them.",
+            "",
+            metrics_table({k: m["pooled"][k] for k in names}, labels),
+            "",
+        ]
     tot = results.get("feature_totals") or {}
     if tot:
         cv_run = results.get("cv", {})
@@ -1292,7 +1314,7 @@ def run(s: Settings) -> dict[str, Any]:
     if "features" in s.stages:
         results["features"] = stage_features(s, labels)
     table_path = work / "decoys_table.csv"
-    need_table = any(st in s.stages for st in ("cv", "cnn", "ship", "report"))
+    need_table = any(st in s.stages for st in ("cv", "cnn", "modules", "ship", "report"))
     if need_table:
         if "cv" in s.stages or not table_path.exists():
             table = entry_table(feature_files(work), labels)

@@ -205,6 +205,7 @@ def test_whole_pipeline_on_two_complexes(tmp_path):
     scored = score_models(labels["file"].map(lambda p: work / p)[:3], "A,B", model_dir=model.path)
     assert (scored["error"] == "").all() and list(scored["rank"]) == [1, 2, 3]
     doc = (tmp_path / "docs" / "interface-scoring.md").read_text()
+    assert "### Feature modules (subset: 8 decoys, 2 complexes)" in doc
     assert bench.RESULTS_START in doc and "| GNN (GINE, mean+max+sum readout) | 2 | 20 |" in doc
     for png in ("interface-scoring-pred-vs-true.png", "interface-scoring-success.png"):
         assert (tmp_path / "docs" / "img" / png).stat().st_size > 1000
