@@ -708,8 +708,18 @@ def _md(table: pd.DataFrame, digits: int = 1) -> str:
         "| " + " | ".join([table.index.name or "", *cols]) + " |",
         "|" + "---|" * (len(cols) + 1),
     ]
-    for idx, row in table.iterrows():
-        cells = [f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in row]
+
+    def fmt(col: str, v: Any) -> str:
+        if isinstance(v, (int, np.integer)) or not isinstance(v, (float, np.floating)):
+            return str(v)
+        return (
+            f"{v:.4f}"
+            if col.startswith("lambda_") and table.index.name == "protein"
+            else (f"{v:.{digits}f}")
+        )
+
+    for idx, *row in table.itertuples(index=True, name=None):
+        cells = [fmt(c, v) for c, v in zip(cols, row, strict=True)]
         lines.append("| " + " | ".join([str(idx), *cells]) + " |")
     return "\n".join(lines)
 
@@ -997,7 +1007,8 @@ def _run(a: argparse.Namespace, argv: list[str] | None) -> int:
     def partial(pred: pd.DataFrame, folds: pd.DataFrame) -> None:
         if out is not None:
             counts["cpu_s_so_far"] = round(time.process_time() - c0, 1)
-            write_results(out, pred, folds, held, cfg, counts, command)
+            # predictions too, so that a run stopped between folds keeps all it made
+            write_results(out, pred, folds, held, cfg, counts, command, cache=Path(a.cache))
 
     pred, folds = run_scale(windows, held, cfg, say=say, on_fold=partial)
     counts["cpu_s"] = round(time.process_time() - c0, 1)
