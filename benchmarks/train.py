@@ -39,9 +39,10 @@ to the temporary folder and removed at the end). Then, in this order and in one 
     stream_graphs_per_s: <v> graphs/s   Trainer train-phase rate on the N graphs, --workers
                                         DataLoader workers, --stream-epochs epochs (median)
     peak_rss_mb: <v> MB                 peak of the summed resident memory (RSS) of this process
-                                        and its workers during the two runs above (sampled every
+                                        and its workers during the runs above (sampled every
                                         0.25 s); counts pages shared after fork once per process
-    peak_pss_mb: <v> MB                 the same with PSS (shared pages split): the real total
+    peak_pss_mb: <v> MB                 the same with PSS (shared pages split, sampled every
+                                        1 s): the real total
     baseline_rss_mb, baseline_pss_mb    the same sums just before the packed dataset was opened
     train_graphs_per_s: <v> graphs/s    the in-memory rate (as above, same run: the mean of one
                                         measurement before and one after the streaming runs)
@@ -50,6 +51,7 @@ to the temporary folder and removed at the end). Then, in this order and in one 
     memory_cpu_ms_per_graph
                                         CPU time (user + system) per graph of the training process
                                         and of its workers: what the rates cost, whatever the load
+                                        (the memory sampler's own CPU left out)
 
 plus the per-entry HDF5 read rate, the packing rate and the standardisation fit time. The file
 of N graphs is in the page cache after writing unless ``--cold`` (then its pages are dropped
@@ -203,39 +205,52 @@ class RssSampler:
     """Peaks of the summed RSS and PSS of this process and its children (sampled in a thread).
 
     RSS counts a page shared by forked workers once per process (an upper bound); PSS splits
-    it among them (the real total).
+    it among them (the real total). RSS is sampled every ``interval`` seconds (cheap: statm),
+    PSS every ``pss_every`` samples (it reads smaps: 7-30 ms per process). ``cpu_s`` is the
+    CPU time the sampling thread itself used, which the CPU figures of the training process
+    leave out.
     """
 
-    def __init__(self, interval: float = 0.25) -> None:
+    def __init__(self, interval: float = 0.25, pss_every: int = 4) -> None:
         import threading
 
         import psutil
 
         self.proc = psutil.Process()
         self.interval = interval
+        self.pss_every = pss_every
         self.peak_rss = self.peak_pss = 0
+        self.cpu_s = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def current(self) -> tuple[int, int]:
+    def current(self, pss: bool = True) -> tuple[int, int]:
         import psutil
 
-        rss = pss = 0
+        rss_sum = pss_sum = 0
         for p in [self.proc, *self.proc.children(recursive=True)]:
             with contextlib.suppress(psutil.Error):  # a worker that just exited
-                info = p.memory_full_info()
-                rss += info.rss
-                pss += info.pss
-        return rss, pss
+                if pss:
+                    info = p.memory_full_info()
+                    rss_sum += info.rss
+                    pss_sum += info.pss
+                else:
+                    rss_sum += p.memory_info().rss
+        return rss_sum, pss_sum
 
-    def _sample(self) -> None:
-        rss, pss = self.current()
+    def _sample(self, pss: bool = True) -> None:
+        rss, pss_value = self.current(pss)
         self.peak_rss = max(self.peak_rss, rss)
-        self.peak_pss = max(self.peak_pss, pss)
+        if pss:
+            self.peak_pss = max(self.peak_pss, pss_value)
 
     def _run(self) -> None:
+        k = 0
         while not self._stop.wait(self.interval):
-            self._sample()
+            t = time.thread_time()
+            k += 1
+            self._sample(pss=k % self.pss_every == 0)
+            self.cpu_s += time.thread_time() - t
 
     def __enter__(self) -> RssSampler:
         self._sample()
@@ -270,7 +285,9 @@ class PerItem(torch.utils.data.Dataset):
         return self.dataset[index]
 
 
-def read_pass(packed: object, args: argparse.Namespace, per_item: bool) -> tuple:
+def read_pass(
+    packed: object, args: argparse.Namespace, per_item: bool, sampler: RssSampler
+) -> tuple:
     """``(graphs/s, [CPU ms per graph of this process, of the workers], graphs)`` of one
     shuffled DataLoader pass over ``packed``; ``per_item``: the path before batched reads
     (``get`` per item, every tensor of a batch through shared memory)."""
@@ -288,17 +305,18 @@ def read_pass(packed: object, args: argparse.Namespace, per_item: bool) -> tuple
             num_workers=args.workers,
         )
         t = time.perf_counter()
-        cpu0 = cpu_seconds()
+        cpu0, s0 = cpu_seconds(), sampler.cpu_s
         count = 0
         for batch in loader:
             count += batch.num_graphs
         rate = count / (time.perf_counter() - t)
         del loader, batch
         gc.collect()  # the workers exit and are reaped: their CPU counts
-        cpu1 = cpu_seconds()
+        cpu1, s1 = cpu_seconds(), sampler.cpu_s
     finally:
         packed_workers.SMALL_TENSOR_BYTES = small
     cpu = [(b - a) / count * 1e3 for a, b in zip(cpu0, cpu1, strict=True)]
+    cpu[0] -= (s1 - s0) / count * 1e3  # not the memory sampler's
     print(
         f"#   read ({'per item, before' if per_item else 'batched'}): {rate:.0f} graphs/s, "
         f"CPU ms/graph {sum(cpu):.3f} (training process {cpu[0]:.3f}, workers {cpu[1]:.3f})",
@@ -348,10 +366,10 @@ def stream(args: argparse.Namespace, graphs: list, tmp: Path) -> None:
             drop_cache(big)
         # the earlier path first (item by item, every tensor through shared memory), then
         # the current one (a batch in one pass, small tensors by value): same run, same load
-        old_rate, old_cpu, _ = read_pass(packed, args, per_item=True)
+        old_rate, old_cpu, _ = read_pass(packed, args, True, sampler)
         if args.cold:
             drop_cache(big)
-        read_rate, read_cpu, count = read_pass(packed, args, per_item=False)
+        read_rate, read_cpu, count = read_pass(packed, args, False, sampler)
         print(
             f"# read {count} graphs with {args.workers} workers; standardisation fit "
             f"{fit_s:.0f} s; peak RSS so far {sampler.peak_rss / 1e6:.0f} MB",
@@ -369,7 +387,7 @@ def stream(args: argparse.Namespace, graphs: list, tmp: Path) -> None:
         trainer = Trainer(
             model, train_set, lr=1e-3, device="cpu", output_dir=tmp / "stream", seed=0
         )
-        cpu0 = cpu_seconds()
+        cpu0, sampler_cpu0 = cpu_seconds(), sampler.cpu_s
         history = trainer.train(
             args.stream_epochs,
             batch_size=args.batch_size,
@@ -389,6 +407,7 @@ def stream(args: argparse.Namespace, graphs: list, tmp: Path) -> None:
     cpu1 = cpu_seconds()
     trained = len(train_items) * args.stream_epochs
     stream_cpu = [(b - a) / trained * 1e3 for a, b in zip(cpu0, cpu1, strict=True)]
+    stream_cpu[0] -= (sampler.cpu_s - sampler_cpu0) / trained * 1e3  # not the sampler's
     big.unlink()
     cpu0 = cpu_seconds()
     mem_after, _ = train_rate(small, True, args.epochs, args.batch_size, tmp / "mem2")
