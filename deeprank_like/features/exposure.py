@@ -131,7 +131,7 @@ def accessible_dots(
     buried = np.zeros((m, words), dtype=np.uint64)
     if m > 1:
         symmetric = targets is None
-        if symmetric:  # undirected pairs i < j: one projection serves both directions
+        if targets is None:  # undirected pairs i < j: one projection serves both directions
             pairs = cKDTree(coords).query_pairs(2.0 * float(radii.max()), output_type="ndarray")
             i, j = pairs[:, 0], pairs[:, 1]
         else:  # directed pairs (target, any atom) only; the same numbers per pair as above
