@@ -941,6 +941,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cap", type=int, default=PoolConfig.cap, help="windows per protein group")
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--device", default=d.device, help="cpu, cuda, or auto (the Trainer's)")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite the reports of a finished run from --cache/predictions.csv.gz",
+    )
     p.add_argument("--small-gnn", action="store_true", help="hidden 8, 1 layer (tests)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -1003,6 +1008,18 @@ def _run(a: argparse.Namespace, argv: list[str] | None) -> int:
         shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:])
     )
     out = Path(a.out) if a.out else None
+    if a.report_only:
+        if out is None:
+            raise EnmError("--report-only rewrites the reports in --out: give --out")
+        # the stored run: its predictions, folds, command and pool counts; the held-out sets
+        # are rebuilt above from the same data and seed
+        saved = json.loads((out / "config.json").read_text())
+        pred = pd.read_csv(Path(a.cache) / "predictions.csv.gz", dtype={"protein_id": str})
+        folds = pd.read_csv(out / "folds.csv")
+        write_results(out, pred, folds, held, cfg, saved["pool"], saved["command"])
+        scatter_png(pred, out / "scatter.png")
+        say(f"rewrote the reports in {out} from {Path(a.cache) / 'predictions.csv.gz'}")
+        return 0
 
     def partial(pred: pd.DataFrame, folds: pd.DataFrame) -> None:
         if out is not None:

@@ -68,12 +68,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _first_residues(EXAMPLES / "1a6m.pdb.gz", root / "ddg" / "pdbs" / "1a6m55.pdb.gz", 55)
     args = [
         "--data", str(root), "--cache", str(out / "cache"), "--out", str(out / "res"),
-        "--window", "40", "--cap", "12", "--folds-group", "2", "--folds-structure", "1",
+        "--window", "40", "--cap", "8", "--folds-group", "2", "--folds-structure", "1",
         "--cnn-epochs", "2", "--gnn-epochs", "2", "--small-gnn", "--n-prunings", "3",
         "--eval-groups", "1", "--prune-groups", "1", "--prune-min", "50", "--prune-max", "60",
         "--whole-groups", "1",
     ]  # fmt: skip
     assert main(args) == 0
+    (out / "args.txt").write_text("\n".join(args))
     return out
 
 
@@ -172,3 +173,14 @@ def test_pruning_target_is_the_whole_chain(run: Path) -> None:
     np.testing.assert_allclose(
         whole.groupby("eigenvalue")["true"].first().to_numpy(), direct, rtol=1e-9
     )
+
+
+def test_report_only_rewrites_the_same_reports(run: Path) -> None:
+    res = run / "res"
+    before = (res / "results.md").read_text()
+    (res / "results.md").unlink()
+    (res / "scatter.png").unlink()
+    args = (run / "args.txt").read_text().split("\n")
+    assert main([*args, "--report-only"]) == 0
+    assert (res / "results.md").read_text() == before
+    assert (res / "scatter.png").stat().st_size > 1000
