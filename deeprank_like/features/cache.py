@@ -43,6 +43,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 __all__ = [
     "cache_info",
@@ -164,6 +165,8 @@ def cache_info() -> dict[str, int]:
 def _nbytes(value: object, depth: int = 0) -> int:
     if isinstance(value, np.ndarray):
         return int(value.nbytes)
+    if isinstance(value, cKDTree):  # its copy of the points and its index (no __dict__)
+        return 64 + int(value.data.nbytes) + int(value.indices.nbytes)
     if depth > 3:
         return sys.getsizeof(value)
     if isinstance(value, dict):

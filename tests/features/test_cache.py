@@ -162,3 +162,21 @@ def test_contact_values_reused_for_the_same_graph_and_independent():
     assert np.abs(gb.edge_features["electrostatic"]).sum() > 0
     other = _srv(PDB / "3C8P.pdb", 20, "GLY", "TRP").build(["contact"])  # another graph
     assert other.num_edges != ga.num_edges or not np.array_equal(other.edge_index, ga.edge_index)
+
+
+def test_memory_estimate_counts_kd_trees_memoised_on_a_structure():
+    """The depth surface is memoised as a KD-tree (no __dict__); the estimate counts its points."""
+    from scipy.spatial import cKDTree
+
+    from deeprank_like.features.exposure import atom_depths
+    from deeprank_like.structure import load_structure
+
+    s = load_structure(PDB / "3C8P.pdb")
+    atom_depths(s, np.arange(10))
+    trees = [
+        v["surface_tree"] for v in s._cache.values() if isinstance(v, dict) and "surface_tree" in v
+    ]
+    assert trees and isinstance(trees[0], cKDTree)
+    tree = trees[0]
+    assert cache.estimate_bytes(s) >= tree.data.nbytes * 2 + tree.indices.nbytes  # dots + tree
+    assert cache._nbytes(tree) >= tree.data.nbytes + tree.indices.nbytes
