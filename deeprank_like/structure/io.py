@@ -105,7 +105,7 @@ def load_structure(path: str | os.PathLike, model: int = 0) -> Structure:
     if not 0 <= model < len(st):
         raise StructureError(f"{path}: model {model} requested but the file has {len(st)} model(s)")
     try:
-        return _from_gemmi_model(st[model], path)
+        return _from_gemmi_model(st[model], path, st)
     except UnicodeDecodeError as exc:
         raise StructureError(
             f"{path}: a chain, residue or atom name is not UTF-8 text ({exc}; first such atom "
@@ -368,7 +368,26 @@ def _first_non_utf8_atom_line(data: bytes) -> int | None:
     return None
 
 
-def _from_gemmi_model(gmodel, path: str) -> Structure:
+#: The per-atom columns :func:`_from_gemmi_model` works on (waters already dropped):
+#: chain_ids, icodes, original (residue name as read), atom_names, elements (upper case),
+#: altlocs ('' for none): str; res_numbers: int64; het: bool; coords (n, 3), occ, bfac: float64.
+_Columns = dict[str, np.ndarray]
+
+_WATER_BYTES = np.array(sorted(_WATER), dtype="S8")
+#: gemmi's value of a missing residue number (``SeqId.num`` is ``None`` in Python).
+_GEMMI_NO_NUMBER = np.iinfo(np.int32).min
+
+
+def _object_columns(gmodel, path: str) -> _Columns:
+    """Atom columns read atom by atom from gemmi's objects (the general, slower path).
+
+    Raises
+    ------
+    StructureError
+        A residue without a number.
+    UnicodeDecodeError
+        A name that is not UTF-8 (turned into a StructureError by :func:`load_structure`).
+    """
     atom_rows: list[tuple] = []
     res_rows: list[tuple] = []
     for chain in gmodel:
@@ -395,23 +414,140 @@ def _from_gemmi_model(gmodel, path: str) -> Structure:
                  len(atom_rows) - before)
             )  # fmt: skip
     if not atom_rows:
-        raise StructureError(f"{path}: no atoms (no ATOM/HETATM records, or only waters)")
-
+        empty = np.zeros(0, dtype=str)
+        return {
+            "chain_ids": empty, "res_numbers": np.zeros(0, dtype=np.int64), "icodes": empty,
+            "original": empty, "het": np.zeros(0, dtype=bool), "atom_names": empty,
+            "elements": empty, "altlocs": empty, "coords": np.zeros((0, 3)),
+            "occ": np.zeros(0), "bfac": np.zeros(0),
+        }  # fmt: skip
     names, elems, alts, occ_t, b_t, x, y, z = zip(*atom_rows, strict=True)
     r_chain, r_num, r_icode, r_name, r_het, r_count = zip(*res_rows, strict=True)
     counts = np.array(r_count, dtype=np.int64)
-    coords = np.column_stack([x, y, z]).astype(np.float64)
-    chain_ids = np.repeat(np.array(r_chain, dtype=str), counts)
-    res_numbers = np.repeat(np.array(r_num, dtype=np.int64), counts)
-    icodes = np.repeat(np.array(r_icode, dtype=str), counts)
-    original = np.repeat(np.array(r_name, dtype=str), counts)
-    het = np.repeat(np.array(r_het, dtype=bool), counts)
-    atom_names = np.array(names, dtype=str)
-    elements = np.char.upper(np.array(elems, dtype=str))
     altlocs = np.array(alts, dtype=str)
-    altlocs = np.where(np.isin(altlocs, ["\x00", " "]), "", altlocs)
-    occ = np.array(occ_t, dtype=np.float64)
-    bfac = np.array(b_t, dtype=np.float64)
+    return {
+        "chain_ids": np.repeat(np.array(r_chain, dtype=str), counts),
+        "res_numbers": np.repeat(np.array(r_num, dtype=np.int64), counts),
+        "icodes": np.repeat(np.array(r_icode, dtype=str), counts),
+        "original": np.repeat(np.array(r_name, dtype=str), counts),
+        "het": np.repeat(np.array(r_het, dtype=bool), counts),
+        "atom_names": np.array(names, dtype=str),
+        "elements": np.char.upper(np.array(elems, dtype=str)),
+        "altlocs": np.where(np.isin(altlocs, ["\x00", " "]), "", altlocs),
+        "coords": np.column_stack([x, y, z]).astype(np.float64),
+        "occ": np.array(occ_t, dtype=np.float64),
+        "bfac": np.array(b_t, dtype=np.float64),
+    }
+
+
+def _flat_columns(gmodel, structure=None) -> _Columns | None:
+    """Atom columns from gemmi's ``FlatStructure`` (numpy arrays filled in C++), or None.
+
+    The same arrays as :func:`_object_columns`, without a Python call per atom. None (use
+    :func:`_object_columns`) where the flat table cannot stand for the model exactly: a gemmi
+    without ``FlatStructure`` (< 0.7), names of 8+ characters or a multi-character
+    insertion code (which it refuses), non-ASCII bytes in a name, a residue without a number
+    (the error comes from the object path), or a model whose atoms cannot be told apart.
+    ``structure`` is the gemmi Structure ``gmodel`` belongs to (saves a copy when it is the
+    only model).
+    """
+    import gemmi
+
+    if not hasattr(gemmi, "FlatStructure"):
+        return None
+    if structure is None or len(structure) != 1:
+        structure = gemmi.Structure()
+        structure.add_model(gmodel)
+    try:
+        flat = gemmi.FlatStructure(structure)
+    except (RuntimeError, ValueError):
+        return None
+    flat.strings_as_numbers = True
+    residue_names = flat.residue_names
+    res_bytes = np.ascontiguousarray(residue_names).view("S8").reshape(-1)
+    keep = ~np.isin(res_bytes, _WATER_BYTES)
+    res_numbers = flat.resnums
+    if (res_numbers[keep] == _GEMMI_NO_NUMBER).any():
+        return None
+    every = bool(keep.all())
+
+    def take(a: np.ndarray) -> np.ndarray:
+        return a if every else a[keep]
+
+    cols: _Columns = {}
+    for name, array in (
+        ("atom_names", flat.atom_names),
+        ("original", residue_names),
+        ("chain_ids", flat.chain_ids),
+    ):
+        decoded = _flat_text(take(array))
+        if decoded is None:
+            return None  # not ASCII: the object path decodes (or rejects) it as UTF-8
+        cols[name] = decoded
+    # gemmi keeps altloc "\0" (none) or " " and an insertion code " " (none): both map to ""
+    altlocs = _flat_char(take(flat.altlocs), strip=("\x00", " "))
+    icodes = _flat_char(take(flat.icodes), strip=None)
+    if altlocs is None or icodes is None:
+        return None
+    cols["altlocs"], cols["icodes"] = altlocs, icodes
+    cols["res_numbers"] = take(res_numbers).astype(np.int64)
+    cols["het"] = take(flat.het_flags) == ord("H")
+    codes = take(flat.elements)
+    present, first = np.unique(codes, return_index=True)
+    names = [n.decode("ascii").upper() for n in take(flat.element_names)[first].tolist()]
+    table = np.array(names, dtype=str) if names else np.zeros(0, dtype=str)
+    cols["elements"] = table[np.searchsorted(present, codes)]
+    cols["coords"] = np.array(take(flat.pos), dtype=np.float64)
+    cols["occ"] = take(flat.occ).astype(np.float64)
+    cols["bfac"] = take(flat.b_iso).astype(np.float64)
+    return cols
+
+
+def _flat_text(a: np.ndarray) -> np.ndarray | None:
+    """(n, 8) int8 NUL-padded ASCII → (n,) str, as wide as the longest value (at least 1).
+
+    None if a value is not ASCII. Each distinct value is decoded once (the 8 bytes of a value
+    are compared as one 64-bit integer).
+    """
+    keys = np.ascontiguousarray(a).view(np.uint64).reshape(-1)
+    values, inverse = np.unique(keys, return_inverse=True)
+    try:
+        decoded = [v.decode("ascii") for v in values.view("S8").tolist()]
+    except UnicodeDecodeError:
+        return None
+    table = np.array(decoded, dtype=str) if decoded else np.zeros(0, dtype="U1")
+    return table[inverse.reshape(-1)]
+
+
+def _flat_char(a: np.ndarray, strip: tuple[str, ...] | None) -> np.ndarray | None:
+    """(n,) int8 character codes → (n,) ``<U1``: ``strip`` values (None: whitespace) → ''.
+
+    None if a code is not ASCII.
+    """
+    values, inverse = np.unique(a, return_inverse=True)
+    if values.size and values[0] < 0:
+        return None
+    chars = [chr(v) for v in values.tolist()]
+    out = [("" if c in strip else c) if strip is not None else c.strip() for c in chars]
+    return np.array(out, dtype="U1")[inverse.reshape(-1)]
+
+
+def _from_gemmi_model(gmodel, path: str, structure=None) -> Structure:
+    """The :class:`Structure` of one gemmi model (``structure``: its gemmi Structure, if at hand).
+
+    The atom columns come from :func:`_flat_columns` (gemmi's ``FlatStructure``: numpy arrays
+    filled in C++) or, where that cannot represent the model exactly, from
+    :func:`_object_columns` (a loop over gemmi's atom objects); both give the same arrays.
+    """
+    cols = _flat_columns(gmodel, structure)
+    if cols is None:
+        cols = _object_columns(gmodel, path)
+    if cols["coords"].shape[0] == 0:
+        raise StructureError(f"{path}: no atoms (no ATOM/HETATM records, or only waters)")
+    chain_ids, res_numbers, icodes = cols["chain_ids"], cols["res_numbers"], cols["icodes"]
+    original, het, atom_names = cols["original"], cols["het"], cols["atom_names"]
+    elements, altlocs, coords = cols["elements"], cols["altlocs"], cols["coords"]
+    occ, bfac = cols["occ"], cols["bfac"]
 
     def labels(idx: np.ndarray) -> str:
         shown = [
@@ -469,10 +605,12 @@ def _from_gemmi_model(gmodel, path: str) -> Structure:
     std_names = _standardise(original)
 
     # order: chain (first appearance), residue number, insertion code, file order
-    chains, first = np.unique(chain_ids, return_index=True)
-    chain_order = chains[np.argsort(first)]
-    chain_rank = {c: i for i, c in enumerate(chain_order)}
-    chain_key = np.array([chain_rank[c] for c in chain_ids], dtype=np.int64)
+    chains, first, chain_inverse = np.unique(chain_ids, return_index=True, return_inverse=True)
+    by_first = np.argsort(first)
+    chain_order = chains[by_first]
+    chain_rank = np.empty(chains.size, dtype=np.int64)
+    chain_rank[by_first] = np.arange(chains.size)
+    chain_key = chain_rank[chain_inverse.reshape(-1)]
     file_order = np.arange(coords.shape[0])
     order = np.lexsort((file_order, icodes, res_numbers, chain_key))
 

@@ -1,0 +1,477 @@
+"""The faster structure loading, force-field lookup and PSSM parsing give identical outputs.
+
+Each ``_reference_*`` function below is a verbatim copy of the implementation before the
+speed-up (issue #17: per-query costs outside the feature modules), kept only here, so that
+these tests compare the new code with the old one on every file of ``tests/data``: every
+array of a :class:`Structure` (values bit for bit, dtype, shape), the log warnings and the
+error messages; every field of :class:`AtomParameters` for both force-field versions; every
+array of a :class:`PssmTable`.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deeprank_like.domain.aminoacids import NONSTANDARD_PARENT
+from deeprank_like.errors import StructureError
+from deeprank_like.structure import io
+from deeprank_like.structure.io import (
+    _SHOW,
+    _WATER,
+    PLACEHOLDER_COORDINATE,
+    load_structure,
+    structure_name,
+)
+from deeprank_like.structure.selection import repeated_keys, select_altlocs
+from deeprank_like.structure.structure import Structure
+
+DATA = Path(__file__).parents[1] / "data"
+STRUCTURE_FILES = sorted(
+    p
+    for p in DATA.rglob("*")
+    if p.is_file()
+    and p.name.lower().endswith((".pdb", ".pdb.gz", ".ent", ".ent.gz", ".cif", ".cif.gz"))
+)
+
+
+# ---- reference: structure loading before the speed-up ---------------------------------------
+
+log = logging.getLogger(io.__name__)  # the reference logs where load_structure logs
+
+_CHAR_CLASS = np.full(256, 4, dtype=np.uint8)
+_CHAR_CLASS[ord(" ")] = 0
+_CHAR_CLASS[ord("0") : ord("9") + 1] = 1
+_CHAR_CLASS[ord(".")] = 2
+_CHAR_CLASS[[ord("+"), ord("-")]] = 3
+
+
+# fmt: off
+def _reference_check_pdb_coordinates(data: bytes, path: str) -> None:
+    """Reject ATOM/HETATM records whose x, y or z field (columns 31-54) is not a number.
+
+    gemmi reads a blank field as 0 and ``1.x00`` as 1; both would move an atom silently.
+    A valid field is blanks around one block made of an optional sign, then digits with at
+    most one ``.``, holding at least one digit (``nan``, ``inf`` and ``1e5`` are rejected).
+    Vectorised over the whole file (records shorter than 54 columns are left to gemmi).
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == ord("\n"))
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [buf.size]))
+    starts = starts[ends - starts >= 54]
+    if starts.size == 0:
+        return
+    head = buf[starts[:, None] + np.arange(4)]
+    atom = (head == np.frombuffer(b"ATOM", np.uint8)).all(1)
+    atom |= (head == np.frombuffer(b"HETA", np.uint8)).all(1)
+    records = starts[atom]
+    c = _CHAR_CLASS[buf[records[:, None] + np.arange(30, 54)]].reshape(-1, 3, 8)
+    text = c != 0
+    blocks = text[..., 0].astype(np.int64) + (text[..., 1:] & ~text[..., :-1]).sum(-1)
+    ok = (blocks == 1) & ~(c == 4).any(-1) & (c == 1).any(-1) & ((c == 2).sum(-1) <= 1)
+    ok &= ~((c[..., 1:] == 3) & text[..., :-1]).any(-1)  # a sign only at the block's start
+    ok = ok.all(-1)
+    if ok.all():
+        return
+    bad = records[~ok]
+    shown = []
+    for start in bad[:_SHOW]:
+        rec = data[start : start + 54].decode("latin-1")
+        atom_label = (
+            f"{rec[21]} {rec[22:26].strip()}{rec[26].strip()} {rec[17:20].strip()} "
+            f"{rec[12:16].strip()}"
+        )
+        line = int(np.searchsorted(newlines, start)) + 1
+        shown.append(f"line {line}: {atom_label} (x, y, z columns {rec[30:54]!r})")
+    more = f"; ... ({bad.size} in all)" if bad.size > _SHOW else ""
+    raise StructureError(
+        f"{path}: {bad.size} ATOM/HETATM record(s) with a blank or non-numeric coordinate "
+        f"in columns 31-54: {'; '.join(shown)}{more}"
+    )
+
+
+def _reference_from_gemmi_model(gmodel, path: str) -> Structure:
+    atom_rows: list[tuple] = []
+    res_rows: list[tuple] = []
+    for chain in gmodel:
+        cname = chain.name
+        for res in chain:
+            if res.name in _WATER:
+                continue
+            if res.seqid.num is None:
+                raise StructureError(f"{path}: residue {res.name} of chain {cname} has no number")
+            before = len(atom_rows)
+            for atom in res:
+                atom_rows.append(
+                    (
+                        atom.name,
+                        atom.element.name,
+                        atom.altloc,
+                        atom.occ,
+                        atom.b_iso,
+                        *atom.pos.tolist(),
+                    )
+                )
+            res_rows.append(
+                (cname, res.seqid.num, res.seqid.icode.strip(), res.name, res.het_flag == "H",
+                 len(atom_rows) - before)
+            )  # fmt: skip
+    if not atom_rows:
+        raise StructureError(f"{path}: no atoms (no ATOM/HETATM records, or only waters)")
+
+    names, elems, alts, occ_t, b_t, x, y, z = zip(*atom_rows, strict=True)
+    r_chain, r_num, r_icode, r_name, r_het, r_count = zip(*res_rows, strict=True)
+    counts = np.array(r_count, dtype=np.int64)
+    coords = np.column_stack([x, y, z]).astype(np.float64)
+    chain_ids = np.repeat(np.array(r_chain, dtype=str), counts)
+    res_numbers = np.repeat(np.array(r_num, dtype=np.int64), counts)
+    icodes = np.repeat(np.array(r_icode, dtype=str), counts)
+    original = np.repeat(np.array(r_name, dtype=str), counts)
+    het = np.repeat(np.array(r_het, dtype=bool), counts)
+    atom_names = np.array(names, dtype=str)
+    elements = np.char.upper(np.array(elems, dtype=str))
+    altlocs = np.array(alts, dtype=str)
+    altlocs = np.where(np.isin(altlocs, ["\x00", " "]), "", altlocs)
+    occ = np.array(occ_t, dtype=np.float64)
+    bfac = np.array(b_t, dtype=np.float64)
+
+    def labels(idx: np.ndarray) -> str:
+        shown = [
+            f"{chain_ids[i]} {res_numbers[i]}{icodes[i]} {original[i]} {atom_names[i]}"
+            + (f" (altloc {altlocs[i]})" if altlocs[i] else "")
+            for i in idx[:_SHOW]
+        ]
+        return ", ".join(shown) + (f", ... ({idx.size} in all)" if idx.size > _SHOW else "")
+
+    for what, values in (("coordinates", coords), ("occupancy", occ), ("B-factor", bfac)):
+        bad = ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1)
+        if bad.any():
+            raise StructureError(
+                f"{path}: missing, non-numeric or non-finite {what} for {bad.sum()} atom(s): "
+                f"{labels(np.flatnonzero(bad))}"
+            )
+
+    keep = ~(np.abs(coords) >= PLACEHOLDER_COORDINATE).any(axis=1)
+    if not keep.all():
+        log.warning(
+            "%s: dropped %d atom(s) with a placeholder coordinate (|x|, |y| or |z| >= %g Å, "
+            "e.g. 9999.999 written for a missing atom): %s",
+            path,
+            (~keep).sum(),
+            PLACEHOLDER_COORDINATE,
+            labels(np.flatnonzero(~keep)),
+        )
+        if not keep.any():
+            raise StructureError(
+                f"{path}: every atom has a placeholder coordinate (|x|, |y| or |z| >= "
+                f"{PLACEHOLDER_COORDINATE:g} Å); no usable atoms"
+            )
+
+    # exact duplicates: same site and same altloc; keep the first in file order
+    dup = repeated_keys(keep, chain_ids, res_numbers, icodes, atom_names, altlocs)
+    keep &= ~dup
+    keep &= select_altlocs(chain_ids, res_numbers, icodes, atom_names, altlocs, occ, keep)
+    # the same site left twice after altloc selection (e.g. a blank and an "A" conformer)
+    dup2 = repeated_keys(keep, chain_ids, res_numbers, icodes, atom_names)
+    keep &= ~dup2
+    dup |= dup2
+    if dup.any():
+        log.warning(
+            "%s: ignored %d duplicate atom(s) (same chain, residue number, insertion code, "
+            "atom name and altloc as an earlier atom; the first is kept): %s",
+            path,
+            dup.sum(),
+            labels(np.flatnonzero(dup)),
+        )
+
+    chain_ids, res_numbers, icodes = chain_ids[keep], res_numbers[keep], icodes[keep]
+    original, atom_names, elements = original[keep], atom_names[keep], elements[keep]
+    coords, occ, bfac, het = coords[keep], occ[keep], bfac[keep], het[keep]
+
+    std_names = _reference_standardise(original)
+
+    # order: chain (first appearance), residue number, insertion code, file order
+    chains, first = np.unique(chain_ids, return_index=True)
+    chain_order = chains[np.argsort(first)]
+    chain_rank = {c: i for i, c in enumerate(chain_order)}
+    chain_key = np.array([chain_rank[c] for c in chain_ids], dtype=np.int64)
+    file_order = np.arange(coords.shape[0])
+    order = np.lexsort((file_order, icodes, res_numbers, chain_key))
+
+    def take(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a[order])
+
+    chain_ids, res_numbers, icodes = take(chain_ids), take(res_numbers), take(icodes)
+    original, std_names, atom_names = take(original), take(std_names), take(atom_names)
+    elements, coords, occ, bfac, het = (
+        take(elements),
+        take(coords),
+        take(occ),
+        take(bfac),
+        take(het),
+    )
+    chain_key = chain_key[order]
+
+    new_res = np.ones(coords.shape[0], dtype=bool)
+    new_res[1:] = (
+        (chain_key[1:] != chain_key[:-1])
+        | (res_numbers[1:] != res_numbers[:-1])
+        | (icodes[1:] != icodes[:-1])
+    )
+    residue_index = np.cumsum(new_res) - 1
+    starts = np.flatnonzero(new_res)
+    residue_atom_start = np.append(starts, coords.shape[0]).astype(np.int64)
+    # a residue id shared by two residue names (microheterogeneity): keep the first name
+    std_names = std_names[starts][residue_index]
+    original = original[starts][residue_index]
+
+    return Structure(
+        name=structure_name(path),
+        path=path,
+        coords=coords,
+        chain_ids=chain_ids,
+        res_numbers=res_numbers,
+        insertion_codes=icodes,
+        res_names=std_names,
+        original_res_names=original,
+        atom_names=atom_names,
+        elements=elements,
+        occupancies=occ,
+        b_factors=bfac,
+        is_hetero=het,
+        residue_index=residue_index.astype(np.int64),
+        residue_atom_start=residue_atom_start,
+        chains=tuple(str(c) for c in chain_order),
+    )
+
+
+def _reference_standardise(names: np.ndarray) -> np.ndarray:
+    uniq, inverse = np.unique(names, return_inverse=True)
+    mapped = np.array([NONSTANDARD_PARENT.get(str(u), str(u)) for u in uniq], dtype=str)
+    return mapped[inverse].reshape(-1)
+# fmt: on
+
+
+def _reference_load_structure(path, model: int = 0) -> Structure:
+    """``load_structure`` before the speed-up (the file-level helpers are unchanged)."""
+    import os
+
+    path = os.fspath(path)
+    data = io.read_structure_bytes(path)
+    if io._is_mmcif(path, data):
+        st = io._parse_mmcif(data, path)
+    else:
+        _reference_check_pdb_coordinates(data, path)
+        st = io._parse_pdb(data, path)
+    if len(st) == 0:
+        raise StructureError(f"{path}: no models / no atoms in file")
+    if not 0 <= model < len(st):
+        raise StructureError(f"{path}: model {model} requested but the file has {len(st)} model(s)")
+    try:
+        return _reference_from_gemmi_model(st[model], path)
+    except UnicodeDecodeError as exc:
+        raise StructureError(
+            f"{path}: a chain, residue or atom name is not UTF-8 text ({exc}; first such atom "
+            f"record: line {io._first_non_utf8_atom_line(data)}); names must be ASCII"
+        ) from None
+
+
+# ---- comparison helpers -----------------------------------------------------------------------
+
+
+def assert_same_arrays(new, old, what: str) -> None:
+    """Every field of two dataclass instances equal: arrays by dtype, shape and bytes."""
+    for f in fields(old):
+        if f.name.startswith("_"):
+            continue
+        a, b = getattr(new, f.name), getattr(old, f.name)
+        if isinstance(b, np.ndarray):
+            assert isinstance(a, np.ndarray), f"{what}: {f.name} is not an array"
+            assert a.dtype == b.dtype, f"{what}: {f.name} dtype {a.dtype} != {b.dtype}"
+            assert a.shape == b.shape, f"{what}: {f.name} shape {a.shape} != {b.shape}"
+            assert a.flags.c_contiguous == b.flags.c_contiguous, f"{what}: {f.name} layout"
+            assert a.tobytes() == b.tobytes(), f"{what}: {f.name} values differ"
+        else:
+            assert a == b, f"{what}: {f.name} {a!r} != {b!r}"
+
+
+@contextmanager
+def captured_log():
+    """Messages logged by the structure reader while the block runs."""
+    messages: list[str] = []
+
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(f"{record.levelname}: {record.getMessage()}")
+
+    handler = Handler(level=logging.DEBUG)
+    logger = logging.getLogger(io.__name__)
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+def _outcome(load, path, model: int = 0):
+    """(structure or None, error message or None, log messages) of one load."""
+    with captured_log() as messages:
+        try:
+            return load(path, model), None, messages
+        except StructureError as exc:
+            return None, str(exc), messages
+
+
+def assert_loads_like_reference(path, model: int = 0) -> Structure | None:
+    new, new_error, new_log = _outcome(load_structure, path, model)
+    old, old_error, old_log = _outcome(_reference_load_structure, path, model)
+    assert new_error == old_error
+    assert new_log == old_log
+    if old is not None:
+        assert_same_arrays(new, old, str(path))
+    return new
+
+
+# ---- structure loading ------------------------------------------------------------------------
+
+
+def test_data_files_are_found():
+    assert len(STRUCTURE_FILES) >= 30
+    assert any(p.name.endswith(".gz") for p in STRUCTURE_FILES)
+    assert any(".cif" in p.name for p in STRUCTURE_FILES)
+
+
+@pytest.mark.parametrize("path", STRUCTURE_FILES, ids=lambda p: str(p.relative_to(DATA)))
+def test_every_data_file_loads_as_before(path):
+    assert_loads_like_reference(path)
+
+
+def test_the_flat_path_is_taken_for_ordinary_files(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("per-atom object path used")
+
+    monkeypatch.setattr(io, "_object_columns", refuse)
+    for name in ("1ATN_1w.pdb", "3C8P.pdb", "101M.pdb", "2sni.pdb.gz"):
+        assert_loads_like_reference(DATA / "pdb" / name)
+    assert_loads_like_reference(DATA / "score" / "2OOB_model_RL.cif.gz")
+
+
+@pytest.mark.parametrize("name", ["pdb/3C8P.pdb", "pdb/101M.pdb", "score/2OOB_model_RL.cif.gz"])
+def test_the_object_path_gives_the_same_structure(monkeypatch, name):
+    monkeypatch.setattr(io, "_flat_columns", lambda *args, **kwargs: None)
+    assert_loads_like_reference(DATA / name)
+
+
+def _atom(serial, name, alt, res, chain, num, x, y, z, occ, element, icode=" ", record="ATOM  "):
+    return (
+        f"{record}{serial:5d} {name:<4}{alt}{res:>3} {chain}{num:4d}{icode}   "
+        f"{x:8.3f}{y:8.3f}{z:8.3f}{occ:6.2f}{10.0:6.2f}          {element:>2}"
+    )
+
+
+def test_awkward_pdb_records_load_as_before(tmp_path):
+    """Waters, HETATM, MSE, altlocs, insertion codes, duplicates, placeholders, element case."""
+    lines = [
+        _atom(1, "N", " ", "MSE", "B", 5, 0, 0, 0, 1.0, "N"),
+        _atom(2, "CA", " ", "MSE", "B", 5, 1.4, 0, 0, 1.0, "C"),
+        _atom(3, "SE", "A", "MSE", "B", 5, 2.0, 1.0, 0, 0.4, "Se", record="HETATM"),
+        _atom(4, "SE", "B", "MSE", "B", 5, 2.0, -1.0, 0, 0.6, "SE", record="HETATM"),
+        _atom(5, "CA", " ", "GLY", "B", 5, 9.0, 0, 0, 1.0, "C", icode="A"),
+        _atom(6, "CA", " ", "GLY", "B", 5, 9.0, 0, 0, 1.0, "C", icode="A"),  # duplicate
+        _atom(7, "CA", " ", "ALA", "A", 3, 3.0, 3.0, 3.0, 1.0, "C"),
+        _atom(8, "CB", " ", "ALA", "A", 3, 9999.999, 3.0, 3.0, 1.0, "C"),  # placeholder
+        _atom(9, "O", " ", "HOH", "A", 101, 5.0, 5.0, 5.0, 1.0, "O", record="HETATM"),
+        _atom(10, "ZN", " ", " ZN", "A", 102, 6.0, 5.0, 5.0, 1.0, "ZN", record="HETATM"),
+        _atom(11, "CA", " ", "HSD", "A", 2, 1.0, 2.0, 3.0, 0.5, "C"),
+        _atom(12, "H1", " ", "HSD", "A", 2, 1.1, 2.0, 3.0, 0.5, "H"),
+        _atom(13, "CA", " ", "ALA", "A", 1, 0.5, 0.5, 0.5, 1.0, "", icode="B"),
+        "END",
+    ]
+    path = tmp_path / "awkward.pdb"
+    path.write_text("\n".join(lines) + "\n")
+    s = assert_loads_like_reference(path)
+    assert s is not None and "SE" in s.elements.tolist() and s.chains == ("B", "A")
+
+
+def test_models_and_model_errors_as_before(tmp_path):
+    model = [_atom(1, "CA", " ", "ALA", "A", 1, 0, 0, 0, 1.0, "C")]
+    moved = [_atom(1, "CA", " ", "ALA", "A", 1, 1.0, 2.0, 3.0, 1.0, "C")]
+    text = ["MODEL        1", *model, "ENDMDL", "MODEL        2", *moved, "ENDMDL", "END"]
+    path = tmp_path / "models.pdb"
+    path.write_text("\n".join(text) + "\n")
+    for index in (0, 1, 2):
+        assert_loads_like_reference(path, index)
+    assert load_structure(path, 1).coords.tolist() == [[1.0, 2.0, 3.0]]
+
+
+def test_waters_only_and_non_utf8_names_fail_as_before(tmp_path):
+    water = tmp_path / "water.pdb"
+    water.write_text(_atom(1, "O", " ", "HOH", "A", 1, 0, 0, 0, 1.0, "O", record="HETATM") + "\n")
+    assert_loads_like_reference(water)
+    latin = tmp_path / "latin.pdb"
+    record = _atom(1, "CA", " ", "ALA", "A", 1, 0, 0, 0, 1.0, "C").encode()
+    latin.write_bytes(record[:13] + b"\xe9" + record[14:] + b"\n")
+    _, error, _ = _outcome(load_structure, latin)
+    assert error is not None and "not UTF-8" in error
+    assert_loads_like_reference(latin)
+
+
+_CIF_HEAD = """data_x
+loop_
+_atom_site.group_PDB
+_atom_site.id
+_atom_site.type_symbol
+_atom_site.label_atom_id
+_atom_site.label_alt_id
+_atom_site.label_comp_id
+_atom_site.label_asym_id
+_atom_site.auth_asym_id
+_atom_site.auth_seq_id
+_atom_site.pdbx_PDB_ins_code
+_atom_site.Cartn_x
+_atom_site.Cartn_y
+_atom_site.Cartn_z
+_atom_site.occupancy
+_atom_site.B_iso_or_equiv
+_atom_site.pdbx_PDB_model_num
+"""
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # full-precision coordinates, altlocs, a two-letter element, an insertion code
+        [
+            "ATOM 1 C CA . ALA A A 1 ? 1.123456789 -2.5 3 1 7.25 1",
+            "ATOM 2 C CB A ALA A A 1 ? 1.5 2.5 3.5 0.4 8 1",
+            "ATOM 3 C CB B ALA A A 1 ? 1.6 2.6 3.6 0.6 9 1",
+            "HETATM 4 Se SE . MSE A B 5 A 4 5 6 1 0 1",
+            "HETATM 5 O O . HOH C B 6 ? 7 8 9 1 0 1",
+        ],
+        # names of 8+ characters (gemmi's flat table refuses them: the object path reads them)
+        [
+            "ATOM 1 C CA . ALA A LONGCHAIN1 1 ? 1 2 3 1 0 1",
+            "ATOM 2 C CA12345678 . ALA A LONGCHAIN1 2 ? 1 2 4 1 0 1",
+        ],
+        # a 7-character chain name and residue name
+        ["HETATM 1 C C1 . LIG1234 A CHAIN12 1 ? 1 2 3 1 0 1"],
+        # a residue without a number: the error of the object path
+        ["ATOM 1 C CA . ALA A A ? ? 1 2 3 1 0 1"],
+        # only waters
+        ["HETATM 1 O O . HOH A A 1 ? 1 2 3 1 0 1"],
+    ],
+    ids=["mixed", "long-names", "seven-chars", "no-number", "only-water"],
+)
+def test_mmcif_cases_as_before(tmp_path, rows):
+    path = tmp_path / "case.cif"
+    path.write_text(_CIF_HEAD + "\n".join(rows) + "\n")
+    assert_loads_like_reference(path)
