@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -214,37 +215,55 @@ def atom_parameters(structure: AtomArrays, version: int = 2) -> AtomParameters:
     residues: dict[str, dict[str, list]] = ff["residues"]
     lj: dict[str, list[float]] = ff["lj_types"]
 
-    atom_names = np.array([_ATOM_ALIASES.get(a, a) for a in structure.atom_names.tolist()])
-    n = structure.num_atoms
-    types = np.full(n, "", dtype=object)
-    charge = np.zeros(n, dtype=np.float64)
-    known = np.zeros(n, dtype=bool)
+    # Every distinct atom name, original and standard residue name is handled once: atoms
+    # carry integer codes into those lists (no string operation per atom).
+    atom_uniq, atom_code = _factorize(structure.atom_names)
+    atom_list = [_ATOM_ALIASES.get(a, a) for a in atom_uniq]
+    orig_list, orig_code = _factorize(structure.original_res_names)
+    std_list, std_code = _factorize(structure.res_names)
+    na, nstd = len(atom_list), len(std_list)
+    combo = (orig_code * nstd + std_code) * na + atom_code
+    combo_uniq, combo_atom = np.unique(combo, return_inverse=True)
+    combo_atom = combo_atom.reshape(-1)
 
-    keys = np.char.add(np.char.add(structure.original_res_names, ":"), atom_names)
-    std_keys = np.char.add(np.char.add(structure.res_names, ":"), atom_names)
-    uniq, inverse = np.unique(np.stack([keys, std_keys]), return_inverse=True)
-    table_type = np.full(uniq.shape[0], "", dtype=object)
-    table_charge = np.zeros(uniq.shape[0])
-    table_known = np.zeros(uniq.shape[0], dtype=bool)
-    for i, key in enumerate(uniq.tolist()):
-        res, atom = key.split(":", 1)
-        entry = residues.get(res, {}).get(atom)
+    type_names: list[str] = [""]  # type id 0: no type
+    type_ids: dict[str, int] = {"": 0}
+
+    def type_id(name: str) -> int:
+        if name not in type_ids:
+            type_ids[name] = len(type_names)
+            type_names.append(name)
+        return type_ids[name]
+
+    m = combo_uniq.size
+    combo_type = np.zeros(m, dtype=np.int64)
+    combo_charge = np.zeros(m, dtype=np.float64)
+    combo_known = np.zeros(m, dtype=bool)
+    for k, value in enumerate(combo_uniq.tolist()):
+        rest, a = divmod(value, na)
+        o, t = divmod(rest, nstd)
+        atom = atom_list[a]
+        # the residue name as read first, then its standard parent
+        entry = residues.get(orig_list[o], {}).get(atom)
+        if entry is None:
+            entry = residues.get(std_list[t], {}).get(atom)
         if entry is not None:
-            table_type[i], table_charge[i], table_known[i] = entry[0], entry[1], True
-    inverse = inverse.reshape(2, n)
-    use_orig = table_known[inverse[0]]
-    pick = np.where(use_orig, inverse[0], inverse[1])
-    types[:] = table_type[pick]
-    charge[:] = table_charge[pick]
-    known[:] = table_known[pick]
+            combo_type[k], combo_charge[k], combo_known[k] = type_id(entry[0]), entry[1], True
+    types = combo_type[combo_atom]
+    charge = combo_charge[combo_atom]
+    known = combo_known[combo_atom]
 
-    _apply_patches(structure, atom_names, types, charge, known, ff)
+    # aliased names: atoms with the same aliased name share one code
+    alias_uniq, alias_of_code = np.unique(np.array(atom_list, dtype=str), return_inverse=True)
+    names = _AtomNames(alias_uniq.tolist(), alias_of_code.reshape(-1)[atom_code])
+    _apply_patches(structure, names, types, charge, known, ff, type_id)
 
-    params = np.zeros((n, 4))
-    uniq_t, inv_t = np.unique(types.astype(str), return_inverse=True)
-    rows = np.array([lj.get(t, [0.0, 0.0, 0.0, 0.0]) for t in uniq_t.tolist()]).reshape(-1, 4)
-    params = rows[inv_t.reshape(-1)]
-    known &= np.isin(types.astype(str), list(lj))
+    type_rows = np.array(
+        [lj.get(t, [0.0, 0.0, 0.0, 0.0]) for t in type_names], dtype=np.float64
+    ).reshape(-1, 4)
+    type_in_lj = np.array([t in lj for t in type_names], dtype=bool)
+    params = type_rows[types]
+    known &= type_in_lj[types]
     heavy_unknown = int(
         (
             ~known & ~structure.is_hydrogen & (structure.residue_aa[structure.residue_index] >= 0)
@@ -268,13 +287,50 @@ def atom_parameters(structure: AtomArrays, version: int = 2) -> AtomParameters:
     return result
 
 
+def _factorize(values: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The distinct strings of ``values`` (n,) and each value's index among them (n,) int64.
+
+    Strings of at most 8 characters below U+0100 (all atom and residue names in practice)
+    are packed into one 64-bit integer each, so that the distinct values are found by an
+    integer sort; anything else goes through a string sort.
+    """
+    a = np.asarray(values)
+    width = a.dtype.itemsize // 4 if a.dtype.kind == "U" else 0
+    if 0 < width <= 8 and a.size:
+        chars = np.ascontiguousarray(a).view(np.uint32).reshape(-1, width)
+        if int(chars.max()) < 256:
+            keys = np.zeros(a.shape[0], dtype=np.uint64)
+            for i in range(width):
+                keys = (keys << np.uint64(8)) | chars[:, i].astype(np.uint64)
+            _, first, codes = np.unique(keys, return_index=True, return_inverse=True)
+            return a[first].tolist(), codes.reshape(-1).astype(np.int64)
+    uniq, codes = np.unique(a, return_inverse=True)
+    return uniq.tolist(), codes.reshape(-1).astype(np.int64)
+
+
+class _AtomNames:
+    """Per-atom names as integer codes into ``names`` (aliases applied)."""
+
+    def __init__(self, names: list[str], codes: np.ndarray) -> None:
+        self.index = {name: i for i, name in enumerate(names)}
+        self.codes = codes
+
+    def mask(self, name: str) -> np.ndarray:
+        """(n,) bool: the atoms called ``name``."""
+        code = self.index.get(name)
+        if code is None:
+            return np.zeros(self.codes.shape[0], dtype=bool)
+        return self.codes == code
+
+
 def _apply_patches(
     structure: AtomArrays,
-    atom_names: np.ndarray,
+    names: _AtomNames,
     types: np.ndarray,
     charge: np.ndarray,
     known: np.ndarray,
     ff: dict,
+    type_id: Callable[[str], int],
 ) -> None:
     classes: dict[str, dict] = ff["residue_classes"]
     patches: dict[str, list[dict]] = ff["patches"]
@@ -285,7 +341,7 @@ def _apply_patches(
     def has(name: str) -> np.ndarray:
         if name not in present_cache:
             mask = np.zeros(r, dtype=bool)
-            mask[np.unique(res_of_atom[atom_names == name])] = True
+            mask[res_of_atom[names.mask(name)]] = True
             present_cache[name] = mask
         return present_cache[name]
 
@@ -306,10 +362,10 @@ def _apply_patches(
             continue
         atom_in = applies[res_of_atom]
         for action in patches[cls_name]:
-            target = atom_in & (atom_names == action["atom"])
+            target = atom_in & names.mask(action["atom"])
             if not target.any():
                 continue
             charge[target] = action["charge"]
             if action["type"]:
-                types[target] = action["type"]
+                types[target] = type_id(action["type"])
             known[target] = True

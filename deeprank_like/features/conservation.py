@@ -34,10 +34,12 @@ The module is unavailable (skipped by ``feature_modules="all"``) when ``query.ps
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 
@@ -110,9 +112,69 @@ def read_pssm(path: str | os.PathLike) -> PssmTable:
             f"'pdbresi pdbresn seqresi seqresn {' '.join(PSSM_ORDER)} IC'"
         )
     col = {name: header.index(name) for name in required}
-    width = len(header)
+    rows = _parse_rows(lines[1:], col, len(header))
+    if rows is None:  # a malformed row: the row-by-row reader names the first one
+        rows = _parse_rows_checked(lines[1:], col, len(header), path)
+    numbers, icodes, types, values, ic = rows
+    return PssmTable(
+        path=path,
+        numbers=numbers,
+        icodes=icodes,
+        residue_types=types,
+        values=values,
+        info_content=ic,
+    )
+
+
+_Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _rows_to_arrays(
+    numbers: list[int], icodes: list[str], types: list[int], values: list, ic: list[float]
+) -> _Rows:
+    return (
+        np.array(numbers, dtype=np.int64),
+        np.array(icodes, dtype=str),
+        np.array(types, dtype=np.int64),
+        np.array(values, dtype=np.float64).reshape(-1, 20),
+        np.array(ic, dtype=np.float64),
+    )
+
+
+def _parse_rows(rows: list[list[str]], col: dict[str, int], width: int) -> _Rows | None:
+    """The PSSM rows as arrays, column by column; None if any row is malformed.
+
+    Gives what :func:`_parse_rows_checked` gives for well-formed rows (the same ``int`` and
+    ``float`` conversions), without a Python loop over every score.
+    """
+    if any(len(row) != width for row in rows):
+        return None
+    matches = list(map(_RESI.match, map(itemgetter(col["pdbresi"]), rows)))
+    if not all(matches):
+        return None
+    scores = itemgetter(*(col[c] for c in PSSM_ORDER), col["IC"])
+    tokens = list(itertools.chain.from_iterable(map(scores, rows)))
+    try:
+        value_of = {token: float(token) for token in set(tokens)}  # scores repeat: parse once
+    except ValueError:
+        return None
+    flat = np.array(list(map(value_of.__getitem__, tokens)), dtype=np.float64)
+    flat = flat.reshape(len(rows), 21)
+    codes = list(map(itemgetter(col["pdbresn"]), rows))
+    type_of = {code: _aa_or_minus_one(code) for code in set(codes)}
+    return (
+        np.array([int(m.group(1)) for m in matches], dtype=np.int64),
+        np.array([m.group(2) for m in matches], dtype=str),
+        np.array([type_of[code] for code in codes], dtype=np.int64),
+        np.ascontiguousarray(flat[:, :20]),
+        np.ascontiguousarray(flat[:, 20]),
+    )
+
+
+def _parse_rows_checked(rows: list[list[str]], col: dict[str, int], width: int, path: str) -> _Rows:
+    """The PSSM rows parsed one by one; a PssmError names the first malformed one."""
     numbers, icodes, types, values, ic = [], [], [], [], []
-    for lineno, row in enumerate(lines[1:], start=2):
+    for lineno, row in enumerate(rows, start=2):
         if len(row) != width:
             raise PssmError(f"{path}, line {lineno}: {len(row)} fields, header has {width}")
         match = _RESI.match(row[col["pdbresi"]])
@@ -128,14 +190,7 @@ def read_pssm(path: str | os.PathLike) -> PssmTable:
         numbers.append(int(match.group(1)))
         icodes.append(match.group(2))
         types.append(_aa_or_minus_one(row[col["pdbresn"]]))
-    return PssmTable(
-        path=path,
-        numbers=np.array(numbers, dtype=np.int64),
-        icodes=np.array(icodes, dtype=str),
-        residue_types=np.array(types, dtype=np.int64),
-        values=np.array(values, dtype=np.float64).reshape(-1, 20),
-        info_content=np.array(ic, dtype=np.float64),
-    )
+    return _rows_to_arrays(numbers, icodes, types, values, ic)
 
 
 def _chain_rows(structure, chain: str, table: PssmTable) -> tuple[np.ndarray, np.ndarray, list]:

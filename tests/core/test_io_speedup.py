@@ -11,6 +11,7 @@ array of a :class:`PssmTable`.
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
@@ -19,7 +20,23 @@ import numpy as np
 import pytest
 
 from deeprank_like.domain.aminoacids import NONSTANDARD_PARENT
-from deeprank_like.errors import StructureError
+from deeprank_like.domain.forcefield import (
+    _ATOM_ALIASES,
+    _PATCH_ORDER,
+    FORCEFIELD_VERSIONS,
+    AtomParameters,
+    atom_parameters,
+    check_forcefield_version,
+    load_forcefield,
+)
+from deeprank_like.errors import PssmError, StructureError
+from deeprank_like.features.conservation import (
+    _RESI,
+    PSSM_ORDER,
+    PssmTable,
+    _aa_or_minus_one,
+    read_pssm,
+)
 from deeprank_like.structure import io
 from deeprank_like.structure.io import (
     _SHOW,
@@ -282,6 +299,197 @@ def _reference_load_structure(path, model: int = 0) -> Structure:
         ) from None
 
 
+# ---- reference: force-field atom parameters before the speed-up -------------------------------
+
+
+# fmt: off
+def _reference_atom_parameters(structure, version: int = 2) -> AtomParameters:
+    """Charges and LJ parameters for every atom of ``structure`` (cached on the structure).
+
+    Parameters
+    ----------
+    structure : Structure
+        Anything with the arrays of :class:`AtomArrays`.
+    version : {2, 1}
+        Force-field table version (see :func:`load_forcefield`; 1 only for models trained
+        before the topology-parser fix). Cached separately per version.
+
+    Returns
+    -------
+    AtomParameters
+
+    Raises
+    ------
+    ValueError
+        ``version`` is not 1 or 2.
+    """
+    version = check_forcefield_version(version, "atom_parameters(version)")
+    cache_key = "ff_params" if version == 2 else f"ff_params_v{version}"
+    if cache_key in structure._cache:
+        return structure._cache[cache_key]
+    ff = load_forcefield(version)
+    residues: dict[str, dict[str, list]] = ff["residues"]
+    lj: dict[str, list[float]] = ff["lj_types"]
+
+    atom_names = np.array([_ATOM_ALIASES.get(a, a) for a in structure.atom_names.tolist()])
+    n = structure.num_atoms
+    types = np.full(n, "", dtype=object)
+    charge = np.zeros(n, dtype=np.float64)
+    known = np.zeros(n, dtype=bool)
+
+    keys = np.char.add(np.char.add(structure.original_res_names, ":"), atom_names)
+    std_keys = np.char.add(np.char.add(structure.res_names, ":"), atom_names)
+    uniq, inverse = np.unique(np.stack([keys, std_keys]), return_inverse=True)
+    table_type = np.full(uniq.shape[0], "", dtype=object)
+    table_charge = np.zeros(uniq.shape[0])
+    table_known = np.zeros(uniq.shape[0], dtype=bool)
+    for i, key in enumerate(uniq.tolist()):
+        res, atom = key.split(":", 1)
+        entry = residues.get(res, {}).get(atom)
+        if entry is not None:
+            table_type[i], table_charge[i], table_known[i] = entry[0], entry[1], True
+    inverse = inverse.reshape(2, n)
+    use_orig = table_known[inverse[0]]
+    pick = np.where(use_orig, inverse[0], inverse[1])
+    types[:] = table_type[pick]
+    charge[:] = table_charge[pick]
+    known[:] = table_known[pick]
+
+    _reference_apply_patches(structure, atom_names, types, charge, known, ff)
+
+    params = np.zeros((n, 4))
+    uniq_t, inv_t = np.unique(types.astype(str), return_inverse=True)
+    rows = np.array([lj.get(t, [0.0, 0.0, 0.0, 0.0]) for t in uniq_t.tolist()]).reshape(-1, 4)
+    params = rows[inv_t.reshape(-1)]
+    known &= np.isin(types.astype(str), list(lj))
+    heavy_unknown = int(
+        (
+            ~known & ~structure.is_hydrogen & (structure.residue_aa[structure.residue_index] >= 0)
+        ).sum()
+    )
+    if heavy_unknown:
+        log.info(
+            "%s: %d amino-acid heavy atom(s) unknown to the force field (charge 0, no LJ)",
+            structure.name,
+            heavy_unknown,
+        )
+    result = AtomParameters(
+        charge=charge,
+        epsilon=params[:, 0].copy(),
+        sigma=params[:, 1].copy(),
+        epsilon14=params[:, 2].copy(),
+        sigma14=params[:, 3].copy(),
+        known=known,
+    )
+    structure._cache[cache_key] = result
+    return result
+
+
+def _reference_apply_patches(
+    structure,
+    atom_names: np.ndarray,
+    types: np.ndarray,
+    charge: np.ndarray,
+    known: np.ndarray,
+    ff: dict,
+) -> None:
+    classes: dict[str, dict] = ff["residue_classes"]
+    patches: dict[str, list[dict]] = ff["patches"]
+    r = structure.num_residues
+    res_of_atom = structure.residue_index
+    present_cache: dict[str, np.ndarray] = {}
+
+    def has(name: str) -> np.ndarray:
+        if name not in present_cache:
+            mask = np.zeros(r, dtype=bool)
+            mask[np.unique(res_of_atom[atom_names == name])] = True
+            present_cache[name] = mask
+        return present_cache[name]
+
+    for cls_name in _PATCH_ORDER:
+        rule = classes.get(cls_name)
+        if rule is None or cls_name not in patches:
+            continue
+        applies = structure.residue_aa >= 0
+        if rule["residue"] != "all":
+            applies &= structure.residue_names == rule["residue"]
+        if cls_name in ("NTER", "CTN"):
+            applies &= structure.residue_names != "PRO" if cls_name == "NTER" else True
+        for name in rule["present"]:
+            applies &= has(name)
+        for name in rule["absent"]:
+            applies &= ~has(name)
+        if not applies.any():
+            continue
+        atom_in = applies[res_of_atom]
+        for action in patches[cls_name]:
+            target = atom_in & (atom_names == action["atom"])
+            if not target.any():
+                continue
+            charge[target] = action["charge"]
+            if action["type"]:
+                types[target] = action["type"]
+            known[target] = True
+# fmt: on
+
+
+# ---- reference: PSSM parsing before the speed-up ----------------------------------------------
+
+
+# fmt: off
+def _reference_read_pssm(path: str | os.PathLike) -> PssmTable:
+    """Parse a PSSMGen-format PSSM file.
+
+    Raises
+    ------
+    PssmError
+        If the file is missing, has no recognisable header, or a row is malformed.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise PssmError(f"PSSM file not found: {path}")
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        lines = [line.split() for line in fh if line.strip()]
+    if not lines:
+        raise PssmError(f"{path}: empty PSSM file")
+    header = lines[0]
+    required = ["pdbresi", "pdbresn", *PSSM_ORDER, "IC"]
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise PssmError(
+            f"{path}: not a PSSMGen-format PSSM (header lacks {missing}); expected a header "
+            f"'pdbresi pdbresn seqresi seqresn {' '.join(PSSM_ORDER)} IC'"
+        )
+    col = {name: header.index(name) for name in required}
+    width = len(header)
+    numbers, icodes, types, values, ic = [], [], [], [], []
+    for lineno, row in enumerate(lines[1:], start=2):
+        if len(row) != width:
+            raise PssmError(f"{path}, line {lineno}: {len(row)} fields, header has {width}")
+        match = _RESI.match(row[col["pdbresi"]])
+        if not match:
+            raise PssmError(
+                f"{path}, line {lineno}: bad residue number {row[col['pdbresi']]!r} (pdbresi)"
+            )
+        try:
+            values.append([float(row[col[c]]) for c in PSSM_ORDER])
+            ic.append(float(row[col["IC"]]))
+        except ValueError as exc:
+            raise PssmError(f"{path}, line {lineno}: non-numeric score ({exc})") from None
+        numbers.append(int(match.group(1)))
+        icodes.append(match.group(2))
+        types.append(_aa_or_minus_one(row[col["pdbresn"]]))
+    return PssmTable(
+        path=path,
+        numbers=np.array(numbers, dtype=np.int64),
+        icodes=np.array(icodes, dtype=str),
+        residue_types=np.array(types, dtype=np.int64),
+        values=np.array(values, dtype=np.float64).reshape(-1, 20),
+        info_content=np.array(ic, dtype=np.float64),
+    )
+# fmt: on
+
+
 # ---- comparison helpers -----------------------------------------------------------------------
 
 
@@ -475,3 +683,127 @@ def test_mmcif_cases_as_before(tmp_path, rows):
     path = tmp_path / "case.cif"
     path.write_text(_CIF_HEAD + "\n".join(rows) + "\n")
     assert_loads_like_reference(path)
+
+
+# ---- force-field atom parameters --------------------------------------------------------------
+
+FORCEFIELD_FILES = [
+    "pdb/1ATN_1w.pdb",  # two chains, hydrogens
+    "pdb/3C8P.pdb",  # altlocs
+    "pdb/101M.pdb",  # heme, waters, MSE-free SRV
+    "pdb/1ak4.pdb",
+    "pdb/9api.pdb",
+    "pdb/2zta.pdb.gz",
+    "pdb/1fmh.pdb.gz",
+    "pdb/2sni.pdb.gz",
+    "ddg/pdbs/1BRS_0001.pdb.gz",
+    "dockq/1igc_HLA.pdb.gz",
+    "enm/pdb1ubi.pdb",
+    "score/2OOB_haddock_style.pdb",
+]
+
+
+@pytest.mark.parametrize("version", FORCEFIELD_VERSIONS)
+@pytest.mark.parametrize("name", FORCEFIELD_FILES)
+def test_atom_parameters_as_before(name, version):
+    path = DATA / name
+    new = atom_parameters(load_structure(path), version)
+    old = _reference_atom_parameters(load_structure(path), version)
+    assert new.known.sum() > 0.5 * new.known.size
+    assert_same_arrays(new, old, f"{name} v{version}")
+
+
+def test_atom_parameters_of_renamed_atoms_and_residues_as_before(tmp_path):
+    """Aliased atom names (H, OT1, OT2), non-standard residues (MSE, HSD), termini, unknowns."""
+    lines = [
+        _atom(1, "N", " ", "MSE", "A", 1, 0, 0, 0, 1.0, "N"),
+        _atom(2, "H1", " ", "MSE", "A", 1, 0, 1, 0, 1.0, "H"),
+        _atom(3, "CA", " ", "MSE", "A", 1, 1.4, 0, 0, 1.0, "C"),
+        _atom(4, "SE", " ", "MSE", "A", 1, 2.0, 1.0, 0, 1.0, "SE"),
+        _atom(5, "N", " ", "HSD", "A", 2, 3, 0, 0, 1.0, "N"),
+        _atom(6, "H", " ", "HSD", "A", 2, 3, 1, 0, 1.0, "H"),
+        _atom(7, "CA", " ", "HSD", "A", 2, 4, 0, 0, 1.0, "C"),
+        _atom(8, "HD1", " ", "HSD", "A", 2, 4, 1, 0, 1.0, "H"),
+        _atom(9, "N", " ", "GLY", "A", 3, 6, 0, 0, 1.0, "N"),
+        _atom(10, "CA", " ", "GLY", "A", 3, 7, 0, 0, 1.0, "C"),
+        _atom(11, "OT1", " ", "GLY", "A", 3, 8, 0, 0, 1.0, "O"),
+        _atom(12, "OT2", " ", "GLY", "A", 3, 8, 1, 0, 1.0, "O"),
+        _atom(13, "XX", " ", "GLY", "A", 3, 8, 2, 0, 1.0, "C"),
+        _atom(14, "C1", " ", "LIG", "B", 1, 9, 2, 0, 1.0, "C", record="HETATM"),
+        "END",
+    ]
+    path = tmp_path / "renamed.pdb"
+    path.write_text("\n".join(lines) + "\n")
+    for version in FORCEFIELD_VERSIONS:
+        new = atom_parameters(load_structure(path), version)
+        old = _reference_atom_parameters(load_structure(path), version)
+        assert_same_arrays(new, old, f"renamed v{version}")
+        assert new.known[[0, 2]].all() and not new.known[-2:].any()  # MSE N, CA; XX, LIG C1
+
+
+# ---- PSSM parsing -----------------------------------------------------------------------------
+
+PSSM_FILES = sorted((DATA / "pssm").glob("*.pssm"))
+
+
+def _pssm_outcome(read, path):
+    try:
+        return read(path), None
+    except PssmError as exc:
+        return None, str(exc)
+
+
+def assert_pssm_like_reference(path) -> PssmTable | None:
+    new, new_error = _pssm_outcome(read_pssm, path)
+    old, old_error = _pssm_outcome(_reference_read_pssm, path)
+    assert new_error == old_error
+    if old is not None:
+        assert_same_arrays(new, old, str(path))
+    return new
+
+
+@pytest.mark.parametrize("path", PSSM_FILES, ids=lambda p: p.name)
+def test_every_pssm_file_reads_as_before(path):
+    assert assert_pssm_like_reference(path) is not None
+
+
+_PSSM_HEADER = "pdbresi pdbresn seqresi seqresn " + " ".join(PSSM_ORDER) + " IC"
+
+
+def _pssm_row(resi: str, resn: str, scores: list[str] | None = None, ic: str = "0.5") -> str:
+    scores = scores or [str(i - 10) for i in range(20)]
+    return f"{resi} {resn} 1 {resn} " + " ".join(scores) + f" {ic}"
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [],  # a header only
+        [_pssm_row("1", "A"), _pssm_row("2A", "GLY"), _pssm_row("-3", "X"), _pssm_row("4", "Z")],
+        [_pssm_row("1", "A", ic="1e-3"), _pssm_row("2", "C", ["1_0", *["0.25"] * 19], "nan")],
+        [_pssm_row("1", "A"), _pssm_row("2", "C") + " 7"],  # a field too many
+        [_pssm_row("1", "A"), _pssm_row("2B1", "C")],  # a bad residue number
+        [_pssm_row("1", "A"), _pssm_row("2", "C", ["x", *["0"] * 19])],  # a non-numeric score
+        [_pssm_row("1", "A", ic="?"), _pssm_row("2", "C") + " 7"],  # the first error wins
+        [_pssm_row("1", "A"), "", "   ", _pssm_row("2", "C", ic="abc")],  # blank lines
+    ],
+    ids=["header-only", "codes", "python-floats", "width", "resi", "score", "first", "blank"],
+)
+def test_pssm_cases_as_before(tmp_path, rows):
+    path = tmp_path / "case.pssm"
+    path.write_text("\n".join([_PSSM_HEADER, *rows]) + "\n")
+    assert_pssm_like_reference(path)
+
+
+def test_pssm_column_order_and_crlf_as_before(tmp_path):
+    header = _PSSM_HEADER.split()
+    order = [*header[:4], *reversed(header[4:])]
+    path = tmp_path / "reordered.pssm"
+    lines = [
+        " ".join(order),
+        *(" ".join(reversed(_pssm_row(str(i), "W").split()[4:])) for i in range(3)),
+    ]
+    lines[1:] = [f"{i} W {i} W {line}" for i, line in enumerate(lines[1:], start=1)]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    table = assert_pssm_like_reference(path)
+    assert table is not None and table.values.shape == (3, 20)
