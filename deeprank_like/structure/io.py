@@ -314,6 +314,59 @@ _CHAR_CLASS[ord(".")] = 2
 _CHAR_CLASS[[ord("+"), ord("-")]] = 3
 
 
+def _bit_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tables over the 256 masks of 8 characters (bit 7 = first character).
+
+    ``one_run[m]``: the set bits form exactly one run; ``at_most_one[m]``: at most one bit is
+    set; ``first_bit[m]``: the mask of the highest set bit (0 for none).
+    """
+    m = np.arange(256)
+    bits = (m[:, None] >> np.arange(7, -1, -1)) & 1
+    runs = bits[:, 0] + (bits[:, 1:] & (1 - bits[:, :-1])).sum(axis=1)
+    first = np.where(m > 0, 1 << np.floor(np.log2(np.maximum(m, 1))).astype(np.int64), 0)
+    return runs == 1, bits.sum(axis=1) <= 1, first.astype(np.uint8)
+
+
+_ONE_RUN, _AT_MOST_ONE, _FIRST_BIT = _bit_tables()
+_COORD_COLUMNS = np.arange(30, 54)
+_GATHER_BITS = np.uint64(0x8040201008040201)
+_ATOM_WORD = np.frombuffer(b"ATOM", dtype=np.uint32)[0]
+_HETA_WORD = np.frombuffer(b"HETA", dtype=np.uint32)[0]
+
+
+def _numeric_fields(classes: np.ndarray) -> np.ndarray:
+    """Which 8-character fields hold one number, from their character classes.
+
+    Parameters
+    ----------
+    classes : ndarray (m, 8) uint8
+        ``_CHAR_CLASS`` of each character.
+
+    Returns
+    -------
+    ndarray (m,) bool
+        Blanks around one block made of an optional sign, then digits with at most one
+        ``.``, holding at least one digit. Each class becomes an 8-bit mask of the field
+        (``np.packbits``), so the rules are table look-ups, not reductions over characters.
+    """
+
+    def mask(selected: np.ndarray) -> np.ndarray:
+        # the 8 bytes (0 or 1) of a field as one little-endian word; the multiplication moves
+        # byte i to bit 63 - i without carries, so the top byte is the mask (first char = bit 7)
+        word = np.ascontiguousarray(selected, dtype=np.uint8).view("<u8").reshape(-1)
+        return ((word * _GATHER_BITS) >> np.uint64(56)).astype(np.intp)
+
+    text = mask(classes != 0)
+    sign = mask(classes == 3)
+    return (
+        _ONE_RUN[text]
+        & (mask(classes == 1) != 0)  # a digit
+        & _AT_MOST_ONE[mask(classes == 2)]  # at most one "."
+        & (mask(classes == 4) == 0)  # nothing else
+        & ((sign & ~_FIRST_BIT[text]) == 0)  # a sign only at the block's start
+    )
+
+
 def _check_pdb_coordinates(data: bytes, path: str) -> None:
     """Reject ATOM/HETATM records whose x, y or z field (columns 31-54) is not a number.
 
@@ -329,16 +382,10 @@ def _check_pdb_coordinates(data: bytes, path: str) -> None:
     starts = starts[ends - starts >= 54]
     if starts.size == 0:
         return
-    head = buf[starts[:, None] + np.arange(4)]
-    atom = (head == np.frombuffer(b"ATOM", np.uint8)).all(1)
-    atom |= (head == np.frombuffer(b"HETA", np.uint8)).all(1)
-    records = starts[atom]
-    c = _CHAR_CLASS[buf[records[:, None] + np.arange(30, 54)]].reshape(-1, 3, 8)
-    text = c != 0
-    blocks = text[..., 0].astype(np.int64) + (text[..., 1:] & ~text[..., :-1]).sum(-1)
-    ok = (blocks == 1) & ~(c == 4).any(-1) & (c == 1).any(-1) & ((c == 2).sum(-1) <= 1)
-    ok &= ~((c[..., 1:] == 3) & text[..., :-1]).any(-1)  # a sign only at the block's start
-    ok = ok.all(-1)
+    head = buf[starts[:, None] + np.arange(4)].view(np.uint32).reshape(-1)
+    records = starts[(head == _ATOM_WORD) | (head == _HETA_WORD)]
+    classes = _CHAR_CLASS[buf[records[:, None] + _COORD_COLUMNS]].reshape(-1, 8)
+    ok = _numeric_fields(classes).reshape(-1, 3).all(axis=1)
     if ok.all():
         return
     bad = records[~ok]

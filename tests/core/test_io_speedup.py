@@ -10,6 +10,7 @@ array of a :class:`PssmTable`.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from contextlib import contextmanager
@@ -631,6 +632,33 @@ def test_waters_only_and_non_utf8_names_fail_as_before(tmp_path):
     _, error, _ = _outcome(load_structure, latin)
     assert error is not None and "not UTF-8" in error
     assert_loads_like_reference(latin)
+
+
+def test_numeric_field_rule_equals_the_old_rule_on_every_class_sequence():
+    """All 5**8 character-class sequences of an 8-column coordinate field."""
+    c = np.array(list(itertools.product(range(5), repeat=8)), dtype=np.uint8)
+    text = c != 0
+    blocks = text[..., 0].astype(np.int64) + (text[..., 1:] & ~text[..., :-1]).sum(-1)
+    ok = (blocks == 1) & ~(c == 4).any(-1) & (c == 1).any(-1) & ((c == 2).sum(-1) <= 1)
+    ok &= ~((c[..., 1:] == 3) & text[..., :-1]).any(-1)
+    new = io._numeric_fields(c)
+    assert new.dtype == bool and new.shape == ok.shape
+    assert (new == ok).all() and 0 < ok.sum() < ok.size
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["        ", "   1.x00", "  +-1.00", " 1.0.000", "  1 2.00", "     nan", "  1.0-00", " 1e5    ",
+     "-", "   -.   ", "    12.5", "+12     ", "     .5 "],
+)  # fmt: skip
+def test_coordinate_field_errors_as_before(tmp_path, field):
+    good = _atom(1, "N", " ", "ALA", "A", 1, 0, 0, 0, 1.0, "N")
+    bad = _atom(2, "CA", " ", "ALA", "A", 1, 1.5, 0, 0, 1.0, "C")
+    bad = bad[:38] + f"{field:<8}"[:8] + bad[46:]
+    many = [bad.replace(" CA ", f" C{i} ") for i in range(7)]
+    path = tmp_path / "coords.pdb"
+    path.write_text("\n".join([good, bad, *many, "END"]) + "\n")
+    assert_loads_like_reference(path)
 
 
 _CIF_HEAD = """data_x
