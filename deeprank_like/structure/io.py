@@ -579,6 +579,24 @@ def _flat_char(a: np.ndarray, strip: tuple[str, ...] | None) -> np.ndarray | Non
     return np.array(out, dtype="U1")[inverse.reshape(-1)]
 
 
+def _key_codes(values: np.ndarray) -> np.ndarray:
+    """Integers equal exactly where the strings ``values`` (n,) are equal (for comparisons).
+
+    Strings of at most 8 characters below U+0100 are packed into one uint64 each (no sort);
+    anything else is returned as it is.
+    """
+    width = values.dtype.itemsize // 4 if values.dtype.kind == "U" else 0
+    if not 0 < width <= 8 or values.size == 0:
+        return values
+    chars = np.ascontiguousarray(values).view(np.uint32).reshape(-1, width)
+    if int(chars.max()) >= 256:
+        return values
+    codes = np.zeros(values.shape[0], dtype=np.uint64)
+    for i in range(width):
+        codes = (codes << np.uint64(8)) | chars[:, i].astype(np.uint64)
+    return codes
+
+
 def _from_gemmi_model(gmodel, path: str, structure=None) -> Structure:
     """The :class:`Structure` of one gemmi model (``structure``: its gemmi Structure, if at hand).
 
@@ -629,11 +647,12 @@ def _from_gemmi_model(gmodel, path: str, structure=None) -> Structure:
             )
 
     # exact duplicates: same site and same altloc; keep the first in file order
-    dup = repeated_keys(keep, chain_ids, res_numbers, icodes, atom_names, altlocs)
+    site = [_key_codes(chain_ids), res_numbers, _key_codes(icodes), _key_codes(atom_names)]
+    dup = repeated_keys(keep, *site, _key_codes(altlocs))
     keep &= ~dup
     keep &= select_altlocs(chain_ids, res_numbers, icodes, atom_names, altlocs, occ, keep)
     # the same site left twice after altloc selection (e.g. a blank and an "A" conformer)
-    dup2 = repeated_keys(keep, chain_ids, res_numbers, icodes, atom_names)
+    dup2 = repeated_keys(keep, *site)
     keep &= ~dup2
     dup |= dup2
     if dup.any():
@@ -645,9 +664,10 @@ def _from_gemmi_model(gmodel, path: str, structure=None) -> Structure:
             labels(np.flatnonzero(dup)),
         )
 
-    chain_ids, res_numbers, icodes = chain_ids[keep], res_numbers[keep], icodes[keep]
-    original, atom_names, elements = original[keep], atom_names[keep], elements[keep]
-    coords, occ, bfac, het = coords[keep], occ[keep], bfac[keep], het[keep]
+    if not keep.all():
+        chain_ids, res_numbers, icodes = chain_ids[keep], res_numbers[keep], icodes[keep]
+        original, atom_names, elements = original[keep], atom_names[keep], elements[keep]
+        coords, occ, bfac, het = coords[keep], occ[keep], bfac[keep], het[keep]
 
     std_names = _standardise(original)
 
@@ -661,8 +681,10 @@ def _from_gemmi_model(gmodel, path: str, structure=None) -> Structure:
     file_order = np.arange(coords.shape[0])
     order = np.lexsort((file_order, icodes, res_numbers, chain_key))
 
+    in_order = bool((order[1:] > order[:-1]).all())  # already sorted: keep the arrays
+
     def take(a: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(a[order])
+        return np.ascontiguousarray(a) if in_order else np.ascontiguousarray(a[order])
 
     chain_ids, res_numbers, icodes = take(chain_ids), take(res_numbers), take(icodes)
     original, std_names, atom_names = take(original), take(std_names), take(atom_names)
