@@ -33,9 +33,10 @@ to the temporary folder and removed at the end). Then, in this order and in one 
 
     read_graphs_per_s: <v> graphs/s     PackedGraphDataset through a DataLoader (batch 16,
                                         shuffled, --workers processes, collation included), all N
-    read_per_item_graphs_per_s          the same pass just before, through the earlier path
-                                        (``get`` per item, every tensor of a batch through
-                                        shared memory): the gain, measured under the same load
+    read_per_item_graphs_per_s          a pass just before over --compare-items random graphs
+                                        through the earlier path (``get`` per item, every tensor
+                                        of a batch through shared memory): the gain, measured
+                                        under the same load
     stream_graphs_per_s: <v> graphs/s   Trainer train-phase rate on the N graphs, --workers
                                         DataLoader workers, --stream-epochs epochs (median)
     peak_rss_mb: <v> MB                 peak of the summed resident memory (RSS) of this process
@@ -298,10 +299,12 @@ def read_pass(
     small = packed_workers.SMALL_TENSOR_BYTES
     packed_workers.SMALL_TENSOR_BYTES = 0 if per_item else small  # workers fork with it
     try:
+        dataset = PerItem(packed) if per_item else packed
+        n = min(args.compare_items, len(packed)) if per_item else len(packed)
         loader = DataLoader(
-            PerItem(packed) if per_item else packed,
+            dataset,
             batch_size=args.batch_size,
-            shuffle=True,
+            sampler=torch.utils.data.RandomSampler(dataset, num_samples=n),
             num_workers=args.workers,
         )
         t = time.perf_counter()
@@ -457,6 +460,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--stream-epochs", type=int, default=1)
     parser.add_argument("--cold", action="store_true", help="drop the file from the page cache")
+    parser.add_argument(
+        "--compare-items",
+        type=int,
+        default=20_000,
+        help="random graphs read through the per-item path (the comparison pass)",
+    )
     parser.add_argument(
         "--stream-train-items",
         type=int,
