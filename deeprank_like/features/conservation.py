@@ -149,8 +149,8 @@ def _parse_rows(rows: list[list[str]], col: dict[str, int], width: int) -> _Rows
     """
     if any(len(row) != width for row in rows):
         return None
-    matches = list(map(_RESI.match, map(itemgetter(col["pdbresi"]), rows)))
-    if not all(matches):
+    matches = [m for m in map(_RESI.match, map(itemgetter(col["pdbresi"]), rows)) if m]
+    if len(matches) != len(rows):
         return None
     scores = itemgetter(*(col[c] for c in PSSM_ORDER), col["IC"])
     tokens = list(itertools.chain.from_iterable(map(scores, rows)))

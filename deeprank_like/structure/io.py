@@ -37,6 +37,7 @@ import os
 import re
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -506,7 +507,7 @@ def _flat_columns(gmodel, structure=None) -> _Columns | None:
         structure = gemmi.Structure()
         structure.add_model(gmodel)
     try:
-        flat = gemmi.FlatStructure(structure)
+        flat: Any = gemmi.FlatStructure(structure)  # its arrays are typed `object`
     except (RuntimeError, ValueError):
         return None
     flat.strings_as_numbers = True
@@ -522,11 +523,12 @@ def _flat_columns(gmodel, structure=None) -> _Columns | None:
         return a if every else a[keep]
 
     cols: _Columns = {}
-    for name, array in (
+    texts: tuple[tuple[str, np.ndarray], ...] = (
         ("atom_names", flat.atom_names),
         ("original", residue_names),
         ("chain_ids", flat.chain_ids),
-    ):
+    )
+    for name, array in texts:
         decoded = _flat_text(take(array))
         if decoded is None:
             return None  # not ASCII: the object path decodes (or rejects) it as UTF-8
