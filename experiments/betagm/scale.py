@@ -566,7 +566,9 @@ def run_scale(
                     "n_val": len(va),
                     "n_test": len(te),
                     "epochs": int(hist["epoch"].max()),
-                    "best_epoch": _best_epoch(hist),
+                    "best_epoch": -1
+                    if fitted.trainer.best_epoch is None
+                    else int(fitted.trainer.best_epoch),
                     "train_cpu_s": round(cpu_train, 1),
                     "cpu_s": round(time.process_time() - cpu0, 1),
                     "wall_s": round(time.perf_counter() - t0, 1),
@@ -607,13 +609,6 @@ def _schedule(
                     units, folds = per_split[split]
                     out.append((split, seed, f, units, folds[f][0], folds[f][1]))
     return out
-
-
-def _best_epoch(hist: pd.DataFrame) -> int:
-    col = "val_loss" if "val_loss" in hist and hist["val_loss"].notna().any() else "train_loss"
-    if col not in hist:
-        return int(hist["epoch"].max())
-    return int(hist.loc[hist[col].idxmin(), "epoch"])
 
 
 def _predict_heldout(

@@ -91,6 +91,7 @@ def test_tiny_protocol_writes_every_table(run: Path) -> None:
     folds = pd.read_csv(res / "folds.csv")
     assert len(folds) == 2 * (2 + 1)  # two models x (2 group folds + 1 structure fold)
     assert (folds["epochs"] <= 2).all() and (folds["cpu_s"] > 0).all()
+    assert folds["best_epoch"].between(1, 2).all()
     pruning = pd.read_csv(res / "pruning.csv")
     assert pruning["protein"].tolist() == ["ddg/1a6m55:A"]
     assert pruning["residues"].tolist() == [55]
