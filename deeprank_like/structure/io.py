@@ -347,8 +347,9 @@ def _numeric_fields(classes: np.ndarray) -> np.ndarray:
     -------
     ndarray (m,) bool
         Blanks around one block made of an optional sign, then digits with at most one
-        ``.``, holding at least one digit. Each class becomes an 8-bit mask of the field
-        (``np.packbits``), so the rules are table look-ups, not reductions over characters.
+        ``.``, holding at least one digit (the rule of :func:`_check_pdb_coordinates`). Each
+        class becomes an 8-bit mask of the field (one multiplication per field), so the rules
+        are table look-ups, not reductions over characters.
     """
 
     def mask(selected: np.ndarray) -> np.ndarray:
