@@ -120,6 +120,7 @@ class Settings:
     cnn_epochs: int = 15
     modules_complexes: int = 40
     modules_decoys: int = 30
+    modules_epochs: int = 6
     grid_points: int = 16
     grid_size: float = 24.0
     model_out: str = str(ROOT / "deeprank_like" / "pretrained" / "docking")
@@ -902,7 +903,12 @@ def stage_modules(s: Settings, labels: pd.DataFrame, table: pd.DataFrame) -> dic
     }
     folds = complex_folds(table["complex"].tolist(), s.folds, s.seed)
     sub["fold"] = sub["complex"].map(folds)
-    out: dict[str, Any] = {"queries": len(queries), "wall_s": wall, "modules": list(ALL_MODULES)}
+    out: dict[str, Any] = {
+        "queries": len(queries),
+        "wall_s": wall,
+        "modules": list(ALL_MODULES),
+        "epochs": s.modules_epochs,
+    }
     for name, (node, edge) in variants.items():
         ds = GraphDataset(
             str(h5), subset=sub["entry"].tolist(), node_features=node, edge_features=edge,
@@ -917,7 +923,7 @@ def stage_modules(s: Settings, labels: pd.DataFrame, table: pd.DataFrame) -> dic
         for k in sorted(sub["fold"].unique()):
             train = ds.subset(np.flatnonzero(fold_of != k))
             test = ds.subset(np.flatnonzero(fold_of == k), train_source=train)
-            sub_s = Settings(**{**asdict(s), "epochs": s.cnn_epochs})
+            sub_s = Settings(**{**asdict(s), "epochs": s.modules_epochs})
             trainer, _ = train_gnn(
                 sub_s, train, Path(s.work) / "modules" / f"{name}{k}", s.seed + k
             )
@@ -1211,7 +1217,7 @@ def report_markdown(results: dict[str, Any]) -> str:
             "The same decoys featurised with every module that applies "
             f"({', '.join(f'`{x}`' for x in m['modules'])}; `conservation` needs PSSMs, which "
             f"BM5 does not have; {m['wall_s'] / 60:.0f} min); the GNN trained on the same folds "
-            "with the scorer's features and with all of them.",
+            f"({m.get('epochs', '?')} epochs) with the scorer's features and with all of them.",
             "",
             metrics_table({k: m["pooled"][k] for k in names}, labels),
             "",
@@ -1437,6 +1443,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     )
     p.add_argument("--modules-complexes", type=int, default=d.modules_complexes)
     p.add_argument("--modules-decoys", type=int, default=d.modules_decoys)
+    p.add_argument("--modules-epochs", type=int, default=d.modules_epochs)
     p.add_argument("--cnn-epochs", type=int, default=d.cnn_epochs)
     p.add_argument("--grid-points", type=int, default=d.grid_points)
     p.add_argument("--grid-size", type=float, default=d.grid_size)
