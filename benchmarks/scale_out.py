@@ -18,9 +18,12 @@ Prints::
     <executor>_queries_per_s: <v> queries/s     (--workers workers, --queries queries)
     <executor>_efficiency: <v> %               (rate / (workers x serial rate))
     <executor>_entries_exactly_once: 1          (0: an entry is missing or repeated)
-    <executor>_cpu_s_per_query: <v> s           (CPU of every process of the run / queries)
+    <executor>_cpu_s_per_query: <v> s           (CPU of every process of the timed run / queries)
+    <executor>_cpu_efficiency: <v> %           (serial CPU per query / the executor's: what
+                                                 coordination costs, whatever the load)
     entry_bytes: <v> B                          (final file size / entries)
     cpu_s_per_query: <v> s                      (1 / serial rate)
+    serial_cpu_s_per_query: <v> s               (CPU time of the serial run per query)
     projected_core_hours_1e6: <v> h             (10^6 queries at the serial rate)
     projected_disk_gb_1e6: <v> GB               (10^6 entries at entry_bytes)
 
@@ -79,19 +82,48 @@ def run_once(executor: Any, n: int, workdir: Path, label: str, modules: str) -> 
             executor=executor)  # fmt: skip
     qc = collection(n)
     expected = qc.ids()
+    cpu0 = _live_cpu(executor)
     t0 = time.perf_counter()
     summary = process(qc, make_config(workdir / label, modules), executor=executor)
     seconds = time.perf_counter() - t0
+    cpu1 = _live_cpu(executor)
     out = Path(summary.output)
     return {
         "label": label,
         "queries": n,
         "seconds": seconds,
         "rate": n / seconds,
+        "cpu_s": None if cpu0 is None or cpu1 is None else cpu1 - cpu0,
         "failed": len(summary.failures),
         "exactly_once": exactly_once(out, expected),
         "bytes": out.stat().st_size,
     }
+
+
+def _live_cpu(executor: Any) -> float | None:
+    """CPU seconds so far of this process, its live child processes and dask's workers.
+
+    Read around the timed ``process()`` call only (not start-up, imports, warm-up). None for
+    an executor whose workers this process cannot see (``mpi4py.futures``' ranks).
+    """
+    import psutil
+
+    if type(executor).__name__ == "MPIExecutor":
+        return None
+    total, seen = 0.0, set()
+    if type(executor).__name__ == "DaskExecutor":  # local or remote workers: their own counters
+        for pid, cpu in executor.client.run(_own_cpu_seconds).values():
+            total += cpu
+            seen.add(pid)
+    for proc in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+        if proc.pid in seen:  # a local dask worker, counted above
+            continue
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:  # exited meanwhile
+            continue
+        total += t.user + t.system
+    return total
 
 
 def exactly_once(path: Path, expected: list[str]) -> bool:
@@ -119,22 +151,11 @@ def mpi_child(args: argparse.Namespace) -> int:
             result = run_once(ex, args.queries, workdir, "mpi-pool", args.modules)
     else:
         result = run_once("mpi", args.queries, workdir, "mpi", args.modules)
-    if args.mpi_child == "mpi":  # every rank is here: add up their CPU
-        result["cpu_s"] = MPI.COMM_WORLD.reduce(_cpu_seconds(), root=0)
-    else:  # the pool's ranks never run this script
-        result["cpu_s"] = None
+    if args.mpi_child == "mpi":  # every rank measured its own CPU: add them up
+        result["cpu_s"] = MPI.COMM_WORLD.reduce(result["cpu_s"], root=0)
     if MPI.COMM_WORLD.Get_rank() == 0:
         Path(args.json).write_text(json.dumps(result))
     return 0
-
-
-def _cpu_seconds() -> float:
-    """User + system CPU seconds of this process and its reaped children."""
-    import resource
-
-    me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def run_mpi(name: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -171,13 +192,16 @@ def run_executor(name: str, args: argparse.Namespace, workdir: Path) -> dict[str
         raise SystemExit(
             f"unknown executor {name!r}: processes, dask, dask-perquery, mpi, mpi-pool"
         )
-    cpu0 = _cpu_seconds()
     with executor:
-        result = run_once(executor, args.queries, workdir, name, args.modules)
-    # the pool's workers are reaped on close, so their CPU counts (warm-up included); dask's
-    # worker processes are not children of this one: their CPU is not counted
-    result["cpu_s"] = None if name.startswith("dask") else _cpu_seconds() - cpu0
-    return result
+        return run_once(executor, args.queries, workdir, name, args.modules)
+
+
+def _own_cpu_seconds() -> tuple[int, float]:
+    """(pid, user + system CPU seconds) of the calling process (run on dask workers)."""
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return os.getpid(), me.ru_utime + me.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,17 +237,21 @@ def main(argv: list[str] | None = None) -> int:
             after = run_once(ex, args.baseline, workdir, "serial-after", args.modules)
         print(f"# serial after: {after['rate']:.2f} queries/s", flush=True)
         r1 = (serial["rate"] + after["rate"]) / 2
+        serial_cpu = (serial["cpu_s"] + after["cpu_s"]) / (2 * args.baseline)
         print(f"serial_queries_per_s: {r1:.2f} queries/s")
         for name, r in runs.items():
             print(f"{name}_queries_per_s: {r['rate']:.2f} queries/s")
             print(f"{name}_efficiency: {100 * r['rate'] / (args.workers * r1):.1f} %")
             print(f"{name}_entries_exactly_once: {int(r['exactly_once'] and not r['failed'])}")
             if r.get("cpu_s") is not None:
-                print(f"{name}_cpu_s_per_query: {r['cpu_s'] / r['queries']:.4f} s")
+                cpu = r["cpu_s"] / r["queries"]
+                print(f"{name}_cpu_s_per_query: {cpu:.4f} s")
+                print(f"{name}_cpu_efficiency: {100 * serial_cpu / cpu:.1f} %")
         ref = next(iter(runs.values()), serial)
         entry_bytes = ref["bytes"] / ref["queries"]
         print(f"entry_bytes: {entry_bytes:.0f} B")
         print(f"cpu_s_per_query: {1 / r1:.4f} s")
+        print(f"serial_cpu_s_per_query: {serial_cpu:.4f} s  (CPU time, whatever the load)")
         print(f"projected_core_hours_1e6: {1e6 / r1 / 3600:.1f} h")
         print(f"projected_disk_gb_1e6: {entry_bytes * 1e6 / 1e9:.1f} GB")
         print(f"# load average after: {os.getloadavg()[0]:.2f}")
