@@ -971,13 +971,22 @@ def stage_ship(s: Settings, dataset: Any, table: pd.DataFrame, metrics: dict[str
             "scheduler": "cosine",
             "loss": "binary cross-entropy on the soft label DockQ",
             "seed": s.seed,
-            "command": "python benchmarks/interface_scoring.py --seed "
-            + f"{s.seed} --forcefield-version {s.forcefield_version}",
+            "command": "python benchmarks/interface_scoring.py " + run_flags(asdict(s)),
         },
         metrics=metrics,
     )
     log(f"ship: scorer written to {out}")
     return out
+
+
+def readout_text(s: Settings) -> str:
+    """The GNN's readout in words (model card and report)."""
+    if s.edge_readout:
+        return (
+            "a mean ‖ max ‖ sum/100 readout of the nodes plus the mean ‖ max of an edge MLP "
+            "(one clashing edge reaches the head undiluted)"
+        )
+    return "mean ‖ max ‖ sum/100 readout"
 
 
 def forcefield_note(version: int) -> str:
@@ -1012,7 +1021,7 @@ from the predicted DockQ (acceptable ≥ 0.23, medium ≥ 0.49, high ≥ 0.80).
 
 ## Model
 `DockingGINE` (registered as `docking_gine`): {s.layers} GINE message-passing layers of width
-{s.hidden} with a shared edge encoder, residual connections, mean ‖ max ‖ sum/100 readout and an
+{s.hidden} with a shared edge encoder, residual connections, {readout_text(s)} and an
 MLP head; one logit, `predicted_dockq = sigmoid(logit)`. Files: `weights.pt` (a plain
 `state_dict`, read with `torch.load(weights_only=True)`), `model.json` (network config, feature
 list, transforms and standardisation, training record, metrics). No network access.
@@ -1205,9 +1214,9 @@ def report_markdown(results: dict[str, Any]) -> str:
         labels = {
             **SCORES,
             "gnn_scorer_features": "GNN, the scorer's features "
-            f"({m['gnn_scorer_features_node_features']} node columns)",
+            f"({m['gnn_scorer_features_node_features']} node features)",
             "gnn_all_features": "GNN, all modules "
-            f"({m['gnn_all_features_node_features']} node columns)",
+            f"({m['gnn_all_features_node_features']} node features)",
         }
         names = ["gnn_scorer_features", "gnn_all_features", "random", "contacts", "energy", "bsa"]
         parts += [
