@@ -1009,6 +1009,11 @@ def model_card(s: Settings, table: pd.DataFrame, results: dict[str, Any]) -> str
     rows = metrics_table({k: cv[k] for k in SCORES if k in cv}, SCORES) if cv else "(not run)"
     n_complexes = int(table["complex"].nunique())
     n_decoys = int(training_rows(s, table, table["entry"].to_numpy()).sum())
+    sample_text = (
+        f"every one of the {len(table)} featurised"
+        if n_decoys == len(table)
+        else f"a seeded sample of the {len(table)} featurised"
+    )
     return f"""# Model card: docking-model scorer (`deeprank-like score`)
 
 ## What it does
@@ -1031,7 +1036,7 @@ Docking Benchmark 5 (BM5-clean, Vreven et al. 2015; Apache-2.0): rigid-body deco
 unbound receptor–ligand pair superposed on the bound complex, near-native moves and wrong-site
 poses over the receptor surface, labelled with DockQ against the bound complex. Trained on
 {n_complexes} complexes, {n_decoys} decoys (about {n_decoys // max(n_complexes, 1)} per complex,
-a seeded sample of the {len(table)} featurised),
+{sample_text}),
 {s.epochs} epochs, Adam (lr {s.lr}), cosine schedule, batch
 {s.batch_size}, binary cross-entropy on the soft label DockQ, seed {s.seed}:
 `python benchmarks/interface_scoring.py {run_flags(asdict(s))}`.
