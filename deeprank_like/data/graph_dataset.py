@@ -73,6 +73,27 @@ def _select(kind: str, requested: Any, available: dict[str, int], path: str) -> 
     return names
 
 
+def graph_stat_columns(ds: Any, raw: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Feature name → the rows that standardisation statistics count, for one graph.
+
+    ``raw`` holds ``x`` (N, F) and ``edge_attr`` (E, Fe) as stored (one row per undirected
+    edge: both directions would count each edge twice); ``ds`` gives ``node_features`` /
+    ``edge_features`` and their column widths. A name that is both a node and an edge feature
+    gets the node rows, then the edge rows. Shared by :class:`GraphDataset` and the packed view.
+    """
+    out: dict[str, np.ndarray] = {}
+    col = 0
+    for name in ds.node_features:
+        out[name] = raw["x"][:, col : col + ds.node_widths[name]]
+        col += ds.node_widths[name]
+    col = 0
+    for name in ds.edge_features:
+        values = raw["edge_attr"][:, col : col + ds.edge_widths[name]]
+        out[name] = np.vstack([out[name], values]) if name in out else values
+        col += ds.edge_widths[name]
+    return out
+
+
 class GraphDataset(HDF5Dataset):
     """Graphs of one or more HDF5 feature files.
 
@@ -462,18 +483,7 @@ class GraphDataset(HDF5Dataset):
         }
 
     def _stat_columns(self, raw: dict[str, Any]) -> dict[str, np.ndarray]:
-        out = {}
-        col = 0
-        for name in self.node_features:
-            out[name] = raw["x"][:, col : col + self.node_widths[name]]
-            col += self.node_widths[name]
-        col = 0
-        for name in self.edge_features:
-            # one row per (undirected) edge: both directions would count each edge twice
-            values = raw["edge_attr"][:, col : col + self.edge_widths[name]]
-            out[name] = np.vstack([out[name], values]) if name in out else values
-            col += self.edge_widths[name]
-        return out
+        return graph_stat_columns(self, raw)
 
     def _scales(self) -> tuple:
         stats = self.standardizer

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from deeprank_like.data.graph_dataset import graph_stat_columns
 from deeprank_like.data.transforms import RunningStats, Standardizer
 
 if TYPE_CHECKING:
@@ -42,18 +43,7 @@ def fit_per_feature(ds: PackedGraphDataset) -> Standardizer:
     """Entry by entry and feature by feature, as ``GraphDataset`` (identical statistics)."""
     running: dict[str, RunningStats] = {}
     for i in range(len(ds._items)):
-        raw = ds._raw(i)
-        columns: dict[str, np.ndarray] = {}
-        col = 0
-        for name in ds.node_features:
-            columns[name] = raw["x"][:, col : col + ds.node_widths[name]]
-            col += ds.node_widths[name]
-        col = 0
-        for name in ds.edge_features:
-            values = raw["edge_attr"][:, col : col + ds.edge_widths[name]]
-            columns[name] = np.vstack([columns[name], values]) if name in columns else values
-            col += ds.edge_widths[name]
-        for name, values in columns.items():
+        for name, values in graph_stat_columns(ds, ds._raw(i)).items():
             if name in ds.standardize:
                 if name not in running:
                     running[name] = RunningStats(values.shape[1] if values.ndim > 1 else 1)

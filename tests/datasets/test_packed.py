@@ -20,6 +20,7 @@ from torch_geometric.loader import DataLoader
 from deeprank_like.data import GraphDataset, PackedGraphDataset
 from deeprank_like.errors import StorageError
 from deeprank_like.storage.packed import PackedFile, StalePackedFileError, pack_graphs
+from tests.datasets.conftest import assert_same_item
 
 KW = {
     "node_features": ["res_type", "res_charge", "polarity", "res_mass"],  # not sorted
@@ -28,34 +29,6 @@ KW = {
     "standardize": True,
     "transforms": {"res_mass": "log", "distance": {"name": "clip", "min": 3.0, "max": 8.0}},
 }
-
-
-def assert_same_item(a, b) -> None:
-    assert sorted(a.keys()) == sorted(b.keys())
-    assert a.entry_id == b.entry_id
-    for key in sorted(a.keys()):  # Data iterates (key, value) pairs
-        va, vb = a[key], b[key]
-        if torch.is_tensor(va):
-            assert va.dtype == vb.dtype and va.shape == vb.shape, key
-            assert torch.equal(va, vb), f"{a.entry_id}: {key} differs"
-        else:
-            assert va == vb, key
-
-
-@pytest.fixture(scope="module")
-def sources(graph_files_split, tmp_path_factory) -> list[Path]:
-    """Copies of the two feature files (tests change them)."""
-    folder = tmp_path_factory.mktemp("packed_sources")
-    out = []
-    for p in graph_files_split:
-        out.append(folder / Path(p).name)
-        shutil.copy2(p, out[-1])
-    return out
-
-
-@pytest.fixture(scope="module")
-def packed(sources, tmp_path_factory) -> Path:
-    return Path(pack_graphs(sources, tmp_path_factory.mktemp("packed") / "train.packed.h5"))
 
 
 def test_items_identical_to_graph_dataset(sources, packed):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +13,9 @@ from torch_geometric.loader import DataLoader
 
 from deeprank_like.data import GraphDataset, PackedGraphDataset
 from deeprank_like.errors import StorageError, TrainingError
-from deeprank_like.storage.packed import PackedFile, PackedWriter, pack_graphs
+from deeprank_like.storage.packed import PackedFile, PackedWriter
 from deeprank_like.training.batches import TaggedDataset
+from tests.datasets.conftest import assert_same_item
 
 KW = {
     "node_features": ["res_type", "res_charge", "polarity", "res_mass"],
@@ -24,32 +24,6 @@ KW = {
     "standardize": True,
     "transforms": {"res_mass": "log", "distance": {"name": "clip", "min": 3.0, "max": 8.0}},
 }
-
-
-def assert_same_item(a, b) -> None:
-    assert sorted(a.keys()) == sorted(b.keys())
-    for key in sorted(a.keys()):
-        va, vb = a[key], b[key]
-        if torch.is_tensor(va):
-            assert va.dtype == vb.dtype and va.shape == vb.shape, key
-            assert torch.equal(va, vb), f"{a.entry_id}: {key} differs"
-        else:
-            assert va == vb, key
-
-
-@pytest.fixture(scope="module")
-def sources(graph_files_split, tmp_path_factory) -> list[Path]:
-    folder = tmp_path_factory.mktemp("packed_batch_sources")
-    out = []
-    for p in graph_files_split:
-        out.append(folder / Path(p).name)
-        shutil.copy2(p, out[-1])
-    return out
-
-
-@pytest.fixture(scope="module")
-def packed(sources, tmp_path_factory) -> Path:
-    return Path(pack_graphs(sources, tmp_path_factory.mktemp("pb") / "train.packed.h5"))
 
 
 ORDER = [4, 0, 5, 6, 7, 1, 1, 8, 2, 3, -1]  # runs of neighbours, a repeat, a negative index
