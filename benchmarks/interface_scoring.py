@@ -778,6 +778,25 @@ def cnn_model(train: Any) -> Any:
     )
 
 
+def subset_cv_gnn(
+    s: Settings, ds: Any, sub: pd.DataFrame, epochs: int, prefix: Path
+) -> dict[str, float]:
+    """Held-out GNN logits (entry → logit) for the decoys of ``sub`` over its ``fold`` column.
+
+    ``ds`` holds exactly those graphs; fold ``k`` trains ``epochs`` epochs with seed
+    ``s.seed + k`` into ``<prefix><k>``.
+    """
+    fold_of = sub.set_index("entry")["fold"].reindex(np.array(ds.entry_ids())).to_numpy()
+    fold_settings = Settings(**{**asdict(s), "epochs": epochs})
+    preds: dict[str, float] = {}
+    for k in sorted(sub["fold"].unique()):
+        train = ds.subset(np.flatnonzero(fold_of != k))
+        test = ds.subset(np.flatnonzero(fold_of == k), train_source=train)
+        trainer, _ = train_gnn(fold_settings, train, Path(f"{prefix}{k}"), s.seed + k)
+        preds.update(predict_logits(trainer, test).to_dict())
+    return preds
+
+
 def stage_cnn(
     s: Settings, labels: pd.DataFrame, table: pd.DataFrame, all_graphs: Any
 ) -> dict[str, Any]:
@@ -828,27 +847,19 @@ def stage_cnn(
     sub["fold"] = sub["complex"].map(folds)
     preds: dict[str, dict[str, float]] = {"cnn": {}, "gnn_subset": {}}
     rates = []
+    fold_of = sub.set_index("entry")["fold"].reindex(np.array(grids.entry_ids())).to_numpy()
     for k in sorted(sub["fold"].unique()):
-        for name, ds in (("cnn", grids), ("gnn_subset", graphs)):
-            ids = np.array(ds.entry_ids())
-            fold_of = sub.set_index("entry")["fold"].reindex(ids).to_numpy()
-            train = ds.subset(np.flatnonzero(fold_of != k))
-            test = ds.subset(np.flatnonzero(fold_of == k), train_source=train)
-            if name == "cnn":
-                model = cnn_model(train)
-                trainer = Trainer(
-                    model, train, loss=soft_bce, lr=1e-3, scheduler="cosine", seed=s.seed + k,
-                    output_dir=Path(s.work) / "cnn" / f"fold{k}", device="cpu", distributed=False,
-                )  # fmt: skip
-                hist = trainer.train(s.cnn_epochs, batch_size=16, checkpoint=None, best_model=False)
-                rates.append(float(hist.loc[hist["phase"] == "train", "items_per_s"].median()))
-            else:
-                sub_settings = Settings(**{**asdict(s), "epochs": s.cnn_epochs})
-                trainer, _ = train_gnn(
-                    sub_settings, train, Path(s.work) / "cnn" / f"gnn{k}", s.seed + k
-                )
-            preds[name].update(predict_logits(trainer, test).to_dict())
+        train = grids.subset(np.flatnonzero(fold_of != k))
+        test = grids.subset(np.flatnonzero(fold_of == k), train_source=train)
+        trainer = Trainer(
+            cnn_model(train), train, loss=soft_bce, lr=1e-3, scheduler="cosine", seed=s.seed + k,
+            output_dir=Path(s.work) / "cnn" / f"fold{k}", device="cpu", distributed=False,
+        )  # fmt: skip
+        hist = trainer.train(s.cnn_epochs, batch_size=16, checkpoint=None, best_model=False)
+        rates.append(float(hist.loc[hist["phase"] == "train", "items_per_s"].median()))
+        preds["cnn"].update(predict_logits(trainer, test).to_dict())
         log(f"cnn fold {k} done")
+    preds["gnn_subset"] = subset_cv_gnn(s, graphs, sub, s.cnn_epochs, Path(s.work) / "cnn" / "gnn")
     for name, p in preds.items():
         sub[name] = sub["entry"].map(p)
     figure("cnn_train_grids_per_s", float(np.median(rates)), "grids/s")
@@ -917,17 +928,7 @@ def stage_modules(s: Settings, labels: pd.DataFrame, table: pd.DataFrame) -> dic
         )  # fmt: skip
         ds.preload()
         out[f"{name}_node_features"] = len(ds.node_features)
-        ids = np.array(ds.entry_ids())
-        fold_of = sub.set_index("entry")["fold"].reindex(ids).to_numpy()
-        preds: dict[str, float] = {}
-        for k in sorted(sub["fold"].unique()):
-            train = ds.subset(np.flatnonzero(fold_of != k))
-            test = ds.subset(np.flatnonzero(fold_of == k), train_source=train)
-            sub_s = Settings(**{**asdict(s), "epochs": s.modules_epochs})
-            trainer, _ = train_gnn(
-                sub_s, train, Path(s.work) / "modules" / f"{name}{k}", s.seed + k
-            )
-            preds.update(predict_logits(trainer, test).to_dict())
+        preds = subset_cv_gnn(s, ds, sub, s.modules_epochs, Path(s.work) / "modules" / name)
         sub[name] = sub["entry"].map(preds)
         log(f"modules: {name} done ({len(ds.node_features)} node features)")
     out.update(evaluate(sub, [*variants, "random", "contacts", "energy", "bsa"], s.seed))
