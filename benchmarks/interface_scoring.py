@@ -1015,6 +1015,15 @@ def model_card(s: Settings, table: pd.DataFrame, results: dict[str, Any]) -> str
         if n_decoys == len(table)
         else f"a seeded sample of the {len(table)} featurised"
     )
+    class_note = ""
+    if "gnn" in table.columns:  # held-out CV predictions: how far to trust the predicted class
+        called = 1.0 / (1.0 + np.exp(-table["gnn"].to_numpy())) >= ACCEPTABLE
+        good = table["dockq"].to_numpy() >= ACCEPTABLE
+        class_note = (
+            f" The predicted class is a rough guide: in the cross-validation "
+            f"{100 * called[good].mean():.0f} % of the acceptable decoys were predicted "
+            f"acceptable, and so were {100 * called[~good].mean():.0f} % of the incorrect ones."
+        )
     return f"""# Model card: docking-model scorer (`deeprank-like score`)
 
 ## What it does
@@ -1066,7 +1075,7 @@ a side may be a chain group such as an antibody `H+L`, merged into one chain bef
   flexibility, or from other programs, is not measured (they are read correctly: other atom
   names, hydrogens, extra chains, HETATM records and mmCIF are handled).
 * Scores are for ranking models of the same complex; absolute values across complexes are less
-  reliable (predicted DockQ is pulled towards the training mean).
+  reliable (predicted DockQ is pulled towards the training mean).{class_note}
 * Two sides only; nucleic acids, ligands and glycans are ignored; non-standard residues are read
   as their parent amino acid.
 * The training complexes are the BM5 set: do not use it to benchmark on BM5 itself.
