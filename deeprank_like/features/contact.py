@@ -90,22 +90,47 @@ def pair_energies(
     p = atom_parameters(structure, forcefield_version)
     x, y, z = coordinate_columns(structure)
     # 1-D gathers per axis are several times faster than gathering (m, 3) rows; the sum is
-    # evaluated in the order of np.linalg.norm(..., axis=1), so the distances are identical
-    dx, dy, dz = x[i] - x[j], y[i] - y[j], z[i] - z[j]
-    r = np.sqrt(dx * dx + dy * dy + dz * dz)
-    same_chain = structure.chain_index[i] == structure.chain_index[j]
+    # evaluated in the order of np.linalg.norm(..., axis=1), so the distances are identical.
+    # In-place operations keep the number of passes over the pair arrays small.
+    r = x[i]
+    r -= x[j]
+    r *= r
+    d = y[i]
+    d -= y[j]
+    d *= d
+    r += d
+    d = z[i]
+    d -= z[j]
+    d *= d
+    r += d
+    np.sqrt(r, out=r)
     r_e = np.maximum(r, MIN_ENERGY_DISTANCE)
-    elec = p.charge[i] * p.charge[j] * COULOMB_CONSTANT / (EPSILON0 * r_e)
-    use14 = same_chain & (r < CUTOFF_14)
-    eps = np.where(
-        use14, np.sqrt(p.epsilon14[i] * p.epsilon14[j]), np.sqrt(p.epsilon[i] * p.epsilon[j])
-    )
-    sig = np.where(use14, 0.5 * (p.sigma14[i] + p.sigma14[j]), 0.5 * (p.sigma[i] + p.sigma[j]))
-    sr6 = (sig / r_e) ** 6
-    vdw = 4.0 * eps * (sr6 * sr6 - sr6)
-    excluded = same_chain & (r < CUTOFF_13)
-    elec = np.where(excluded, 0.0, elec)
-    vdw = np.where(excluded, 0.0, vdw)
+    # Coulomb: q_i q_j C / (ε₀ r), evaluated in this order
+    elec = p.charge[i] * p.charge[j]
+    elec *= COULOMB_CONSTANT
+    elec /= EPSILON0 * r_e
+    # Lennard-Jones with the ordinary parameters, then the few same-chain pairs closer than
+    # CUTOFF_14 get the 1-4 parameters and those closer than CUTOFF_13 no energy at all
+    eps = p.epsilon[i] * p.epsilon[j]
+    np.sqrt(eps, out=eps)
+    sig = p.sigma[i] + p.sigma[j]
+    sig *= 0.5
+    close = np.flatnonzero(r < CUTOFF_14)
+    close = close[structure.chain_index[i[close]] == structure.chain_index[j[close]]]
+    if close.size:
+        ci, cj = i[close], j[close]
+        eps[close] = np.sqrt(p.epsilon14[ci] * p.epsilon14[cj])
+        sig[close] = 0.5 * (p.sigma14[ci] + p.sigma14[cj])
+    sig /= r_e
+    sr6 = sig**6
+    vdw = sr6 * sr6
+    vdw -= sr6
+    vdw *= eps
+    vdw *= 4.0
+    if close.size:
+        excluded = close[r[close] < CUTOFF_13]
+        elec[excluded] = 0.0
+        vdw[excluded] = 0.0
     return elec, vdw, r
 
 
@@ -198,19 +223,32 @@ class Contact(FeatureModule):
                 atoms, start, compat.interface_shell_mask(context)
             )
         counts = np.diff(start)
-        n_pairs = counts[src] * counts[dst]
+        # every (src atom, dst atom) pair of every edge, edge by edge, src-major: a "row" is
+        # one src atom of one edge, followed by all atoms of the dst node
+        c_src, c_dst = counts[src], counts[dst]
+        n_pairs = c_src * c_dst  # >= 1: every node has an eligible atom
+        first_pair = np.zeros(g.num_edges, dtype=np.int64)
+        np.cumsum(n_pairs[:-1], out=first_pair[1:])
+        n_rows = int(c_src.sum())
+        row_edge = np.repeat(np.arange(g.num_edges), c_src)
+        first_row = np.zeros(g.num_edges, dtype=np.int64)
+        np.cumsum(c_src[:-1], out=first_row[1:])
+        row_slot = np.arange(n_rows) + (start[src] - first_row)[row_edge]  # its src atom
+        row_len = c_dst[row_edge]
+        row_first = np.zeros(n_rows, dtype=np.int64)
+        np.cumsum(row_len[:-1], out=row_first[1:])
+        ai = atoms[np.repeat(row_slot, row_len)]
+        bi_slot = np.arange(int(n_pairs.sum()))
+        bi_slot += np.repeat(start[dst][row_edge] - row_first, row_len)
+        bi = atoms[bi_slot]
         edge_of_pair = np.repeat(np.arange(g.num_edges), n_pairs)
-        # position of each pair within its edge block -> (k_src, k_dst)
-        first_pair = np.concatenate([[0], np.cumsum(n_pairs)[:-1]])
-        local = np.arange(n_pairs.sum()) - np.repeat(first_pair, n_pairs)
-        cd = counts[dst][edge_of_pair]
-        ai = atoms[start[src][edge_of_pair] + local // cd]
-        bi = atoms[start[dst][edge_of_pair] + local % cd]
         elec, vdw, r = pair_energies(s, ai, bi, self.forcefield_version)
         e_sum = np.bincount(edge_of_pair, weights=elec, minlength=g.num_edges)
         v_sum = np.bincount(edge_of_pair, weights=vdw, minlength=g.num_edges)
-        dmin = np.full(g.num_edges, np.inf)
-        np.minimum.at(dmin, edge_of_pair, r)
+        if g.num_edges:
+            dmin = np.minimum.reduceat(r, first_pair)
+        else:
+            dmin = np.zeros(0)
         chain = s.residue_chain_index[g.residue_index]
         same_chain = (chain[src] == chain[dst]).astype(np.float64)
         return {
