@@ -245,10 +245,7 @@ class Contact(FeatureModule):
         elec, vdw, r = pair_energies(s, ai, bi, self.forcefield_version)
         e_sum = np.bincount(edge_of_pair, weights=elec, minlength=g.num_edges)
         v_sum = np.bincount(edge_of_pair, weights=vdw, minlength=g.num_edges)
-        if g.num_edges:
-            dmin = np.minimum.reduceat(r, first_pair)
-        else:
-            dmin = np.zeros(0)
+        dmin = np.minimum.reduceat(r, first_pair) if g.num_edges else np.zeros(0)
         chain = s.residue_chain_index[g.residue_index]
         same_chain = (chain[src] == chain[dst]).astype(np.float64)
         return {

@@ -18,6 +18,7 @@ __all__ = [
     "build_graph",
     "graph_atom_mask",
     "interface_atoms",
+    "pair_distances",
     "residue_edges",
     "residues_near",
 ]
@@ -83,6 +84,26 @@ def residues_near(
     return np.unique(structure.residue_index[candidates[dist < radius]])
 
 
+def pair_distances(coords: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Distances (Å) of the point pairs ``(i, j)``, shape (m,).
+
+    Bit-identical to ``np.linalg.norm(coords[i] - coords[j], axis=1)`` (squares summed in x, y,
+    z order), several times faster: 1-D gathers per axis instead of gathering (m, 3) rows.
+    """
+    out = np.empty(len(i))
+    if out.size == 0:
+        return out
+    step = np.empty(len(i))
+    for k in range(3):
+        col = np.ascontiguousarray(coords[:, k])
+        d = np.subtract(col[i], col[j], out=step)
+        if k == 0:
+            np.multiply(d, d, out=out)
+        else:
+            out += np.multiply(d, d, out=d)
+    return np.sqrt(out, out=out)
+
+
 def _pairs_within(coords: np.ndarray, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
     """All index pairs i < j with distance < cutoff (strict), sorted, and their distances."""
     if coords.shape[0] < 2:
@@ -91,7 +112,7 @@ def _pairs_within(coords: np.ndarray, cutoff: float) -> tuple[np.ndarray, np.nda
     if pairs.size == 0:
         return np.zeros((2, 0), dtype=np.int64), np.zeros(0)
     pairs.sort(axis=1)
-    d = np.linalg.norm(coords[pairs[:, 0]] - coords[pairs[:, 1]], axis=1)
+    d = pair_distances(coords, pairs[:, 0], pairs[:, 1])
     keep = d < cutoff
     pairs, d = pairs[keep], d[keep]
     order = np.lexsort((pairs[:, 1], pairs[:, 0]))
@@ -107,6 +128,11 @@ def atom_edges(coords: np.ndarray, max_edge_length: float) -> tuple[np.ndarray, 
     distance : ndarray (E,), float64, Å
     """
     return _pairs_within(coords, max_edge_length)
+
+
+#: Largest number of node pairs (nodes²) for which :func:`residue_edges` takes the minimum
+#: distance per node pair in a dense table (8 bytes each) instead of sorting the atom pairs.
+_DENSE_NODE_PAIRS = 1 << 20
 
 
 def residue_edges(
@@ -130,23 +156,31 @@ def residue_edges(
     if coords.shape[0] < 2:
         return np.zeros((2, 0), dtype=np.int64), np.zeros(0)
     # atom pairs of different nodes, unsorted (the minimum per node pair does not need order)
-    pairs = cKDTree(coords).query_pairs(max_edge_length, output_type="ndarray").astype(np.int64)
-    a, b = atom_node[pairs[:, 0]], atom_node[pairs[:, 1]]
+    pairs = cKDTree(coords).query_pairs(max_edge_length, output_type="ndarray")
+    p0, p1 = pairs[:, 0], pairs[:, 1]
+    a, b = atom_node[p0], atom_node[p1]
     keep = a != b
-    pairs, a, b = pairs[keep], a[keep], b[keep]
-    p_lo, p_hi = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
-    d = np.linalg.norm(coords[p_lo] - coords[p_hi], axis=1)  # as _pairs_within computes it
+    p0, p1, a, b = p0[keep], p1[keep], a[keep], b[keep]
+    # the distance as _pairs_within computes it (the sign of a difference does not change
+    # its square)
+    d = pair_distances(coords, p0, p1)
     close = d < max_edge_length
     a, b, d = a[close], b[close], d[close]
     if d.size == 0:
         return np.zeros((2, 0), dtype=np.int64), np.zeros(0)
     key = np.minimum(a, b) * n + np.maximum(a, b)
-    order = np.argsort(key, kind="stable")  # integer keys: radix sort
-    key, d = key[order], d[order]
-    first = np.ones(key.size, dtype=bool)
-    first[1:] = key[1:] != key[:-1]
-    starts = np.flatnonzero(first)
-    key, d = key[starts], np.minimum.reduceat(d, starts)
+    if n * n <= _DENSE_NODE_PAIRS:  # minimum per node pair in a dense table: sorted keys
+        table = np.full(n * n, np.inf)
+        np.minimum.at(table, key, d)
+        key = np.flatnonzero(table < np.inf)
+        d = table[key]
+    else:
+        order = np.argsort(key, kind="stable")  # integer keys: radix sort
+        key, d = key[order], d[order]
+        first = np.ones(key.size, dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        starts = np.flatnonzero(first)
+        key, d = key[starts], np.minimum.reduceat(d, starts)
     return np.vstack([key // max(n, 1), key % max(n, 1)]).astype(np.int64), d
 
 
