@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, overload
@@ -58,6 +59,7 @@ from numpy.typing import ArrayLike, NDArray
 from deeprank_like.enm.config import BetaGMConfig
 from deeprank_like.enm.network import (
     BetaGMNetwork,
+    _g_with_duplicates,
     _readonly,
     assemble_g,
     assemble_hessian,
@@ -145,6 +147,18 @@ def _dsyevr_lwork(n: int) -> tuple[int, int]:
     return int(work), int(iwork)
 
 
+_BUFFERS = threading.local()
+
+
+def _dense_buffer(dim: int) -> NDArray[np.float64]:
+    """A (dim, dim) Fortran-ordered float64 work array, reused within a thread."""
+    buf = getattr(_BUFFERS, "dense", None)
+    if buf is None or buf.shape[0] != dim:
+        buf = np.zeros((dim, dim), order="F")
+        _BUFFERS.dense = buf
+    return buf
+
+
 def _solve_dense(
     m: scipy.sparse.spmatrix, n_eig: int, vectors: bool
 ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, float]:
@@ -156,10 +170,14 @@ def _solve_dense(
     # eigsh 16 ms. Tridiagonal reduction dominates, so no driver does markedly better.
     # M̃ is symmetric: its CSC arrays (what Gᵀ G gives) are its CSR arrays, so neither the
     # conversion nor the row sums need a CSR copy.
-    dense = m.toarray()
-    scale = float(np.abs(dense).sum(axis=1).max())
-    if not np.isfinite(dense).all():
+    # the row sums and the finiteness check on the stored entries; the dense matrix goes into a
+    # per-thread Fortran-ordered buffer (what dsyevr takes without a copy; the same array for
+    # M̃ = M̃ᵀ), so no fresh megabyte is faulted in per call
+    if not np.isfinite(m.data).all():
         raise EnmError("the β-GM matrix has non-finite entries")
+    dim = m.shape[0]
+    scale = float(np.bincount(m.indices, weights=np.abs(m.data), minlength=dim).max())
+    dense = m.toarray(out=_dense_buffer(dim))
     lwork, liwork = _dsyevr_lwork(dense.shape[0])
     w, v, n_found, _, info = scipy.linalg.lapack.dsyevr(
         dense, compute_v=int(vectors), range="I", il=1, iu=n_eig, lower=1, overwrite_a=1,
@@ -251,7 +269,7 @@ def betagm_from_ca(
     n = network.n_residues
     n_low = cfg.n_zero_modes + cfg.n_eigenvalues
     if n <= cfg.dense_max_n or n_low + cfg.eigsh_margin >= 3 * n - 2:
-        g = assemble_g(network)
+        g = _g_with_duplicates(network)
         # Gᵀ G unsorted, straight to a dense array: 30 % faster than assemble_hessian
         w, v, scale = _solve_dense(g.T @ g, n_low, return_eigenvectors)
         solver = "dense"

@@ -319,6 +319,19 @@ def assemble_g(network: BetaGMNetwork) -> scipy.sparse.csr_matrix:
     (exact) or ``w = e`` (fixed norm), and the three blocks give ``−λ w``, ``e + 2 λ w``,
     ``−λ w`` on the residues ``i−1, i, i+1``.
     """
+    g = _g_with_duplicates(network)
+    g.sum_duplicates()  # a Cβ and a Cα node of one spring can share a residue
+    return g
+
+
+def _g_with_duplicates(network: BetaGMNetwork) -> scipy.sparse.csr_matrix:
+    """G as :func:`assemble_g`, before duplicate columns of a row are summed.
+
+    A Cα node contributes one 3-column block (its residue), a Cβ node three (residues i−1, i,
+    i+1), so a row holds 6, 12 or 18 entries; where a Cβ node and the other node of the spring
+    share a residue that column appears twice. Sparse products and ``toarray`` sum duplicates,
+    so the solver takes this form and skips the sort-and-merge pass.
+    """
     pos = network.positions
     a, b = network.pairs[:, 0], network.pairs[:, 1]
     n_pairs = a.shape[0]
@@ -340,13 +353,17 @@ def assemble_g(network: BetaGMNetwork) -> scipy.sparse.csr_matrix:
         vals[:, offset + 1] = sign * e + (2.0 * sign) * lam * w
         vals[:, offset + 2] = side
     res = np.concatenate([network.jac_cols[b], network.jac_cols[a]], axis=1)  # (P, 6)
-    cols = (3 * res)[:, :, None] + np.arange(3)  # (P, 6, 3)
-    g = scipy.sparse.csr_matrix(
-        (vals.ravel(), cols.ravel(), np.arange(0, 18 * n_pairs + 1, 18)),
-        shape=(n_pairs, 3 * network.n_residues),
+    # the side blocks of a Cα node (λ = 0) are zero: keep the middle one only
+    n_res = network.n_residues
+    keep = np.ones((n_pairs, 6), dtype=bool)
+    keep[:, [0, 2]] = (b >= n_res)[:, None]
+    keep[:, [3, 5]] = (a >= n_res)[:, None]
+    cols = (3 * res[keep])[:, None] + np.arange(3)  # (blocks, 3)
+    indptr = np.zeros(n_pairs + 1, dtype=np.int64)
+    np.cumsum(3 * keep.sum(axis=1), out=indptr[1:])
+    return scipy.sparse.csr_matrix(
+        (vals[keep].ravel(), cols.ravel(), indptr), shape=(n_pairs, 3 * n_res)
     )
-    g.sum_duplicates()  # Cα nodes list residue i three times (blocks 0, I, 0)
-    return g
 
 
 def assemble_hessian(network: BetaGMNetwork) -> scipy.sparse.csr_matrix:

@@ -22,6 +22,7 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -324,6 +325,19 @@ _CA_FIELDS = np.array([b" CA ", b"CA  ", b"  CA"], dtype="S4")
 _RECORD_HEADS = (b"ATOM", b"HETA", b"MODE", b"ENDM")
 
 
+_CA_FIELD_SET = frozenset(_CA_FIELDS.tolist())
+
+
+@functools.lru_cache(maxsize=4096)
+def _residue_info(raw: bytes) -> tuple[str, bool]:
+    """Standard name of a residue-name field (columns 18-20) and whether it is an amino acid."""
+    from deeprank_like.domain.aminoacids import NONSTANDARD_PARENT, THREE_LETTER
+
+    name = raw.strip().decode("ascii")
+    std = NONSTANDARD_PARENT.get(name, name)
+    return std, std in THREE_LETTER
+
+
 def _plain_ca_trace(data: bytes, path: str) -> CaTrace | None:
     """The Cα trace of every chain straight from the kept records of a *plain* PDB text.
 
@@ -331,9 +345,9 @@ def _plain_ca_trace(data: bytes, path: str) -> CaTrace | None:
     element, one-character chain ids, numeric residue numbers, no duplicate or placeholder Cα.
     Anything else returns None and the caller takes the general reader; the result then equals
     ``ca_trace(read_ca_structure(path))`` (checked on every file of ``shared/data``). The
-    fixed-width fields are cut from one (n, 80) byte array, with no per-field Python.
+    fixed-width fields are cut from one (n, 80) byte array; the per-row checks on the few
+    hundred kept rows run on Python lists, faster at that size than numpy's string functions.
     """
-    from deeprank_like.domain.aminoacids import THREE_LETTER
     from deeprank_like.structure import io as structure_io
 
     records = []
@@ -359,39 +373,51 @@ def _plain_ca_trace(data: bytes, path: str) -> CaTrace | None:
     def field(a: int, b: int) -> NDArray:
         return np.ascontiguousarray(buf[:, a:b]).view(f"S{b - a}").ravel()
 
-    is_ca = np.isin(field(12, 16), _CA_FIELDS)
-    res = np.char.strip(field(17, 20)).astype(str)
-    std = structure_io._standardise(res)
-    if not np.isin(std[~is_ca], THREE_LETTER, invert=True).all():
+    # ~N rows: per-row Python on lists beats numpy's string functions here
+    is_ca = np.array([f in _CA_FIELD_SET for f in field(12, 16).tolist()], dtype=bool)
+    try:
+        info = [_residue_info(name) for name in field(17, 20).tolist()]
+        chain_all = [c.decode("ascii") for c in field(21, 22).tolist()]
+    except UnicodeDecodeError:
+        return None  # the general reader names the line
+    is_aa = np.array([aa for _, aa in info], dtype=bool)
+    if (is_aa & ~is_ca).any():
         return None  # an amino acid without a Cα record: the general reader names it
-    element = np.char.strip(field(76, 78)[is_ca])
-    if not is_ca.any() or (element == b"").any():
+    if not is_ca.any():
         return None
-    keep = element == b"C"
-    if np.isin(std[is_ca][~keep], THREE_LETTER).any():
+    element = [e.strip() for e in field(76, 78)[is_ca].tolist()]
+    if b"" in element:
+        return None
+    keep = np.array([e == b"C" for e in element], dtype=bool)
+    if (is_aa[is_ca] & ~keep).any():
         return None  # an amino acid whose CA is not a carbon: the general reader decides
-    ca_buf = buf[is_ca]
+    ca_rows = np.flatnonzero(is_ca)
+    ca_buf = buf[ca_rows]
     try:
         num = np.array(
-            [int(x) for x in np.ascontiguousarray(ca_buf[:, 22:26]).view("S4").ravel()],
+            [int(x) for x in np.ascontiguousarray(ca_buf[:, 22:26]).view("S4").ravel().tolist()],
             dtype=np.int64,
         )
-        xyz = np.ascontiguousarray(ca_buf[:, 30:54]).view("S8").astype(np.float64)
+        coords = np.ascontiguousarray(ca_buf[:, 30:54]).view("S8").ravel().tolist()
+        xyz = np.array([float(x) for x in coords], dtype=np.float64).reshape(-1, 3)
     except ValueError:
         return None
-    chain_all = field(21, 22).astype(str)
-    chain = chain_all[is_ca]
-    icode = np.char.strip(np.ascontiguousarray(ca_buf[:, 26:27]).view("S1").ravel().astype(str))
+    icode_list = [chr(c).strip() for c in ca_buf[:, 26].tolist()]
     if not np.isfinite(xyz).all() or (np.abs(xyz) >= structure_io.PLACEHOLDER_COORDINATE).any():
         return None
-    order_of_chain = {c: i for i, c in enumerate(dict.fromkeys(chain_all.tolist()))}
-    rank = np.array([order_of_chain[c] for c in chain], dtype=np.int64)
+    chain_list = [chain_all[i] for i in ca_rows.tolist()]
+    order_of_chain = {c: i for i, c in enumerate(dict.fromkeys(chain_all))}
+    rank = np.array([order_of_chain[c] for c in chain_list], dtype=np.int64)
+    chain = np.array(chain_list, dtype=str)
+    icode = np.array(icode_list, dtype=str)
     sel = np.flatnonzero(keep)
     sel = sel[np.lexsort((sel, icode[sel], num[sel], rank[sel]))]
-    key = np.char.add(np.char.add(chain[sel], num[sel].astype(str)), icode[sel])
-    if sel.size == 0 or np.unique(key).size != sel.size:
+    sel_list = sel.tolist()
+    keys = {(chain_list[i], int(num[i]), icode_list[i]) for i in sel_list}
+    if sel.size == 0 or len(keys) != sel.size:
         return None
-    names_std = std[is_ca][sel]
+    std = np.array([info[i][0] for i in ca_rows.tolist()], dtype=str)
+    names_std = std[sel]
     out = CaTrace(
         ca=np.ascontiguousarray(xyz[sel], dtype=np.float64),
         is_glycine=names_std == _GLY,

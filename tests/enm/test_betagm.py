@@ -176,6 +176,34 @@ def test_g_rows_have_at_most_18_nonzeros_and_intra_residue_spring_is_zero(ubi74:
     assert np.abs(fixed[np.flatnonzero(same)].toarray()).max() > 0.1
 
 
+def test_g_with_duplicates_equals_assemble_g(ubi74: tuple) -> None:
+    """The solver's unmerged G (zero blocks of Cα nodes dropped) is assemble_g exactly."""
+    from deeprank_like.enm.network import _g_with_duplicates
+
+    ca, gly = ubi74
+    for cfg in (BetaGMConfig(), BetaGMConfig(jacobian="fixed_norm"), BetaGMConfig(use_cb=False)):
+        net = build_network(ca, gly, cfg)
+        merged = assemble_g(net)
+        raw = _g_with_duplicates(net)
+        assert np.array_equal(raw.toarray(), merged.toarray())
+        assert set(np.diff(raw.indptr).tolist()) <= {6, 12, 18}
+        assert raw.nnz >= merged.nnz
+
+
+def test_dense_buffer_reuse_across_sizes_and_threads(ubi74: tuple, ubi: tuple) -> None:
+    """The per-thread work array leaves no trace between calls of different sizes/threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    small = (ubi74[0][:60], ubi74[1][:60])
+    inputs = [ubi74, small, ubi74, small, ubi74]
+    want = [betagm_from_ca(*x).eigenvalues for x in inputs]
+    assert np.array_equal(want[0], want[2]) and np.array_equal(want[1], want[3])
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        got = list(pool.map(lambda x: betagm_from_ca(*x).eigenvalues, inputs * 3))
+    for i, values in enumerate(got):
+        assert np.array_equal(values, want[i % len(inputs)])
+
+
 # ---- external anchor: ProDy ANM (spec check 6) ---------------------------------------------
 
 
