@@ -38,7 +38,7 @@ paper's full 10 × 5 with ≤ 100 epochs is ``--full``. Usage, from the reposito
         --cache runs/betagm_pool --out docs/results/betagm_scale
 
 Results are (re)written after every fold: ``summary.csv`` (per split, set, model, eigenvalue),
-``results.md``, ``pruning.csv`` (per protein), ``folds.csv`` (cost per fold), ``config.json``;
+``results.md``, ``pruning.csv`` (per protein), ``folds.csv`` (cost and loss per epoch of each fold), ``config.json``;
 all predictions go to ``predictions.csv.gz`` in ``--cache``.
 """
 
@@ -569,6 +569,8 @@ def run_scale(
                     "best_epoch": -1
                     if fitted.trainer.best_epoch is None
                     else int(fitted.trainer.best_epoch),
+                    "train_loss_curve": _curve(hist, "train"),
+                    "val_loss_curve": _curve(hist, "val"),
                     "train_cpu_s": round(cpu_train, 1),
                     "cpu_s": round(time.process_time() - cpu0, 1),
                     "wall_s": round(time.perf_counter() - t0, 1),
@@ -588,6 +590,12 @@ def run_scale(
     finally:
         torch.set_num_threads(threads)
     return pd.concat(frames, ignore_index=True), pd.DataFrame(folds_rows)
+
+
+def _curve(history: pd.DataFrame, phase: str) -> str:
+    """A phase's loss per epoch, ``;``-joined (4 significant digits); empty if none."""
+    rows = history[history["phase"] == phase].sort_values("epoch")
+    return ";".join(f"{x:.4g}" for x in rows["loss"])
 
 
 def _schedule(

@@ -92,6 +92,10 @@ def test_tiny_protocol_writes_every_table(run: Path) -> None:
     assert len(folds) == 2 * (2 + 1)  # two models x (2 group folds + 1 structure fold)
     assert (folds["epochs"] <= 2).all() and (folds["cpu_s"] > 0).all()
     assert folds["best_epoch"].between(1, 2).all()
+    for _, row in folds.iterrows():  # the learning curve of every fold, one loss per epoch
+        for col in ("train_loss_curve", "val_loss_curve"):
+            losses = [float(x) for x in str(row[col]).split(";")]
+            assert len(losses) == row["epochs"] and all(np.isfinite(losses))
     pruning = pd.read_csv(res / "pruning.csv")
     assert pruning["protein"].tolist() == ["ddg/1a6m55:A"]
     assert pruning["residues"].tolist() == [55]
