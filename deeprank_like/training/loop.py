@@ -69,6 +69,11 @@ def epoch_line(epoch: int, last_epoch: int, rows: dict[str, Any], improved: bool
     return " | ".join(parts)
 
 
+def _host(parts: list[Tensor]) -> np.ndarray:
+    """The per-batch tensors of an epoch, concatenated and moved to the host once."""
+    return torch.cat(parts).cpu().numpy()
+
+
 class EpochRunner:
     """Mixin of :class:`~deeprank_like.training.Trainer`: one pass over a dataset.
 
@@ -233,15 +238,15 @@ class EpochRunner:
             f"(lr={self.lr:g}) or check these entries"
         )
 
-    def _postprocess(self, out: Tensor) -> np.ndarray:
-        """Regression outputs, or class probabilities (B, C)."""
+    def _postprocess(self, out: Tensor) -> Tensor:
+        """Regression outputs, or class probabilities (B, C), on the model's device."""
         out = out.detach().float()
         if self.task != "classif":
-            return out.cpu().numpy()
+            return out
         if out.size(1) == 1 or isinstance(self.loss_fn, BCEWithLogitsLoss):
             p1 = torch.sigmoid(out[:, :1])
-            return torch.cat([1 - p1, p1], dim=1).cpu().numpy()
-        return torch.softmax(out, dim=1).cpu().numpy()
+            return torch.cat([1 - p1, p1], dim=1)
+        return torch.softmax(out, dim=1)
 
     def _compute_class_weights(self) -> Tensor | None:
         arg = self._class_weights_arg
@@ -310,7 +315,10 @@ class EpochRunner:
                             phase, number, batch, bad, loss_sum, inf_target
                         )
                     global_w = reduced[0].to(w_sum.dtype)
-                    step_loss = loss_sum * (world / global_w) if global_w > 0 else loss_sum * 0
+                    # world / global_w, or 0 for a batch without weight, with no host sync
+                    tiny = torch.finfo(global_w.dtype).tiny
+                    scale = torch.where(global_w > 0, world / global_w.clamp(min=tiny), 0.0)
+                    step_loss = loss_sum * scale
                     self.optimizer.zero_grad(set_to_none=True)
                     step_loss.backward()
                     self._check_gradients(phase, number, batch)
@@ -320,12 +328,13 @@ class EpochRunner:
             if loss_sum is not None:
                 sum_loss += loss_sum.detach().double()
                 sum_w += w_sum.double()
-            ids.append(batch.sample_id.reshape(-1).cpu().numpy())
-            weights.append(weight.cpu().numpy())
+            # kept on the device: one transfer per epoch, not five per batch (each a host sync)
+            ids.append(batch.sample_id.reshape(-1))
+            weights.append(weight.detach())
             outputs.append(self._postprocess(out))
-            raw.append(out.detach().float().cpu().numpy())
+            raw.append(out.detach().float())
             if target is not None:
-                targets.append(target.cpu().numpy())
+                targets.append(target.detach())
         if not train:
             # every rank learns whether any rank met non-finite outputs (no rank waits alone)
             bad_lists = all_gather_objects(bad_entries, self.ctx)
@@ -342,11 +351,11 @@ class EpochRunner:
         totals = all_reduce_sum(torch.stack([sum_loss, sum_w]), self.ctx).cpu().numpy()
         gathered = all_gather_objects(
             (
-                np.concatenate(ids),
-                np.concatenate(weights),
-                np.concatenate(outputs),
-                np.concatenate(raw),
-                np.concatenate(targets) if targets else None,
+                _host(ids),
+                _host(weights),
+                _host(outputs),
+                _host(raw),
+                _host(targets) if targets else None,
             ),
             self.ctx,
         )

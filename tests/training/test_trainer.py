@@ -201,3 +201,28 @@ def test_custom_loss_callable(graph_file, tmp_path):
     trainer, losses = _fit(ds, "gine", tmp_path, loss=half_mse, epochs=6)
     assert _falls(losses, 0.5), losses
     assert trainer.metadata()["loss"]["name"] == "half_mse"
+
+
+def test_outputs_move_to_the_host_once_per_epoch_not_per_batch(graph_file, tmp_path, monkeypatch):
+    """Per-batch `.cpu()` transfers are host syncs that idle a GPU: their count must not grow
+    with the number of batches (checked on CPU, where `Tensor.cpu` is the same call)."""
+    ds = GraphDataset(graph_file, target="irmsd", standardize=True)
+    calls = {"n": 0}
+    real_cpu = torch.Tensor.cpu
+
+    def counting_cpu(self, *args, **kwargs):
+        calls["n"] += 1
+        return real_cpu(self, *args, **kwargs)
+
+    counts = []
+    for batch_size in (len(ds), 1):  # one batch per epoch, then one batch per entry
+        torch.manual_seed(0)
+        model = build_model_for("gine", ds, **SMALL_GNN)
+        trainer = Trainer(model, ds, output_dir=tmp_path / str(batch_size), device="cpu")
+        monkeypatch.setattr(torch.Tensor, "cpu", counting_cpu)
+        calls["n"] = 0
+        trainer.train(1, batch_size=batch_size)
+        monkeypatch.setattr(torch.Tensor, "cpu", real_cpu)
+        counts.append(calls["n"])
+    assert len(ds) >= 4
+    assert counts[1] == counts[0], counts
