@@ -52,7 +52,12 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from deeprank_like.features.base import FeatureContext, FeatureModule, FeatureSpec
-from deeprank_like.features.surfacearea import sasa_atom_mask, sasa_radii
+from deeprank_like.features.surfacearea import (
+    PAIR_PROBE_RADIUS,
+    sasa_atom_mask,
+    sasa_pairs,
+    sasa_radii,
+)
 
 __all__ = [
     "DEPTH_PROBE_RADIUS",
@@ -102,6 +107,7 @@ def accessible_dots(
     radii: np.ndarray,
     n: int = DOTS_PER_ATOM,
     targets: np.ndarray | None = None,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Points of the solvent-accessible surface (probe-centre positions).
 
@@ -115,6 +121,10 @@ def accessible_dots(
     targets : ndarray (m,), bool, optional
         Atoms whose dots are wanted (default: all); the others only occlude. A target's dots
         are exact when every atom overlapping its expanded sphere is among ``coords``.
+    pairs : tuple of two ndarray (p,), int, optional
+        Candidate pairs ``(i, j)``, ``i < j``, that include every pair of overlapping expanded
+        spheres (e.g. from :func:`~deeprank_like.features.surfacearea.sasa_pairs`); saves the
+        neighbour search. Only without ``targets``.
 
     Returns
     -------
@@ -131,15 +141,19 @@ def accessible_dots(
     buried = np.zeros((m, words), dtype=np.uint64)
     if m > 1:
         symmetric = targets is None
-        if targets is None:  # undirected pairs i < j: one projection serves both directions
-            pairs = cKDTree(coords).query_pairs(2.0 * float(radii.max()), output_type="ndarray")
-            i, j = pairs[:, 0], pairs[:, 1]
+        if pairs is not None:  # given candidates (undirected, i < j)
+            if targets is not None:
+                raise ValueError("accessible_dots: pass either targets or pairs, not both")
+            i, j = (np.asarray(p, dtype=np.int64) for p in pairs)
+        elif targets is None:  # undirected pairs i < j: one projection serves both directions
+            found = cKDTree(coords).query_pairs(2.0 * float(radii.max()), output_type="ndarray")
+            i, j = found[:, 0], found[:, 1]
         else:  # directed pairs (target, any atom) only; the same numbers per pair as above
             t_idx = np.flatnonzero(targets)
-            pairs = cKDTree(coords[t_idx]).sparse_distance_matrix(
+            found = cKDTree(coords[t_idx]).sparse_distance_matrix(
                 cKDTree(coords), 2.0 * float(radii.max()), output_type="ndarray"
             )
-            i, j = t_idx[pairs["i"]], pairs["j"].astype(np.int64)
+            i, j = t_idx[found["i"]], found["j"].astype(np.int64)
         x, y, z = (np.ascontiguousarray(coords[:, k]) for k in range(3))
         vec = np.column_stack((x[j] - x[i], y[j] - y[i], z[j] - z[i]))  # = coords[j] - coords[i]
         dist = np.sqrt(np.einsum("ij,ij->i", vec, vec))
@@ -169,11 +183,18 @@ def accessible_dots(
     return dots, owner
 
 
-def _external(dots: np.ndarray, area: np.ndarray, link: float) -> np.ndarray:
-    """Mask of dots in connected components of at least :data:`MIN_COMPONENT_AREA`."""
+def _external(
+    dots: np.ndarray, area: np.ndarray, link: float, tree: cKDTree | None = None
+) -> np.ndarray:
+    """Mask of dots in connected components of at least :data:`MIN_COMPONENT_AREA`.
+
+    ``tree``: a KD-tree of ``dots`` (built here when not given).
+    """
     if dots.shape[0] == 0:
         return np.zeros(0, dtype=bool)
-    pairs = cKDTree(dots).query_pairs(link, output_type="ndarray")
+    if tree is None:
+        tree = cKDTree(dots)
+    pairs = tree.query_pairs(link, output_type="ndarray")
     graph = coo_matrix(
         (np.ones(pairs.shape[0], dtype=np.int8), (pairs[:, 0], pairs[:, 1])),
         shape=(dots.shape[0], dots.shape[0]),
@@ -210,12 +231,21 @@ def _surface_tree(structure, memo: dict) -> cKDTree | None:
     """KD-tree of the model's external accessible dots (built once per structure; None: no dots)."""
     if "surface_tree" not in memo:
         idx, expanded = memo["idx"], memo["expanded"]
-        dots, owner = accessible_dots(structure.coords[idx], expanded)
+        pairs = None
+        if DEPTH_PROBE_RADIUS <= PAIR_PROBE_RADIUS:  # the neighbour list surfacearea uses too
+            shared = sasa_pairs(structure)
+            if np.array_equal(shared["idx"], idx):
+                pairs = (shared["i"], shared["j"])
+        dots, owner = accessible_dots(structure.coords[idx], expanded, pairs=pairs)
         dot_area = 4.0 * np.pi * expanded[owner] ** 2 / DOTS_PER_ATOM
         _, link = _dot_setup(expanded)
-        dots = dots[_external(dots, dot_area, link)]
+        tree = cKDTree(dots) if dots.shape[0] else None
+        external = _external(dots, dot_area, link, tree)
+        if not external.all():  # cavities dropped: a tree of the external dots
+            dots = dots[external]
+            tree = cKDTree(dots) if dots.shape[0] else None
         memo["surface_dots"] = dots  # (k, 3) Å; kept so the cache's memory estimate counts it
-        memo["surface_tree"] = cKDTree(dots) if dots.shape[0] else None
+        memo["surface_tree"] = tree
     return memo["surface_tree"]
 
 

@@ -49,16 +49,20 @@ Performance
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from scipy.spatial import cKDTree
 
 from deeprank_like.features.base import FeatureContext, FeatureModule, FeatureSpec
 
 __all__ = [
+    "PAIR_PROBE_RADIUS",
     "PROBE_RADIUS",
     "SurfaceArea",
     "atom_sasa",
     "sasa_atom_mask",
+    "sasa_pairs",
     "sasa_radii",
 ]
 
@@ -143,45 +147,93 @@ def _lookup_radius(triple: str) -> float:
 #: that rounding can only add (harmless) atoms, never drop a neighbour.
 _NEIGHBOUR_MARGIN = 1e-6
 
+#: Probe radius (Å) of the candidate atom pairs shared by ``surfacearea`` and ``exposure``
+#: (:func:`sasa_pairs`): at least :data:`PROBE_RADIUS` and exposure's depth probe.
+PAIR_PROBE_RADIUS = 1.5
 
-def _neighbours(
-    coords: np.ndarray,
-    expanded: np.ndarray,
-    sources: np.ndarray,
-    candidates: np.ndarray,
-) -> np.ndarray:
+
+def sasa_pairs(structure) -> dict[str, np.ndarray]:
+    """Pairs of surface-set atoms whose probe-expanded spheres can overlap (memoised).
+
+    One neighbour list per structure serves the freesasa subsets of ``surfacearea`` (probe
+    :data:`PROBE_RADIUS`) and the accessible dots of ``exposure`` (its depth probe, at most
+    :data:`PAIR_PROBE_RADIUS`): every pair of atoms of :func:`sasa_atom_mask` with
+    ``|x_i − x_j| < r_i + r_j + 2 · PAIR_PROBE_RADIUS`` (ProtOr radii ``r``; plus
+    :data:`_NEIGHBOUR_MARGIN`, so rounding can only add pairs), atoms at the same position
+    included.
+
+    Returns
+    -------
+    dict
+        ``"idx"``: (m,) int64, the surface-set atoms (structure indices, sorted);
+        ``"i"``, ``"j"``: (p,) int64, positions into ``idx`` with ``i < j``;
+        ``"dist"``: (p,) float64, their distances (Å).
+    """
+    key = "_sasa_pairs"
+    if key not in structure._cache:
+        from deeprank_like.graph.build import pair_distances
+
+        idx = np.flatnonzero(sasa_atom_mask(structure))
+        expanded = sasa_radii(structure)[idx] + PAIR_PROBE_RADIUS
+        xyz = structure.coords[idx]
+        if idx.size > 1:
+            reach = 2.0 * float(expanded.max()) + _NEIGHBOUR_MARGIN
+            pairs = cKDTree(xyz).query_pairs(reach, output_type="ndarray").astype(np.int64)
+        else:
+            pairs = np.zeros((0, 2), dtype=np.int64)
+        i, j = pairs[:, 0], pairs[:, 1]
+        dist = pair_distances(xyz, i, j)
+        keep = dist < expanded[i] + expanded[j] + _NEIGHBOUR_MARGIN
+        memo = {"idx": idx, "i": i[keep], "j": j[keep], "dist": dist[keep]}
+        for value in memo.values():
+            value.setflags(write=False)
+        structure._cache[key] = memo
+    return structure._cache[key]
+
+
+def _touching(structure) -> tuple[np.ndarray, np.ndarray]:
+    """Freesasa neighbour pairs ``(a, b)`` (structure atom indices) of the surface set.
+
+    ``|x_a − x_b| < R_a + R_b`` with ``R = r +`` :data:`PROBE_RADIUS` (plus
+    :data:`_NEIGHBOUR_MARGIN`); memoised.
+    """
+    key = "_sasa_touching"
+    if key not in structure._cache:
+        p = sasa_pairs(structure)
+        a, b = p["idx"][p["i"]], p["idx"][p["j"]]
+        expanded = sasa_radii(structure) + PROBE_RADIUS
+        close = p["dist"] < expanded[a] + expanded[b] + _NEIGHBOUR_MARGIN
+        a, b = a[close], b[close]
+        a.setflags(write=False)
+        b.setflags(write=False)
+        structure._cache[key] = (a, b)
+    return structure._cache[key]
+
+
+def _neighbours(structure, sources: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """(len(candidates),) bool: candidates that are freesasa neighbours of some source atom.
 
     Atom ``j`` is a neighbour of ``i`` (and can occlude it) when ``|x_i − x_j| < R_i + R_j`` with
-    ``R = r + probe`` (freesasa's neighbour list); :data:`_NEIGHBOUR_MARGIN` is added.
+    ``R = r + probe`` (freesasa's neighbour list); :data:`_NEIGHBOUR_MARGIN` is added. A
+    candidate that is itself a source counts as a neighbour.
 
     Parameters
     ----------
-    coords : ndarray (n, 3), Å
-    expanded : ndarray (n,), Å
-        Probe-expanded radii of all atoms.
+    structure : Structure
     sources, candidates : ndarray, int
-        Atom indices.
+        Atom indices of the surface set (:func:`sasa_atom_mask`).
     """
-    out = np.zeros(candidates.size, dtype=bool)
     if sources.size == 0 or candidates.size == 0:
-        return out
-    r_src = expanded[sources]
-    r_cand = expanded[candidates] + _NEIGHBOUR_MARGIN
-    lo, hi = float(r_src.min()), float(r_src.max())
-    tree = cKDTree(coords[sources])
-    # nearest source: within R_j + min(R_i) -> a neighbour; beyond R_j + max(R_i) -> none
-    bound = float(r_cand.max()) + hi
-    nearest, _ = tree.query(coords[candidates], k=1, distance_upper_bound=bound)
-    out[nearest < r_cand + lo] = True
-    unsure = np.flatnonzero((nearest >= r_cand + lo) & (nearest < r_cand + hi))
-    if unsure.size:  # the few in between: every source within reach, pair by pair
-        pairs = tree.sparse_distance_matrix(
-            cKDTree(coords[candidates[unsure]]), bound, output_type="ndarray"
-        )
-        close = pairs["v"] < r_src[pairs["i"]] + r_cand[unsure[pairs["j"]]]
-        out[unsure[pairs["j"][close]]] = True
-    return out
+        return np.zeros(candidates.size, dtype=bool)
+    a, b = _touching(structure)
+    n = structure.num_atoms
+    is_source = np.zeros(n, dtype=bool)
+    is_source[sources] = True
+    hit = np.zeros(n, dtype=bool)  # every neighbour of a source; read at the candidates only
+    hit[b[is_source[a]]] = True
+    hit[a[is_source[b]]] = True
+    hit[sources] = True
+    return hit[candidates]
 
 
 class _LazySasa:
@@ -194,15 +246,20 @@ class _LazySasa:
     """
 
     def __init__(self, structure, members: np.ndarray) -> None:
+        # a weak reference: this object is memoised on the structure (no cycle, and the
+        # memory estimate of features.cache does not count the structure twice)
+        self._structure = weakref.ref(structure)
         self.coords = structure.coords
         self.radii = sasa_radii(structure)
-        self.expanded = self.radii + PROBE_RADIUS
         self.members = np.flatnonzero(members)
         self.area = np.full(structure.num_atoms, np.nan)
 
     def environment(self, need: np.ndarray) -> np.ndarray:
         """Sorted atoms freesasa needs for exact areas of ``need``: them and their neighbours."""
-        near = _neighbours(self.coords, self.expanded, need, self.members)
+        structure = self._structure()
+        if structure is None:
+            raise RuntimeError("surface-area calculator used after its structure was freed")
+        near = _neighbours(structure, need, self.members)
         return np.union1d(self.members[near], need)
 
     def get(self, atoms: np.ndarray) -> np.ndarray:
@@ -317,15 +374,13 @@ def _can_change(
     if key not in structure._cache:
         s = structure
         unit = unit_of_chain[s.chain_index]
-        expanded = sasa_radii(s) + PROBE_RADIUS
+        a, b = _touching(s)
+        # freesasa neighbours in another unit: the only atoms whose neighbour list changes
+        cross = in_assembly[a] & in_assembly[b] & (unit[a] != unit[b]) & (unit[a] >= 0)
+        cross &= unit[b] >= 0
         out = np.zeros(s.num_atoms, dtype=bool)
-        for k in np.unique(unit[in_assembly]):
-            if k < 0:
-                continue
-            mine = np.flatnonzero(in_assembly & (unit == k))
-            others = np.flatnonzero(in_assembly & (unit != k))
-            # freesasa neighbours of another unit: the only atoms whose neighbour list changes
-            out[others[_neighbours(s.coords, expanded, mine, others)]] = True
+        out[a[cross]] = True
+        out[b[cross]] = True
         out.setflags(write=False)
         structure._cache[key] = out
     return structure._cache[key]

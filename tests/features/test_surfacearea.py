@@ -289,7 +289,8 @@ def test_subset_areas_equal_whole_set_areas_on_random_atom_clouds():
         need = np.flatnonzero(rng.random(n) < frac)
         if need.size == 0:
             need = np.array([int(rng.integers(n))])
-        got = _LazySasa(_Cloud(coords, radii), np.ones(n, bool)).get(need)
+        cloud = _Cloud(coords, radii)  # kept alive: the calculator holds it weakly
+        got = _LazySasa(cloud, np.ones(n, bool)).get(need)
         np.testing.assert_allclose(got, whole[need], rtol=0, atol=1e-9)
 
     check()
