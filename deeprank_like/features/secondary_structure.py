@@ -262,6 +262,8 @@ def _context(xyz: np.ndarray, targets: np.ndarray) -> np.ndarray:
         idx = targets + off
         keep[idx[(idx >= 0) & (idx < n)]] = True
     window = np.flatnonzero(keep)
+    if window.size > RESTRICT_FRACTION * n:  # the caller runs the whole block anyway
+        return np.arange(n)
     h = np.full((n, 3), np.nan)
     h[1:] = _hydrogens(xyz)
     # candidate pairs by O–N distance: beyond d_max no pair reaches PARTNER_ENERGY
