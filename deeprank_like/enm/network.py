@@ -274,7 +274,8 @@ def build_network(
 
     # springs: all node pairs with |r_ab| <= cutoff (cKDTree is inclusive)
     pairs = cKDTree(positions).query_pairs(cfg.cutoff, output_type="ndarray").astype(np.int64)
-    pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]  # deterministic order
+    # deterministic order (by a, then b): one sort of a unique integer key, as lexsort gives
+    pairs = pairs[np.argsort(pairs[:, 0] * n_nodes + pairs[:, 1])]
     a, b = pairs[:, 0], pairs[:, 1]
     a_ca, b_ca = a < n, b < n
     pair_types = np.full(a.shape, PAIR_CB_CB, dtype=np.int8)
