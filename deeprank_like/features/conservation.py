@@ -204,14 +204,15 @@ def _chain_rows(structure, chain: str, table: PssmTable) -> tuple[np.ndarray, np
     """
     s = structure
     residues = np.flatnonzero((s.residue_chain_ids == chain) & (s.residue_aa >= 0))
+    # plain Python ints and strs (tolist) for the keys: no NumPy scalar per residue
     lookup = {
-        (int(n), str(i)): k
-        for k, (n, i) in enumerate(zip(table.numbers, table.icodes, strict=True))
+        key: k
+        for k, key in enumerate(zip(table.numbers.tolist(), table.icodes.tolist(), strict=True))
     }
-    rows = np.array(
-        [lookup.get((int(s.residue_numbers[r]), str(s.residue_icodes[r])), -1) for r in residues],
-        dtype=np.int64,
+    keys = zip(
+        s.residue_numbers[residues].tolist(), s.residue_icodes[residues].tolist(), strict=True
     )
+    rows = np.array([lookup.get(key, -1) for key in keys], dtype=np.int64)
     problems: list[str] = []
     missing = residues[rows < 0]
     if missing.size:

@@ -31,6 +31,7 @@ from scipy.spatial import cKDTree
 
 from deeprank_like.domain.aminoacids import POLARITY, POLARITY_NAMES
 from deeprank_like.features.base import FeatureContext, FeatureModule, FeatureSpec
+from deeprank_like.graph.build import interface_atoms
 
 __all__ = ["IRC_CUTOFF", "IRC_PAIRS", "InterfaceContacts", "residue_contacts"]
 
@@ -69,16 +70,7 @@ def residue_contacts(
     if atoms.size < 2:
         return np.zeros((2, 0), dtype=np.int64)
     # only atoms with a partner on another side can contribute
-    near = np.zeros(atoms.size, dtype=bool)
-    for k in np.unique(side[atoms]):
-        mine = side[atoms] == k
-        if mine.all():
-            continue
-        dist, _ = cKDTree(s.coords[atoms[~mine]]).query(
-            s.coords[atoms[mine]], k=1, distance_upper_bound=cutoff
-        )
-        near[np.flatnonzero(mine)[dist < cutoff]] = True
-    atoms = atoms[near]
+    atoms = np.flatnonzero(interface_atoms(s.coords, side, ok, cutoff))
     if atoms.size < 2:
         return np.zeros((2, 0), dtype=np.int64)
     pairs = cKDTree(s.coords[atoms]).query_pairs(cutoff, output_type="ndarray")

@@ -58,9 +58,13 @@ def interface_atoms(
     """
     out = np.zeros(coords.shape[0], dtype=bool)
     in_side = eligible & (side >= 0)
+    done = np.zeros(coords.shape[0], dtype=bool)  # sides already decided
     for s in np.unique(side[in_side]):
         mine = np.flatnonzero(in_side & (side == s))
-        other = np.flatnonzero(in_side & (side != s))
+        # an atom of a side already decided can be within radius of this side only if it is
+        # marked: the partners are the marked atoms of decided sides and all atoms of the rest
+        other = np.flatnonzero(in_side & (side != s) & (out | ~done))
+        done[mine] = True
         if mine.size == 0 or other.size == 0:
             continue
         tree = cKDTree(coords[other])
