@@ -126,13 +126,10 @@ def _assign(xyz: np.ndarray, donor: np.ndarray) -> np.ndarray:
     ladders), evaluated on the sparse set of H-bonds instead of dense L × L maps: identical
     output (tested against pydssp), at a cost linear in L instead of quadratic.
     """
-    from scipy.sparse import csr_matrix
-
     n = xyz.shape[0]
     if n < 8:
         return _assign_pydssp(xyz, donor)
     acc, don = _hbond_pairs(xyz, donor)
-    hb = csr_matrix((np.ones(acc.size, dtype=np.int32), (acc, don)), shape=(n, n))
 
     def turn(k: int) -> np.ndarray:
         out = np.zeros(n - k, dtype=bool)
@@ -152,19 +149,32 @@ def _assign(xyz: np.ndarray, donor: np.ndarray) -> np.ndarray:
     helix5 = h5 | np.roll(h5, 1) | np.roll(h5, 2) | np.roll(h5, 3) | np.roll(h5, 4)
     helix = helix3 | helix4 | helix5
 
-    # bridges of position c with any partner d in 1..L-2 (hb[a, b]: acceptor a, donor b):
-    # parallel  hb[c-1, d] & hb[d, c+1]  |  hb[d-1, c] & hb[c, d+1]
-    # antiparallel  hb[c, d] & hb[d, c]  |  hb[c-1, d+1] & hb[d-1, c+1]
-    p1 = (hb[:, 1 : n - 1] @ hb[1 : n - 1, :]).tocsr()  # p1[x, y] = sum_d hb[x, d] hb[d, y]
-    p2 = (hb[:, 2:n] @ hb[0 : n - 2, :]).tocsr()  # p2[x, y] = sum_d hb[x, d+1] hb[d-1, y]
-    c = np.arange(1, n - 1)
+    # bridges of position c (1..L-2) with any partner d in 1..L-2 (hb(a, b): acceptor a,
+    # donor b), looked up in the sorted list of H-bond keys a·L + b:
+    # parallel  hb(c-1, d) & hb(d, c+1)  |  hb(d-1, c) & hb(c, d+1)
+    # antiparallel  hb(c, d) & hb(d, c)  |  hb(c-1, d+1) & hb(d-1, c+1)
+    keys = np.unique(acc * n + don)
+
+    def has(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        k = a * n + b
+        pos = np.minimum(np.searchsorted(keys, k), keys.size - 1)
+        return keys[pos] == k if keys.size else np.zeros(k.size, dtype=bool)
+
     ladder = np.zeros(n, dtype=bool)
-    ladder[c] = (
-        (np.asarray(p1[c - 1, c + 1]).ravel() > 0)
-        | (p2.diagonal()[c] > 0)
-        | (p1.diagonal()[c] > 0)
-        | (np.asarray(p2[c - 1, c + 1]).ravel() > 0)
-    )
+    inner = (don >= 1) & (don <= n - 2)  # the bond (x, d) with d a partner
+    x, d = acc[inner], don[inner]
+    c = x + 1  # hb(c-1, d) & hb(d, c+1)
+    ok = (c <= n - 2) & has(d, np.minimum(c + 1, n - 1))
+    ladder[c[ok]] = True
+    ok = (x >= 1) & (x <= n - 2) & has(d, x)  # hb(c, d) & hb(d, c), c = x
+    ladder[x[ok]] = True
+    shifted = (don >= 2) & (don <= n - 1)  # the bond (x, d+1) with d a partner
+    x, d = acc[shifted], don[shifted] - 1
+    ok = (x >= 1) & (x <= n - 2) & has(d - 1, x)  # hb(d-1, c) & hb(c, d+1), c = x
+    ladder[x[ok]] = True
+    c = x + 1  # hb(c-1, d+1) & hb(d-1, c+1)
+    ok = (c <= n - 2) & has(d - 1, np.minimum(c + 1, n - 1))
+    ladder[c[ok]] = True
     return np.where(helix, 1, np.where(ladder, 2, 0))
 
 
