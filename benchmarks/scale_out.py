@@ -21,6 +21,11 @@ Prints::
     <executor>_cpu_s_per_query: <v> s           (CPU of every process of the timed run / queries)
     <executor>_cpu_efficiency: <v> %           (serial CPU per query / the executor's: what
                                                  coordination costs, whatever the load)
+    <executor>_worker_cpu_s_per_query: <v> s    (CPU of the featurising processes only: pool or
+                                                 dask workers, MPI ranks above 0)
+    <executor>_main_cpu_s_per_query: <v> s      (CPU of the process that called process():
+                                                 queries, results, merge; dask's scheduler and
+                                                 client; MPI rank 0, which also featurises)
     entry_bytes: <v> B                          (final file size / entries)
     cpu_s_per_query: <v> s                      (1 / serial rate)
     serial_cpu_s_per_query: <v> s               (CPU time of the serial run per query)
@@ -34,6 +39,12 @@ warmed up on a few queries; the timed part is one ``process()`` call: featurisat
 writing and the final merge. The MPI runs start this script again under ``mpiexec`` and read
 their timing back from a JSON file. The serial rate is measured before and after the
 executors (their mean is the reference), so that a load that changes during the run shows.
+
+Before each run, a line ``# <executor> workers: MALLOC_TRIM_THRESHOLD_=..., OMP_NUM_THREADS=...``
+gives the environment the featurising processes see: dask's nanny sets
+``MALLOC_TRIM_THRESHOLD_=65536`` for its workers (and, before the fix, in this process, so
+that an MPI run started after dask inherited it), which cost 30 % more CPU per query
+(docs/processing.md).
 
 "Exactly once" opens the output file and compares its entry names with the query ids: every
 id present, none twice (the HDF5 group names are unique, so a repeat shows as a count
@@ -88,42 +99,70 @@ def run_once(executor: Any, n: int, workdir: Path, label: str, modules: str) -> 
     seconds = time.perf_counter() - t0
     cpu1 = _live_cpu(executor)
     out = Path(summary.output)
+    known = cpu0 is not None and cpu1 is not None
     return {
         "label": label,
         "queries": n,
         "seconds": seconds,
         "rate": n / seconds,
-        "cpu_s": None if cpu0 is None or cpu1 is None else cpu1 - cpu0,
+        "cpu_s": cpu1[0] + cpu1[1] - cpu0[0] - cpu0[1] if known else None,
+        "main_cpu_s": cpu1[0] - cpu0[0] if known else None,
+        "worker_cpu_s": cpu1[1] - cpu0[1] if known else None,
+        "worker_env": worker_env(executor),
         "failed": len(summary.failures),
         "exactly_once": exactly_once(out, expected),
         "bytes": out.stat().st_size,
     }
 
 
-def _live_cpu(executor: Any) -> float | None:
-    """CPU seconds so far of this process, its live child processes and dask's workers.
+def _live_cpu(executor: Any) -> tuple[float, float] | None:
+    """``(this process, its workers)``: CPU seconds so far.
 
-    Read around the timed ``process()`` call only (not start-up, imports, warm-up). None for
-    an executor whose workers this process cannot see (``mpi4py.futures``' ranks).
+    Workers: the live child processes of this process, and dask's workers (their own
+    counters). Read around the timed ``process()`` call only (not start-up, imports, warm-up).
+    None for an executor whose workers this process cannot see (``mpi4py.futures``' ranks).
     """
     import psutil
 
     if type(executor).__name__ == "MPIExecutor":
         return None
-    total, seen = 0.0, set()
+    workers, seen = 0.0, set()
     if type(executor).__name__ == "DaskExecutor":  # local or remote workers: their own counters
         for pid, cpu in executor.client.run(_own_cpu_seconds).values():
-            total += cpu
+            workers += cpu
             seen.add(pid)
-    for proc in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+    me = psutil.Process().cpu_times()
+    for proc in psutil.Process().children(recursive=True):
         if proc.pid in seen:  # a local dask worker, counted above
             continue
         try:
             t = proc.cpu_times()
         except psutil.Error:  # exited meanwhile
             continue
-        total += t.user + t.system
-    return total
+        workers += t.user + t.system
+    return me.user + me.system, workers
+
+
+#: Environment variables that change what a featurising process costs (glibc's heap trimming,
+#: BLAS/OpenMP threads).
+ENV_KEYS = ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def _own_env() -> dict[str, str]:
+    """The :data:`ENV_KEYS` of the calling process (``-`` where unset)."""
+    return {key: os.environ.get(key, "-") for key in ENV_KEYS}
+
+
+def worker_env(executor: Any) -> dict[str, str] | None:
+    """:data:`ENV_KEYS` as one featurising process of ``executor`` sees them (None: unknown)."""
+    name = type(executor).__name__
+    if name == "DaskExecutor":
+        return next(iter(executor.client.run(_own_env).values()))
+    if name == "ProcessExecutor":
+        return executor.executor.submit(_own_env).result()
+    if name in ("SerialExecutor", "str"):  # serial, or an MPI rank: this process
+        return _own_env()
+    return None
 
 
 def exactly_once(path: Path, expected: list[str]) -> bool:
@@ -151,8 +190,13 @@ def mpi_child(args: argparse.Namespace) -> int:
             result = run_once(ex, args.queries, workdir, "mpi-pool", args.modules)
     else:
         result = run_once("mpi", args.queries, workdir, "mpi", args.modules)
-    if args.mpi_child == "mpi":  # every rank measured its own CPU: add them up
-        result["cpu_s"] = MPI.COMM_WORLD.reduce(result["cpu_s"], root=0)
+    if args.mpi_child == "mpi":  # every rank measured its own CPU: rank 0 is "main"
+        comm = MPI.COMM_WORLD
+        own = result["main_cpu_s"] + result["worker_cpu_s"]
+        result["cpu_s"] = comm.reduce(own, root=0)
+        others = comm.reduce(own if comm.Get_rank() > 0 else 0.0, root=0)
+        if comm.Get_rank() == 0:
+            result["main_cpu_s"], result["worker_cpu_s"] = own, others
     if MPI.COMM_WORLD.Get_rank() == 0:
         Path(args.json).write_text(json.dumps(result))
     return 0
@@ -171,10 +215,21 @@ def run_mpi(name: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any
     cmd = [mpiexec, *launch, str(HERE), "--mpi-child", name, "--json", str(out),
            "--workdir", str(workdir), "--queries", str(args.queries),
            "--workers", str(args.workers), "--modules", args.modules]  # fmt: skip
+    before = _children_cpu()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
     if proc.returncode != 0:
         raise SystemExit(f"MPI run failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return json.loads(out.read_text())
+    result = json.loads(out.read_text())
+    result["job_cpu_s"] = _children_cpu() - before  # mpiexec, its proxies, ranks' whole lives
+    return result
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished (waited-for) child processes."""
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime
 
 
 def run_executor(name: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -231,8 +286,13 @@ def main(argv: list[str] | None = None) -> int:
         for name in [e.strip() for e in args.executors.split(",") if e.strip()]:
             r = run_executor(name, args, workdir)
             runs[name] = r
+            env = ", ".join(f"{k}={v}" for k, v in (r.get("worker_env") or {}).items())
             print(f"# {name}: {r['queries']} queries in {r['seconds']:.1f} s, "
-                  f"{r['failed']} failed", flush=True)  # fmt: skip
+                  f"{r['failed']} failed; workers: {env or 'unknown'}", flush=True)  # fmt: skip
+            if r.get("job_cpu_s") is not None and r.get("cpu_s") is not None:
+                print(f"# {name}: whole MPI job {r['job_cpu_s']:.1f} CPU-s, of which the timed "
+                      f"call {r['cpu_s']:.1f} (the rest: start-up, imports, warm-up, "
+                      "mpiexec)", flush=True)  # fmt: skip
         with SerialExecutor() as ex:
             after = run_once(ex, args.baseline, workdir, "serial-after", args.modules)
         print(f"# serial after: {after['rate']:.2f} queries/s", flush=True)
@@ -247,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
                 cpu = r["cpu_s"] / r["queries"]
                 print(f"{name}_cpu_s_per_query: {cpu:.4f} s")
                 print(f"{name}_cpu_efficiency: {100 * serial_cpu / cpu:.1f} %")
+                print(f"{name}_worker_cpu_s_per_query: {r['worker_cpu_s'] / r['queries']:.4f} s")
+                print(f"{name}_main_cpu_s_per_query: {r['main_cpu_s'] / r['queries']:.4f} s")
         ref = next(iter(runs.values()), serial)
         entry_bytes = ref["bytes"] / ref["queries"]
         print(f"entry_bytes: {entry_bytes:.0f} B")
