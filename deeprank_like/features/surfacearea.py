@@ -44,7 +44,8 @@ Performance
     an atom's Lee–Richards area), so the subset result equals the whole-model one. For ``bsa``
     only atoms with a neighbour in another side can differ between the two states; the separated
     state is computed for those graph atoms and their neighbours of the same side only; all other
-    atoms have ``bsa = 0`` exactly.
+    atoms have ``bsa = 0`` exactly. The neighbours come from one list of overlapping atom pairs
+    per structure (:func:`sasa_pairs`), which ``exposure`` uses for its accessible dots too.
 """
 
 from __future__ import annotations
