@@ -11,9 +11,9 @@ from typing import Any
 
 from deeprank_like.errors import StorageError
 from deeprank_like.processing.summary import QueryFailure
-from deeprank_like.processing.worker import shard_path
+from deeprank_like.processing.worker import file_signature, shard_path
 from deeprank_like.storage.files import DiskFullError, init_root, open_h5
-from deeprank_like.storage.integrity import check_file, describe_check, salvage_file
+from deeprank_like.storage.integrity import FileCheck, check_file, describe_check, salvage_file
 from deeprank_like.storage.merge import merge_files
 from deeprank_like.storage.schema import entry_id
 from deeprank_like.storage.writer import write_failures
@@ -98,10 +98,13 @@ def finish_output(
     failures: list[QueryFailure],
     file_config: dict[str, Any],
     combine: bool,
+    verified: dict[str, tuple[FileCheck, tuple[int, int]]] | None = None,
 ) -> tuple[list[str], str | None]:
     """Write this run's failures and (``combine``) merge the shards into ``<base>.hdf5``.
 
-    Entries found corrupt while merging are appended to ``failures``. Returns
+    Entries found corrupt while merging are appended to ``failures``. ``verified``: shard
+    path -> (its listing, made by a worker, and the file's ``(size, mtime_ns)`` then); the
+    merge does not verify again a shard that has not changed since. Returns
     ``(output files, the combined file or None)``.
     """
     # Failures of this run go to a shard of the parent (so they survive with combine=False).
@@ -114,6 +117,11 @@ def finish_output(
     if not combine:
         return shards, None
     if shards:
+        unchanged = {
+            path: check
+            for path, (check, signature) in (verified or {}).items()
+            if path in shards and file_signature(path) == signature
+        }
         merged = merge_files(
             shards,
             out,
@@ -122,6 +130,7 @@ def finish_output(
             delete_inputs=True,
             repair=True,
             created_by="process",
+            verified=unchanged,
         )
         for qid, where, reason in merged.corrupt:
             failures.append(QueryFailure(qid, "write", "StorageError", f"{where}: {reason}"))

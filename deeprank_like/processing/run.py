@@ -18,7 +18,7 @@ from typing import Any
 
 from deeprank_like.errors import DeeprankLikeError
 from deeprank_like.processing.executors import WorkerCrash, available_cpus, get_executor
-from deeprank_like.processing.executors_mpi import mpi_world
+from deeprank_like.processing.executors_mpi import MPIWorldExecutor, mpi_world
 from deeprank_like.processing.featurize_config import FeaturizeConfig
 from deeprank_like.processing.legacy import LEGACY_POSITIONAL, config_from_keywords
 from deeprank_like.processing.output import (
@@ -31,7 +31,8 @@ from deeprank_like.processing.output import (
 )
 from deeprank_like.processing.summary import ProcessSummary, QueryFailure
 from deeprank_like.processing.worker import run_query
-from deeprank_like.storage.files import DiskFullError
+from deeprank_like.storage.files import DiskFullError, open_h5
+from deeprank_like.storage.integrity import FileCheck
 from deeprank_like.storage.lock import OutputLock
 from deeprank_like.storage.schema import entry_name
 
@@ -125,7 +126,9 @@ def _process(collection: Any, config: FeaturizeConfig, executor: Any, t0: float)
         summary = ProcessSummary(
             total=len(queries) + len(pre_failures), skipped=len(queries) - len(todo)
         )
-        outcome = _run_tasks(tasks, executor, run.cpu_count, run.progress, summary)
+        outcome = _run_tasks(
+            tasks, executor, run.cpu_count, run.progress, summary, (base, template)
+        )
         outcome.failures[:0] = pre_failures
         if outcome.disk_full:
             raise DiskFullError(
@@ -134,7 +137,12 @@ def _process(collection: Any, config: FeaturizeConfig, executor: Any, t0: float)
                 "run again with resume=True (--resume)"
             )
         summary.files, summary.output = finish_output(
-            base, template, outcome.failures, file_config, config.storage.combine_output
+            base,
+            template,
+            outcome.failures,
+            file_config,
+            config.storage.combine_output,
+            verified=outcome.verified(),
         )
         summary.failures = outcome.failures
         summary.skipped_modules = _describe_skips(outcome.skips, summary.processed)
@@ -255,6 +263,29 @@ class _Outcome:
     failures: list[QueryFailure] = field(default_factory=list)
     skips: dict[str, dict[str, int]] = field(default_factory=dict)  # module -> reason -> n
     disk_full: str = ""
+    #: shard path -> [number of check tasks, their (FileCheck, file signature) results]
+    checks: dict[str, list[Any]] = field(default_factory=dict)
+
+    def add_check(self, record: Any) -> None:
+        """Keep the result of one shard-check task (:func:`~.worker.check_shard`)."""
+        if not isinstance(record, dict) or "path" not in record:  # a crashed check task
+            return
+        entry = self.checks.setdefault(record["path"], [1, []])
+        entry[1].append((record["check"], record["signature"]))
+
+    def verified(self) -> dict[str, tuple[FileCheck, tuple[int, int]]]:
+        """Shard path -> (its listing, the file signature it holds for).
+
+        Only shards whose every check task came back, all with the same signature.
+        """
+        out = {}
+        for path, (expected, parts) in self.checks.items():
+            signatures = {sig for _, sig in parts}
+            if len(parts) != expected or None in signatures or len(signatures) != 1:
+                continue
+            checks = [check for check, _ in parts]
+            out[path] = (_combine_checks(path, checks), signatures.pop())
+        return out
 
 
 def _run_tasks(
@@ -263,8 +294,14 @@ def _run_tasks(
     cpu_count: int | None,
     progress: bool | None,
     summary: ProcessSummary,
+    output: tuple[str, str] | None = None,
 ) -> _Outcome:
-    """Run every task on the executor; count results into ``summary``; collect failures."""
+    """Run every task on the executor; count results into ``summary``; collect failures.
+
+    With ``output`` (``(base, shard template)``) and more than one worker, the workers then
+    verify the shards (:func:`_check_shards`), so that the final merge, which runs in one
+    process, need not.
+    """
     outcome = _Outcome()
     if not tasks:
         summary.executor = executor if isinstance(executor, str) else "custom"
@@ -276,8 +313,16 @@ def _run_tasks(
     ex, owned = get_executor(executor, n)
     summary.executor, summary.workers = ex.name, ex.n_workers
     bar = _progress_bar(len(tasks), progress)
+    items = tasks
+    if output is not None and isinstance(ex, MPIWorldExecutor):
+        # The last item of every rank's share: verify its own shard (rank r runs the items
+        # r, r + N, ...; the N items after the tasks go to N different ranks).
+        items = tasks + [_check_task(None, None, output[1])] * ex.n_workers
     try:
-        for i, result in ex.imap_unordered(run_query, tasks):
+        for i, result in ex.imap_unordered(run_query, items):
+            if i >= len(tasks):
+                outcome.add_check(result)
+                continue
             if isinstance(result, WorkerCrash):
                 qid = tasks[i]["id"]
                 outcome.failures.append(
@@ -303,11 +348,66 @@ def _run_tasks(
                 log.warning("query %s failed at %s: %s: %s", *(result[k] for k in keys))
             bar.update(1)
             bar.set_postfix(failed=len(outcome.failures), refresh=False)
+        if output is not None and not outcome.disk_full and items is tasks and ex.n_workers > 1:
+            _check_shards(ex, output, outcome)
     finally:
         bar.close()
         if owned:
             ex.close()
     return outcome
+
+
+#: Fewest entries of one shard-check task (a task opens the file once).
+CHECK_MIN_ENTRIES = 16
+
+
+def _check_task(path: str | None, names: list[str] | None, template: str) -> dict[str, Any]:
+    """A task for :func:`~.worker.run_query`: verify ``names`` of shard ``path``."""
+    return {"check_shard": path, "names": names, "shard_template": template}
+
+
+def _check_shards(ex: Any, output: tuple[str, str], outcome: _Outcome) -> None:
+    """Verify the shards of ``output`` on the workers of ``ex``, about two tasks per worker.
+
+    The final merge verifies every entry before it copies it (a checksum over all its
+    arrays: two thirds of the merge). Run here, that check uses every worker instead of the
+    one process that merges; a shard the workers could not check is verified by the merge.
+    """
+    base, template = output
+    _, shards = output_paths(base)
+    names: dict[str, list[str]] = {}
+    for path in shards:
+        try:
+            with open_h5(path, "r") as f:
+                names[path] = sorted(f.keys())
+        except Exception as exc:  # the merge deals with it (repair)
+            log.debug("%s: not checked by the workers (%s)", path, exc)
+    total = sum(len(v) for v in names.values())
+    size = max(CHECK_MIN_ENTRIES, -(-total // (2 * ex.n_workers)))
+    checks = []
+    for path, keys in names.items():
+        parts = [keys[i : i + size] for i in range(0, len(keys), size)] or [[]]
+        outcome.checks[path] = [len(parts), []]
+        checks += [_check_task(path, part, template) for part in parts]
+    try:
+        for _, record in ex.imap_unordered(run_query, checks):
+            outcome.add_check(record)
+    except Exception as exc:  # a check is an optimisation: the merge verifies
+        log.warning("the workers could not verify the shards (%s); the merge will", exc)
+        outcome.checks = {}
+
+
+def _combine_checks(path: str, checks: list[FileCheck]) -> FileCheck:
+    """One :class:`FileCheck` of ``path`` from the checks of parts of its entries."""
+    out = FileCheck(path=path)
+    for check in checks:
+        out.good += check.good
+        out.bad.update(check.bad)
+        out.unchecked += check.unchecked
+        out.incomplete += check.incomplete
+    out.good.sort()
+    out.incomplete.sort()
+    return out
 
 
 def _pre_failures(collection: Any, shard: Any, on_error: str) -> list[QueryFailure]:

@@ -18,7 +18,7 @@ from typing import Any
 from deeprank_like.errors import FeatureError, PssmError
 from deeprank_like.storage.files import init_root, open_h5
 
-__all__ = ["run_query", "shard_path"]
+__all__ = ["check_shard", "run_query", "shard_path"]
 
 _module_cache: dict[str, Any] = {}
 
@@ -49,6 +49,8 @@ def run_query(task: dict[str, Any]) -> dict[str, Any]:
     The record has ``query_id``, ``ok``, ``seconds`` and either ``file`` or ``stage``,
     ``exc_type``, ``message``.
     """
+    if "check_shard" in task:
+        return check_shard(task)
     t0 = time.perf_counter()
     cfg = task["config"]
     settings = cfg["settings"]
@@ -110,3 +112,40 @@ def run_query(task: dict[str, Any]) -> dict[str, Any]:
             "message": message,
             "seconds": time.perf_counter() - t0,
         }
+
+
+def file_signature(path: str) -> tuple[int, int] | None:
+    """``(size, modification time in ns)`` of ``path``, None if it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def check_shard(task: dict[str, Any]) -> dict[str, Any]:
+    """Verify (part of) a shard in a worker, so that the final merge need not; never raises.
+
+    ``task`` keys: ``check_shard`` (the shard's path, or None for this process's own shard,
+    ``shard_template`` filled in), ``names`` (entry group names to verify, None: all) and
+    ``shard_template``. The record has ``path``, ``check`` (a
+    :class:`~deeprank_like.storage.integrity.FileCheck`, None when there is nothing to check
+    or the file cannot be opened: the merge verifies it then) and ``signature``
+    (:func:`file_signature` before and after the check; None if the file changed meanwhile).
+    """
+    from deeprank_like.storage.integrity import check_file
+
+    path = task["check_shard"] or shard_path(task["shard_template"])
+    record: dict[str, Any] = {"path": path, "check": None, "signature": None}
+    before = file_signature(path)
+    if before is None:
+        return record
+    try:
+        with open_h5(path, "r") as f:
+            check = check_file(f, names=task.get("names"))
+    except Exception as exc:  # the merge verifies (and, where it can, repairs) it itself
+        record["message"] = f"{type(exc).__name__}: {exc}"
+        return record
+    if not check.error and file_signature(path) == before:
+        record["check"], record["signature"] = check, before
+    return record

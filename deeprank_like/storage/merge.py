@@ -6,7 +6,7 @@ import glob
 import logging
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from deeprank_like.storage.files import (
     scan_summary,
     write_summary,
 )
-from deeprank_like.storage.integrity import check_file
+from deeprank_like.storage.integrity import FileCheck, check_file
 from deeprank_like.storage.lock import OutputLock
 from deeprank_like.storage.reader import complete_entry_names
 from deeprank_like.storage.schema import (
@@ -85,6 +85,7 @@ def merge_files(
     delete_inputs: bool = False,
     repair: bool = False,
     created_by: str = "merge",
+    verified: Mapping[str, FileCheck] | None = None,
 ) -> MergeResult:
     """Copy the complete entries of ``inputs`` into ``out``.
 
@@ -115,6 +116,10 @@ def merge_files(
         failing.
     created_by : str
         Value of the root attribute ``created_by`` of the result.
+    verified : mapping, optional
+        Input path (as given in ``inputs``) → its :func:`check_file` listing, made after the
+        input's last write (``process`` has the worker processes verify their shards in
+        parallel); those inputs are not verified again, the others are.
 
     Returns
     -------
@@ -138,7 +143,9 @@ def merge_files(
         if not Path(p).exists():
             raise StorageError(f"{p}: no such file")
     with OutputLock(out, "merge"):
-        result = _merge_locked(paths, out, overwrite, append, on_duplicate, repair, created_by)
+        result = _merge_locked(
+            paths, out, overwrite, append, on_duplicate, repair, created_by, verified or {}
+        )
     if delete_inputs:
         for p in paths:
             os.remove(p)
@@ -154,6 +161,7 @@ def _merge_locked(
     on_duplicate: str,
     repair: bool,
     created_by: str,
+    verified: Mapping[str, FileCheck],
 ) -> MergeResult:
     exists = Path(out).exists()
     if exists and not (append or overwrite):
@@ -168,7 +176,7 @@ def _merge_locked(
             open_h5(out, "r", repair=repair).close()  # validate before copying
             shutil.copyfile(out, tmp)
         with open_h5(tmp, "a") as dst:
-            _merge_into(dst, paths, out, on_duplicate, repair, created_by, result)
+            _merge_into(dst, paths, out, on_duplicate, repair, created_by, result, verified)
         with open(tmp, "rb+") as fh:  # the data must be on disk before the rename
             os.fsync(fh.fileno())
         os.replace(tmp, out)
@@ -192,6 +200,7 @@ def _merge_into(
     repair: bool,
     created_by: str,
     result: MergeResult,
+    verified: Mapping[str, FileCheck],
 ) -> None:
     fresh = int(dst.attrs.get(ATTR_ENTRY_COUNT, 0)) == 0 and not complete_entry_names(dst)
     own = check_file(dst)  # the entries of an existing output (append) are verified too
@@ -229,7 +238,7 @@ def _merge_into(
             if not config_set:
                 dst.attrs[ATTR_CONFIG] = src.attrs.get(ATTR_CONFIG, "{}")
                 config_set = True
-            listing = check_file(src, names=_names(src, path, repair, result))
+            listing = verified.get(path) or check_file(src, names=_names(src, path, repair, result))
             for name, reason in listing.bad.items():
                 qid = entry_id(name)
                 result.corrupt.append((qid, path, reason))
