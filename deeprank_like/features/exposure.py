@@ -166,14 +166,22 @@ def accessible_dots(
         cos_i = ((ri**2 + d2 - rj**2) / (2.0 * ri * dist)).astype(np.float32)
         neg_cos_j = -((rj**2 + d2 - ri**2) / (2.0 * rj * dist)).astype(np.float32)
         axis = (vec / dist[:, None]).astype(np.float32)
-        unit32 = unit.T.astype(np.float32)
+        unit32 = np.ascontiguousarray(unit.T, dtype=np.float32)
+        # one projection and one mask buffer for all chunks: a fresh megabyte-sized array per
+        # chunk costs more in page faults than the product itself
+        rows = min(_DOT_CHUNK, i.size)
+        proj_buf = np.empty((rows, n), dtype=np.float32)
+        mask_buf = np.empty((rows, n), dtype=bool)
         for a in range(0, i.size, _DOT_CHUNK):  # chunks that stay in cache
             part = slice(a, a + _DOT_CHUNK)
-            proj = axis[part] @ unit32
-            bits = np.packbits(proj > cos_i[part, None], axis=1).view(np.uint64)
+            k = min(_DOT_CHUNK, i.size - a)
+            proj = np.matmul(axis[part], unit32, out=proj_buf[:k])
+            mask = np.greater(proj, cos_i[part, None], out=mask_buf[:k])
+            bits = np.packbits(mask, axis=1).view(np.uint64)
             np.bitwise_or.at(buried, i[part], bits)
             if symmetric:
-                bits = np.packbits(proj < neg_cos_j[part, None], axis=1).view(np.uint64)
+                mask = np.less(proj, neg_cos_j[part, None], out=mask_buf[:k])
+                bits = np.packbits(mask, axis=1).view(np.uint64)
                 np.bitwise_or.at(buried, j[part], bits)
     free = np.unpackbits(buried.view(np.uint8), axis=1) == 0
     if targets is not None:
