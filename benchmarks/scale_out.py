@@ -12,6 +12,13 @@ featurises a static share, ``MPIWorldExecutor``), ``mpi-pool`` (``mpiexec -n <wo
 python -m mpi4py.futures``: rank 0 runs the script and a manager that hands out queries,
 the other ranks are the workers).
 
+Earlier behaviours, to measure a change in the same run: ``dask-plain`` (a local cluster with
+dask's own settings: ``MALLOC_TRIM_THRESHOLD_=65536`` in the workers, the 10 ms profiler, 20
+ms ticks), ``mpi-trim64k`` (MPI ranks with ``MALLOC_TRIM_THRESHOLD_=65536``, which they
+inherited from a dask run started earlier by the same process), ``processes-mergeverifies``
+and ``mpi-mergeverifies`` (the final merge verifies every shard itself, in one process,
+instead of the workers: ``deeprank_like.processing.run.WORKERS_CHECK_SHARDS = False``).
+
 Prints::
 
     serial_queries_per_s: <v> queries/s        (one process, --baseline queries)
@@ -185,12 +192,16 @@ def mpi_child(args: argparse.Namespace) -> int:
     from deeprank_like.processing import MPIExecutor
 
     workdir = Path(args.workdir)
+    if args.mpi_child.endswith("-mergeverifies"):
+        import deeprank_like.processing.run as run
+
+        run.WORKERS_CHECK_SHARDS = False
     if args.mpi_child == "mpi-pool":
         with MPIExecutor(args.workers) as ex:
             result = run_once(ex, args.queries, workdir, "mpi-pool", args.modules)
     else:
-        result = run_once("mpi", args.queries, workdir, "mpi", args.modules)
-    if args.mpi_child == "mpi":  # every rank measured its own CPU: rank 0 is "main"
+        result = run_once("mpi", args.queries, workdir, args.mpi_child, args.modules)
+    if args.mpi_child != "mpi-pool":  # every rank measured its own CPU: rank 0 is "main"
         comm = MPI.COMM_WORLD
         own = result["main_cpu_s"] + result["worker_cpu_s"]
         result["cpu_s"] = comm.reduce(own, root=0)
@@ -215,8 +226,11 @@ def run_mpi(name: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any
     cmd = [mpiexec, *launch, str(HERE), "--mpi-child", name, "--json", str(out),
            "--workdir", str(workdir), "--queries", str(args.queries),
            "--workers", str(args.workers), "--modules", args.modules]  # fmt: skip
+    env = dict(os.environ)
+    if name == "mpi-trim64k":
+        env["MALLOC_TRIM_THRESHOLD_"] = "65536"
     before = _children_cpu()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"MPI run failed ({proc.returncode}): {proc.stderr[-2000:]}")
     result = json.loads(out.read_text())
@@ -233,22 +247,41 @@ def _children_cpu() -> float:
 
 
 def run_executor(name: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    import deeprank_like.processing.run as run
     from deeprank_like.processing import DaskExecutor, ProcessExecutor
 
-    if name in ("mpi", "mpi-pool"):
+    if name in ("mpi", "mpi-pool", "mpi-trim64k", "mpi-mergeverifies"):
         return run_mpi(name, args, workdir)
-    if name == "processes":
+    environ = dict(os.environ)
+    if name in ("processes", "processes-mergeverifies"):
         executor: Any = ProcessExecutor(args.workers)
     elif name == "dask":
         executor = DaskExecutor(n_workers=args.workers)
     elif name == "dask-perquery":
         executor = DaskExecutor(n_workers=args.workers, chunksize=1)
+    elif name == "dask-plain":  # dask's own settings (they also leak into os.environ here)
+        import distributed
+
+        cluster = distributed.LocalCluster(
+            n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        executor = DaskExecutor(distributed.Client(cluster))
     else:
         raise SystemExit(
-            f"unknown executor {name!r}: processes, dask, dask-perquery, mpi, mpi-pool"
+            f"unknown executor {name!r}: processes, dask, dask-perquery, mpi, mpi-pool, "
+            "dask-plain, mpi-trim64k, processes-mergeverifies, mpi-mergeverifies"
         )
-    with executor:
-        return run_once(executor, args.queries, workdir, name, args.modules)
+    run.WORKERS_CHECK_SHARDS = not name.endswith("-mergeverifies")
+    try:
+        with executor:
+            return run_once(executor, args.queries, workdir, name, args.modules)
+    finally:
+        run.WORKERS_CHECK_SHARDS = True
+        if name == "dask-plain":
+            executor.client.close()
+            cluster.close()
+            os.environ.clear()  # what dask's nanny wrote here would reach the later runs
+            os.environ.update(environ)
 
 
 def _own_cpu_seconds() -> tuple[int, float]:

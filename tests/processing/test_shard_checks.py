@@ -16,6 +16,7 @@ import h5py
 import pytest
 from processing_helpers import assert_same_entries, entries_of, make_collection
 
+import deeprank_like.processing.run as run_module
 import deeprank_like.storage.merge as merge_module
 from deeprank_like.processing import Execution, FeaturizeConfig, process
 from deeprank_like.processing.executors import WorkerCrash
@@ -63,17 +64,20 @@ def _config(prefix, combine=True):
     return config.replace(storage=replace(config.storage, combine_output=combine))
 
 
+@pytest.mark.parametrize("workers_check", [True, False])
 def test_pool_workers_verify_the_shards_and_the_merge_does_not(
-    process_pool, tmp_path, merge_checks
+    process_pool, tmp_path, merge_checks, monkeypatch, workers_check
 ):
+    monkeypatch.setattr(run_module, "WORKERS_CHECK_SHARDS", workers_check)
     qc = make_collection(n_ppi=4, srv=False, bad=False)
     reference = entries_of(process(qc, _config(tmp_path / "ref"), executor="serial").output)
     merge_checks.clear()
     summary = process(qc, _config(tmp_path / "p"), executor=process_pool)
     assert summary.processed == 4 and not summary.failures
     assert_same_entries(reference, entries_of(summary.output))
-    # the merge verified only the (empty) output it writes, no shard
-    assert merge_checks and not [p for p in merge_checks if ".shard-" in p], merge_checks
+    # with the workers' checks the merge verified only the (empty) output it writes
+    shards = [p for p in merge_checks if ".shard-" in p]
+    assert merge_checks and bool(shards) != workers_check, merge_checks
 
 
 @pytest.fixture
