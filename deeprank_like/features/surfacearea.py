@@ -179,7 +179,9 @@ def sasa_pairs(structure) -> dict[str, np.ndarray]:
         xyz = structure.coords[idx]
         if idx.size > 1:
             reach = 2.0 * float(expanded.max()) + _NEIGHBOUR_MARGIN
-            pairs = cKDTree(xyz).query_pairs(reach, output_type="ndarray").astype(np.int64)
+            tree = cKDTree(xyz, balanced_tree=False, compact_nodes=False)  # built for one query
+            pairs = tree.query_pairs(reach, output_type="ndarray")
+            pairs = pairs.astype(np.int64, copy=False)
         else:
             pairs = np.zeros((0, 2), dtype=np.int64)
         i, j = pairs[:, 0], pairs[:, 1]

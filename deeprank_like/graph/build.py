@@ -97,10 +97,10 @@ def pair_distances(coords: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarr
     out = np.empty(len(i))
     if out.size == 0:
         return out
-    step = np.empty(len(i))
+    a, b = np.empty(len(i)), np.empty(len(i))  # reused: no fresh large array per axis
     for k in range(3):
         col = np.ascontiguousarray(coords[:, k])
-        d = np.subtract(col[i], col[j], out=step)
+        d = np.subtract(np.take(col, i, out=a), np.take(col, j, out=b), out=a)
         if k == 0:
             np.multiply(d, d, out=out)
         else:
