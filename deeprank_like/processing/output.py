@@ -107,9 +107,11 @@ def finish_output(
     merge does not verify again a shard that has not changed since. Returns
     ``(output files, the combined file or None)``.
     """
-    # Failures of this run go to a shard of the parent (so they survive with combine=False).
+    # Failures of this run go to a shard of the parent (so they survive with combine=False),
+    # a file of their own: the shard this process may have written entries to (serial, MPI
+    # rank 0) stays as its check left it (``verified``).
     if failures:
-        with open_h5(shard_path(template), "a") as f:
+        with open_h5(shard_path(template.replace("{pid}", "{pid}-failures")), "a") as f:
             if f.attrs.get("created_by") != "process" and int(f.attrs.get("entry_count", 0)) == 0:
                 init_root(f, file_config, created_by="process")
             write_failures(f, [x.to_dict() for x in failures])

@@ -50,6 +50,9 @@ def test_every_rank_featurises_exactly_once_and_resumes(tmp_path):
     ], proc.stdout
     assert_same_entries(ref, entries_of(f"{prefix}.hdf5"))
     assert not list(tmp_path.glob("world.shard-*"))  # merged
+    # each rank verified its own shard; the merge on rank 0 only copied (the failures table
+    # has a file of its own, so rank 0's shard stays as its check left it)
+    assert "merge_verified_shards=0" in proc.stdout, proc.stdout
     # an existing output without resume: rank 0's error reaches every rank, nobody hangs
     proc = _run(prefix)
     assert proc.returncode != 0
