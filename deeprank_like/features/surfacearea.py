@@ -251,26 +251,36 @@ class _LazySasa:
     def __init__(self, structure, members: np.ndarray) -> None:
         # a weak reference: this object is memoised on the structure (no cycle, and the
         # memory estimate of features.cache does not count the structure twice)
-        self._structure = weakref.ref(structure)
+        self._structure: weakref.ref | None = weakref.ref(structure)
         self.coords = structure.coords
         self.radii = sasa_radii(structure)
         self.members = np.flatnonzero(members)
         self.area = np.full(structure.num_atoms, np.nan)
 
-    def environment(self, need: np.ndarray) -> np.ndarray:
-        """Sorted atoms freesasa needs for exact areas of ``need``: them and their neighbours."""
-        structure = self._structure()
+    def __getstate__(self) -> dict:
+        state = dict(vars(self))
+        state["_structure"] = None  # a weak reference does not pickle; callers pass it again
+        return state
+
+    def environment(self, need: np.ndarray, structure=None) -> np.ndarray:
+        """Sorted atoms freesasa needs for exact areas of ``need``: them and their neighbours.
+
+        ``structure``: the structure this calculator belongs to (default: the one it was made
+        for, while it exists).
+        """
+        if structure is None and self._structure is not None:
+            structure = self._structure()
         if structure is None:
-            raise RuntimeError("surface-area calculator used after its structure was freed")
+            raise RuntimeError("surface-area calculator used without its structure")
         near = _neighbours(structure, need, self.members)
         return np.union1d(self.members[near], need)
 
-    def get(self, atoms: np.ndarray) -> np.ndarray:
+    def get(self, atoms: np.ndarray, structure=None) -> np.ndarray:
         """Areas (Å²) of ``atoms`` (structure indices, all members of this set)."""
         atoms = np.asarray(atoms, dtype=np.int64)
         need = np.unique(atoms[np.isnan(self.area[atoms])])
         if need.size:
-            env = self.environment(need)
+            env = self.environment(need, structure)
             areas = _lee_richards(self.coords[env], self.radii[env])
             if env.size == self.members.size:  # the whole set: every area is exact
                 self.area[env] = areas
@@ -324,7 +334,7 @@ def atom_sasa(structure, atoms: np.ndarray, chains: list[str] | None = None) -> 
     calc = _lazy(structure, chain_idx)
     out = np.zeros(atoms.shape[0])
     inside = np.isin(atoms, calc.members)
-    out[inside] = calc.get(atoms[inside])
+    out[inside] = calc.get(atoms[inside], structure)
     return out
 
 
@@ -426,7 +436,7 @@ class SurfaceArea(FeatureModule):
             if touched.size == 0:
                 continue
             alone = _lazy(s, np.flatnonzero(unit_of_chain == k))
-            bsa[touched] = alone.get(atoms[touched]) - assembled.get(atoms[touched])
+            bsa[touched] = alone.get(atoms[touched], s) - assembled.get(atoms[touched], s)
 
         return {
             "sasa": np.bincount(node, weights=sasa, minlength=g.num_nodes),

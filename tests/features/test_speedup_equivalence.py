@@ -291,3 +291,27 @@ def test_interface_atoms_equal_the_old_search(path):
             np.testing.assert_array_equal(
                 got, _old_interface_atoms(s.coords, side, eligible, radius)
             )
+
+
+def test_structure_with_memoised_areas_pickles_and_keeps_working():
+    """The area calculators memoised on a structure hold it weakly; a pickled copy (e.g. sent
+    to a worker) still computes areas for new atoms, equal to a fresh structure's."""
+    import pickle
+
+    path = STRUCTURES[0]
+    s = load_structure(path)
+    atom_q = ProteinProteinInterfaceQuery(
+        pdb_path=str(path), chain_ids=["A", "B"], resolution="atom"
+    )
+    atom_q.build(["surfacearea"], structure=s)
+    copy = pickle.loads(pickle.dumps(s))
+    residue_q = ProteinProteinInterfaceQuery(
+        pdb_path=str(path), chain_ids=["A", "B"], resolution="residue"
+    )
+    got = residue_q.build(["surfacearea"], structure=copy)  # needs areas not computed yet
+    want = residue_q.build(["surfacearea"], structure=load_structure(path))
+    for name, value in want.node_features.items():
+        np.testing.assert_array_equal(got.node_features[name], value, err_msg=name)
+    calc = surfacearea._lazy(copy, None)
+    with pytest.raises(RuntimeError, match="without its structure"):
+        calc.environment(np.array([0]))
