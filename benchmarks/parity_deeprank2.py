@@ -27,7 +27,7 @@ Needs DeepRank2 3.1.0 in a separate virtual environment (``../shared/bench/setup
 ``mkdssp`` and ``msms`` on PATH or in that environment's ``bin``)::
 
     python benchmarks/parity_deeprank2.py [--dr2-python /tmp/dr2-venv/bin/python] \
-        [--out docs/results/deeprank2_parity] [--repeats 3] [--update-docs]
+        [--out docs/results/deeprank2_parity] [--repeats 3] [--core N] [--update-docs]
 
 ``--update-docs`` replaces the tables between the ``parity:begin``/``parity:end`` markers of
 ``docs/coming-from-deeprank2.md`` (the prose around them says which behaviour is right).
@@ -1035,6 +1035,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--modules", default="", help="comma-separated modules (default: DeepRank2's seven)"
     )
     parser.add_argument(
+        "--core",
+        type=int,
+        default=None,
+        help="CPU core both tools run on (default: the lowest allowed; pick a quiet one)",
+    )
+    parser.add_argument(
         "--from-json",
         type=Path,
         default=None,
@@ -1059,7 +1065,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     import deeprank_like
 
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    core = min(os.sched_getaffinity(0)) if args.core is None else args.core
+    os.sched_setaffinity(0, {core})  # DeepRank2's process inherits it
     if args.modules:
         wanted_modules = args.modules.split(",")
         MODULES_PPI[:] = [m for m in MODULES_PPI if m in wanted_modules]
