@@ -912,7 +912,7 @@ def render_markdown(result: dict[str, Any], level: int = 1) -> str:
     for name, t in result["timing"]["per_query"].items():
         ratio = t["deeprank2"] / t["ours"] if t["ours"] and t["deeprank2"] else float("nan")
         lines.append(
-            f"| {name} | {_num(t['deeprank2'])} s | {_num(t['ours'])} s | {_num(ratio, 2)}× | "
+            f"| {name} | {_num(t['deeprank2'])} s | {_num(t['ours'])} s | {ratio:.0f}× | "
             f"{_num(t.get('deeprank2_wall', float('nan')))} s | {_num(t.get('ours_wall', float('nan')))} s |"
         )
     if result.get("errors"):
