@@ -1050,6 +1050,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.from_json:
         result = json.loads(args.from_json.read_text())
         args.out.mkdir(parents=True, exist_ok=True)
+        out_json = args.out / "parity.json"
+        if not out_json.exists() or not out_json.samefile(args.from_json):
+            # the report, the docs and the JSON beside them must come from one run
+            out_json.write_text(json.dumps(result, indent=1, default=float) + "\n")
         (args.out / "parity.md").write_text(render_markdown(result))
         if args.update_docs:
             update_docs(result)

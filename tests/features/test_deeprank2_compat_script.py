@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import json
 from pathlib import Path
 
 import h5py
@@ -182,5 +183,9 @@ def test_from_json_rerenders_and_updates_a_page(parity, tmp_path: Path) -> None:
     assert text.startswith("intro\n") and text.endswith(f"{parity.END}\noutro\n")
     assert "old table" not in text and "#### Graph sizes" in text
     assert (tmp_path / "out" / "parity.md").read_text().startswith("# Parity with DeepRank2")
+    # the JSON beside the re-rendered report is the one it was rendered from
+    assert json.loads((tmp_path / "out" / "parity.json").read_text()) == json.loads(
+        source.read_text()
+    )
     with pytest.raises(SystemExit, match="markers"):
         parity.update_docs(result, tmp_path / "out" / "parity.md")
