@@ -27,6 +27,8 @@ def test_tiny_scale_out_run_prints_every_figure(capsys):
     assert float(lines["serial_queries_per_s"].split()[0]) > 0
     assert float(lines["processes_efficiency"].split()[0]) > 0
     assert float(lines["projected_disk_gb_1e6"].split()[0]) > 0
+    assert float(lines["processes_worker_cpu_s_per_query"].split()[0]) > 0
+    assert "workers: MALLOC_TRIM_THRESHOLD_=" in lines["# processes"]  # the workers' env
 
 
 def test_exactly_once_sees_a_missing_entry(tmp_path):
