@@ -71,3 +71,27 @@ def unlabelled_file(builders):
 def grid_file(builders):
     """Graphs with grids."""
     return builders.grid_file()
+
+
+def _flip_stored_bytes(path: str | Path, entry: str, dataset: str) -> None:
+    """Invert 4 bytes in the middle of the stored bytes of ``entry/dataset`` of an HDF5 file."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        ds = f[entry][dataset]
+        if ds.chunks:
+            info = ds.id.get_chunk_info(0)
+            offset, size = info.byte_offset, info.size
+        else:
+            offset, size = ds.id.get_offset(), ds.id.get_storage_size()
+    with open(path, "r+b") as fh:
+        fh.seek(offset + size // 2)
+        raw = fh.read(4)
+        fh.seek(offset + size // 2)
+        fh.write(bytes(b ^ 0xFF for b in raw))
+
+
+@pytest.fixture(scope="session")
+def flip():
+    """Corrupt a stored dataset in place: ``flip(path, entry, dataset)`` (checksum tests)."""
+    return _flip_stored_bytes

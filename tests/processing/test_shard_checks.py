@@ -12,7 +12,6 @@ import glob
 import time
 from dataclasses import replace
 
-import h5py
 import pytest
 from processing_helpers import assert_same_entries, entries_of, make_collection
 
@@ -26,23 +25,6 @@ from deeprank_like.processing.worker import check_shard, file_signature
 from deeprank_like.storage import list_entries, read_failures
 from deeprank_like.storage.files import open_h5
 from deeprank_like.storage.integrity import check_file
-
-
-def flip(path: str, entry: str, dataset: str) -> None:
-    """Invert 4 bytes in the middle of the stored bytes of ``entry/dataset`` (as
-    tests/storage/test_trust_integrity.py)."""
-    with h5py.File(path, "r") as f:
-        ds = f[entry][dataset]
-        if ds.chunks:
-            info = ds.id.get_chunk_info(0)
-            offset, size = info.byte_offset, info.size
-        else:
-            offset, size = ds.id.get_offset(), ds.id.get_storage_size()
-    with open(path, "r+b") as fh:
-        fh.seek(offset + size // 2)
-        raw = fh.read(4)
-        fh.seek(offset + size // 2)
-        fh.write(bytes(b ^ 0xFF for b in raw))
 
 
 @pytest.fixture
@@ -96,7 +78,7 @@ def _finish(base, verified):
 
 
 @pytest.mark.parametrize("when", ["before the check", "after the check"])
-def test_a_damaged_entry_is_never_merged(shard, merge_checks, when):
+def test_a_damaged_entry_is_never_merged(shard, merge_checks, when, flip):
     path, base = shard
     names = sorted(list_entries(path))
     if when == "before the check":

@@ -19,22 +19,6 @@ from deeprank_like.storage.integrity import CHECKSUM_ATTR, check_file, entry_che
 PDB = Path(__file__).parents[1] / "data" / "pdb"
 
 
-def flip(path: str | Path, entry: str, dataset: str) -> None:
-    """Invert 4 bytes in the middle of the stored bytes of ``entry/dataset``."""
-    with h5py.File(path, "r") as f:
-        ds = f[entry][dataset]
-        if ds.chunks:
-            info = ds.id.get_chunk_info(0)
-            offset, size = info.byte_offset, info.size
-        else:
-            offset, size = ds.id.get_offset(), ds.id.get_storage_size()
-    with open(path, "r+b") as fh:
-        fh.seek(offset + size // 2)
-        raw = fh.read(4)
-        fh.seek(offset + size // 2)
-        fh.write(bytes(b ^ 0xFF for b in raw))
-
-
 @pytest.fixture(scope="module")
 def graphs():
     out = []
@@ -69,7 +53,7 @@ def test_checksum_written_and_matches(tmp_path, graphs):
     ("dataset", "compression"),
     [("node_features/res_type", "gzip"), ("positions", "none"), ("center", "gzip")],
 )
-def test_flipped_bytes_are_detected(tmp_path, graphs, dataset, compression):
+def test_flipped_bytes_are_detected(tmp_path, graphs, dataset, compression, flip):
     path = tmp_path / "f.hdf5"
     write_graph(path, graphs[0], compression=compression)
     write_graph(path, graphs[1], compression=compression)
@@ -82,7 +66,7 @@ def test_flipped_bytes_are_detected(tmp_path, graphs, dataset, compression):
     assert "checksum" in reason  # HDF5's fletcher32 or our entry checksum
 
 
-def test_inspect_verify_reports_and_fails(two_entries, capsys):
+def test_inspect_verify_reports_and_fails(two_entries, capsys, flip):
     path, ids = two_entries
     assert main(["inspect", "--verify", str(path)]) == 0
     assert "2 entries verified" in capsys.readouterr().out
@@ -95,7 +79,7 @@ def test_inspect_verify_reports_and_fails(two_entries, capsys):
     assert report["ok"] is False and list(report["bad"]) == [ids[1]]
 
 
-def test_merge_never_copies_a_corrupt_entry(tmp_path, two_entries, capsys):
+def test_merge_never_copies_a_corrupt_entry(tmp_path, two_entries, capsys, flip):
     path, ids = two_entries
     flip(path, ids[0], "node_features/res_type")
     out = tmp_path / "merged.hdf5"
@@ -111,7 +95,7 @@ def test_merge_never_copies_a_corrupt_entry(tmp_path, two_entries, capsys):
     assert f"corrupt entry {ids[0]!r}" in capsys.readouterr().err
 
 
-def test_merge_append_drops_corrupt_entries_of_the_output(tmp_path, graphs):
+def test_merge_append_drops_corrupt_entries_of_the_output(tmp_path, graphs, flip):
     a, b = tmp_path / "a.hdf5", tmp_path / "b.hdf5"
     write_graph(a, graphs[0])
     write_graph(b, graphs[1])
@@ -142,7 +126,7 @@ def _collection():
     return qc
 
 
-def test_resume_recomputes_a_corrupt_entry(tmp_path):
+def test_resume_recomputes_a_corrupt_entry(tmp_path, flip):
     prefix = tmp_path / "run"
     first = process(_collection(), prefix=prefix, executor="serial", verbose=False)
     out = first.output
@@ -159,14 +143,14 @@ def test_resume_recomputes_a_corrupt_entry(tmp_path):
         np.testing.assert_array_equal(ff.read_graph(ids[1]).node_features["res_type"], before)
 
 
-def test_reading_a_corrupt_entry_names_it(two_entries):
+def test_reading_a_corrupt_entry_names_it(two_entries, flip):
     path, ids = two_entries
     flip(path, ids[0], "node_features/res_type")
     with FeatureFile(path) as ff, pytest.raises(StorageError, match="is damaged"):
         ff.read_graph(ids[0])
 
 
-def test_dataset_reader_names_the_damaged_array(two_entries):
+def test_dataset_reader_names_the_damaged_array(two_entries, flip):
     from deeprank_like.storage.entries import open_entry, read_feature
 
     path, ids = two_entries
