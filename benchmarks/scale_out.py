@@ -17,7 +17,10 @@ dask's own settings: ``MALLOC_TRIM_THRESHOLD_=65536`` in the workers, the 10 ms 
 ms ticks), ``mpi-trim64k`` (MPI ranks with ``MALLOC_TRIM_THRESHOLD_=65536``, which they
 inherited from a dask run started earlier by the same process), ``processes-mergeverifies``
 and ``mpi-mergeverifies`` (the final merge verifies every shard itself, in one process,
-instead of the workers: ``deeprank_like.processing.run.WORKERS_CHECK_SHARDS = False``).
+instead of the workers: ``deeprank_like.processing.run.WORKERS_CHECK_SHARDS = False``),
+``processes-copyall``, ``dask-copyall`` and ``mpi-copyall`` (the merge copies every entry
+instead of starting from a byte copy of the first shard:
+``deeprank_like.storage.merge.ADOPT_FIRST_INPUT = False``).
 
 Prints::
 
@@ -192,10 +195,7 @@ def mpi_child(args: argparse.Namespace) -> int:
     from deeprank_like.processing import MPIExecutor
 
     workdir = Path(args.workdir)
-    if args.mpi_child.endswith("-mergeverifies"):
-        import deeprank_like.processing.run as run
-
-        run.WORKERS_CHECK_SHARDS = False
+    _earlier_merge(args.mpi_child)
     if args.mpi_child == "mpi-pool":
         with MPIExecutor(args.workers) as ex:
             result = run_once(ex, args.queries, workdir, "mpi-pool", args.modules)
@@ -246,16 +246,24 @@ def _children_cpu() -> float:
     return me.ru_utime + me.ru_stime
 
 
-def run_executor(name: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+def _earlier_merge(name: str) -> None:
+    """Set the merge behaviour a label asks for (``-mergeverifies``, ``-copyall``), or the default."""
     import deeprank_like.processing.run as run
+    import deeprank_like.storage.merge as merge
+
+    run.WORKERS_CHECK_SHARDS = not name.endswith("-mergeverifies")
+    merge.ADOPT_FIRST_INPUT = not name.endswith("-copyall")
+
+
+def run_executor(name: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from deeprank_like.processing import DaskExecutor, ProcessExecutor
 
-    if name in ("mpi", "mpi-pool", "mpi-trim64k", "mpi-mergeverifies"):
+    if name in ("mpi", "mpi-pool", "mpi-trim64k", "mpi-mergeverifies", "mpi-copyall"):
         return run_mpi(name, args, workdir)
     environ = dict(os.environ)
-    if name in ("processes", "processes-mergeverifies"):
+    if name in ("processes", "processes-mergeverifies", "processes-copyall"):
         executor: Any = ProcessExecutor(args.workers)
-    elif name == "dask":
+    elif name in ("dask", "dask-copyall"):
         executor = DaskExecutor(n_workers=args.workers)
     elif name == "dask-perquery":
         executor = DaskExecutor(n_workers=args.workers, chunksize=1)
@@ -269,14 +277,15 @@ def run_executor(name: str, args: argparse.Namespace, workdir: Path) -> dict[str
     else:
         raise SystemExit(
             f"unknown executor {name!r}: processes, dask, dask-perquery, mpi, mpi-pool, "
-            "dask-plain, mpi-trim64k, processes-mergeverifies, mpi-mergeverifies"
+            "dask-plain, mpi-trim64k, processes-mergeverifies, mpi-mergeverifies, "
+            "processes-copyall, dask-copyall, mpi-copyall"
         )
-    run.WORKERS_CHECK_SHARDS = not name.endswith("-mergeverifies")
+    _earlier_merge(name)
     try:
         with executor:
             return run_once(executor, args.queries, workdir, name, args.modules)
     finally:
-        run.WORKERS_CHECK_SHARDS = True
+        _earlier_merge("")
         if name == "dask-plain":
             executor.client.close()
             cluster.close()

@@ -18,7 +18,6 @@ from deeprank_like.storage.files import (
     DiskFullError,
     disk_full_errno,
     entry_summary,
-    json_attr,
     open_h5,
     os_error_message,
     package_version,
@@ -32,15 +31,20 @@ from deeprank_like.storage.schema import (
     ATTR_CONFIG,
     ATTR_CREATED_BY,
     ATTR_ENTRY_COUNT,
-    ATTR_FEATURE_SPECS,
     ATTR_PACKAGE_VERSION,
+    TMP,
     entry_id,
+    entry_name,
 )
 from deeprank_like.storage.writer import _store_failures, read_failure_rows
 
 __all__ = ["MergeResult", "merge_files"]
 
 log = logging.getLogger(__name__)
+
+#: A new output starts as a byte copy of the first input when its verified listing is given
+#: (``verified``); False: copy every entry (``benchmarks/scale_out.py`` measures both).
+ADOPT_FIRST_INPUT = True
 
 
 @dataclass
@@ -90,7 +94,9 @@ def merge_files(
     """Copy the complete entries of ``inputs`` into ``out``.
 
     The result is written to a temporary file next to ``out`` and renamed at the end, so
-    ``out`` is never left half-written. Every entry is verified before it is copied
+    ``out`` is never left half-written. A new ``out`` starts as a byte copy of the first input
+    when ``verified`` lists it (its entries are then not copied one by one: with the shards of
+    ``W`` workers, the merge copies ``(W - 1) / W`` of the entries). Every entry is verified before it is copied
     (checksum, readability; see :func:`~deeprank_like.storage.integrity.check_entry`): a bad
     entry is never copied, it is listed in ``MergeResult.corrupt`` and in the failure table
     of ``out``. Compressed chunks are copied as they are. ``out`` is locked
@@ -172,11 +178,14 @@ def _merge_locked(
     tmp = f"{out}.tmp-{os.getpid()}"
     result = MergeResult(output=out)
     try:
+        base = None
         if append and exists:
             open_h5(out, "r", repair=repair).close()  # validate before copying
             shutil.copyfile(out, tmp)
+        elif ADOPT_FIRST_INPUT:
+            base = _adopt(paths, verified, tmp)
         with open_h5(tmp, "a") as dst:
-            _merge_into(dst, paths, out, on_duplicate, repair, created_by, result, verified)
+            _merge_into(dst, paths, out, on_duplicate, repair, created_by, result, verified, base)
         with open(tmp, "rb+") as fh:  # the data must be on disk before the rename
             os.fsync(fh.fileno())
         os.replace(tmp, out)
@@ -192,6 +201,44 @@ def _merge_locked(
     return result
 
 
+def _adopt(paths: list[str], verified: Mapping[str, FileCheck], tmp: str) -> str | None:
+    """Start ``tmp`` as a byte copy of the first input if its listing is given; that input.
+
+    Only the first input, so that "keep the first" of duplicate entries means what it did.
+    None (``tmp`` not created) when there is no such input or the copy cannot be opened.
+    """
+    first = paths[0] if paths else None
+    listing = verified.get(first) if first is not None else None
+    if listing is None or listing.error or not listing.good:
+        return None
+    shutil.copyfile(first, tmp)
+    try:
+        open_h5(tmp, "a").close()
+    except StorageError as exc:  # e.g. changed since it was listed: merge it entry by entry
+        log.warning("%s: cannot start the merge from it (%s); copying its entries", first, exc)
+        os.remove(tmp)
+        return None
+    return first
+
+
+def _copy_entry(src: h5py.File, dst: h5py.File, name: str) -> None:
+    """Copy root group ``name`` of ``src`` to ``dst`` (chunks as stored, UTF-8 link name)."""
+    raw = name.encode("utf-8")
+    h5py.h5o.copy(src.id, raw, dst.id, raw, lcpl=_utf8_links())
+
+
+_lcpl: list = []
+
+
+def _utf8_links():
+    """A link-creation property list with UTF-8 names (as h5py's own group methods use)."""
+    if not _lcpl:
+        plist = h5py.h5p.create(h5py.h5p.LINK_CREATE)
+        plist.set_char_encoding(h5py.h5t.CSET_UTF8)
+        _lcpl.append(plist)
+    return _lcpl[0]
+
+
 def _merge_into(
     dst: h5py.File,
     paths: list[str],
@@ -201,29 +248,47 @@ def _merge_into(
     created_by: str,
     result: MergeResult,
     verified: Mapping[str, FileCheck],
+    base: str | None = None,
 ) -> None:
-    fresh = int(dst.attrs.get(ATTR_ENTRY_COUNT, 0)) == 0 and not complete_entry_names(dst)
-    own = check_file(dst)  # the entries of an existing output (append) are verified too
+    """Merge ``paths`` into ``dst``.
+
+    ``dst`` is ``out`` to append to, a new file, or (``base``) a copy of the input ``base``,
+    whose listing ``verified[base]`` stands for its entries.
+    """
+    if base is not None:
+        own, where = verified[base], base
+        if TMP in dst:  # a writer's scratch group: never part of an output
+            del dst[TMP]
+        fresh = False
+    else:
+        fresh = int(dst.attrs.get(ATTR_ENTRY_COUNT, 0)) == 0 and not complete_entry_names(dst)
+        own, where = check_file(dst), out  # an existing output's entries are verified too
     if own.error:
-        raise StorageError(f"{out}: cannot list its entries ({own.error})")
+        raise StorageError(f"{where}: cannot list its entries ({own.error})")
     corrupt_rows = []
     for name in own.incomplete:  # never read; would block a copy of that name
         del dst[name]
     for name, reason in own.bad.items():
         qid = entry_id(name)
-        result.corrupt.append((qid, out, reason))
+        result.corrupt.append((qid, where, reason))
         corrupt_rows.append(
-            (qid, "write", "StorageError", f"{out}: entry failed verification: {reason}")
+            (qid, "write", "StorageError", f"{where}: entry failed verification: {reason}")
         )
-        log.warning("%s: entry %r failed verification (%s); dropped", out, qid, reason)
+        log.warning("%s: entry %r failed verification (%s); dropped", where, qid, reason)
         del dst[name]
-    origin: dict[str, str] = {name: out for name in own.good}
-    specs, counts = (
-        _summary(dst) if not (own.bad or own.incomplete) else scan_summary(dst, own.good)
-    )
+    origin: dict[str, str] = {name: where for name in own.good}
+    if not own.good:
+        specs, counts = {}, {}
+    elif own.bad or own.incomplete:
+        specs, counts = scan_summary(dst, own.good)
+    else:
+        specs, counts = entry_summary(dst, own.good)
+    result.copied += len(own.good) if base is not None else 0
     failures = read_failure_rows(dst)
     config_set = not fresh
     for path in paths:
+        if path == base:
+            continue
         try:
             src = open_h5(path, "r", repair=repair)
         except DiskFullError:
@@ -246,6 +311,7 @@ def _merge_into(
                     (qid, "write", "StorageError", f"{path}: entry failed verification: {reason}")
                 )
                 log.warning("%s: entry %r failed verification (%s); not copied", path, qid, reason)
+            copied = []
             for name in listing.good:
                 if name in origin:
                     qid = stored_id(src[name], name)
@@ -256,21 +322,28 @@ def _merge_into(
                         )
                     result.duplicates.append(qid)
                     continue
-                src.copy(src[name], dst, name=name)
+                _copy_entry(src, dst, name)
                 origin[name] = path
-                result.copied += 1
-                for key, spec in (json_attr(src[name], ATTR_FEATURE_SPECS, {}) or {}).items():
-                    specs.setdefault(key, spec)
-                    counts[key] = counts.get(key, 0) + 1
+                copied.append(name)
+            result.copied += len(copied)
+            # the input's root summary when it covers exactly the entries copied
+            if len(copied) == len(listing.good) and not listing.bad:
+                got = entry_summary(src, copied) if copied else ({}, {})
+            else:
+                got = scan_summary(src, copied)
+            for key, spec in got[0].items():
+                specs.setdefault(key, spec)
+            for key, n in got[1].items():
+                counts[key] = counts.get(key, 0) + int(n)
             try:
                 failures += read_failure_rows(src)
             except (OSError, KeyError, RuntimeError, ValueError) as exc:
                 log.warning("%s: failure table unreadable (%s); not copied", path, exc)
     failures += corrupt_rows
-    ids = {stored_id(dst[name], name) for name in origin}
+    stored = _stored(dst, origin, {row[0] for row in failures})
     latest: dict[str, tuple] = {}
     for row in failures:
-        if row[0] not in ids:
+        if row[0] not in stored:
             latest[row[0]] = row
     _store_failures(dst, list(latest.values()))
     write_summary(dst, specs, counts, len(origin))
@@ -278,6 +351,25 @@ def _merge_into(
     dst.attrs[ATTR_PACKAGE_VERSION] = package_version()
     result.entries = len(origin)
     result.failures = len(latest)
+
+
+def _stored(dst: h5py.File, origin: Mapping[str, str], ids: set[str]) -> set[str]:
+    """The ids among ``ids`` that an entry of ``dst`` (group names ``origin``) stores.
+
+    Entries written by this package are named :func:`entry_name` of their id, so an id is
+    looked up by its name (and its ``id`` attribute read); other names (files written by
+    other tools) make it read the id of every entry.
+    """
+    if not ids:
+        return set()
+    if all(entry_name(entry_id(name)) == name for name in origin):
+        found = set()
+        for qid in ids:
+            name = entry_name(qid) if qid else ""
+            if name in origin and stored_id(dst[name], name) == qid:
+                found.add(qid)
+        return found
+    return ids & {stored_id(dst[name], name) for name in origin}
 
 
 def _names(src: h5py.File, path: str, repair: bool, result: MergeResult) -> list[str]:
@@ -290,10 +382,3 @@ def _names(src: h5py.File, path: str, repair: bool, result: MergeResult) -> list
             raise StorageError(message) from exc
         result.unreadable.append((path, message))
         return []
-
-
-def _summary(f: h5py.File) -> tuple[dict, dict]:
-    names = complete_entry_names(f)
-    if not names:
-        return {}, {}
-    return entry_summary(f, names)

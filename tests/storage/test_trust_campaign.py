@@ -107,16 +107,20 @@ def test_entry_without_complete_flag(tmp_path, done_run, capsys):
 
 KILL = """
 import os, signal, sys
-import h5py
 from pathlib import Path
+import deeprank_like.storage.merge as merge
 calls = [0]
-real_copy = h5py.Group.copy
-def copy(self, *args, **kwargs):
+real_copy, real_summary = merge._copy_entry, merge.write_summary
+def copy(*args, **kwargs):  # the N-th entry copied one by one
     calls[0] += 1
-    if calls[0] == int(sys.argv[2]):
+    if sys.argv[2].isdigit() and calls[0] == int(sys.argv[2]):
         os.kill(os.getpid(), signal.SIGKILL)
-    return real_copy(self, *args, **kwargs)
-h5py.Group.copy = copy
+    return real_copy(*args, **kwargs)
+def summary(*args, **kwargs):  # every entry is in the temporary file, not yet renamed
+    if sys.argv[2] == "summary":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_summary(*args, **kwargs)
+merge._copy_entry, merge.write_summary = copy, summary
 from deeprank_like import ProteinProteinInterfaceQuery, QueryCollection
 from deeprank_like.processing import process
 from deeprank_like.storage import merge_files
@@ -139,7 +143,9 @@ def _killed(tmp_path, *args):
 
 def test_kill_during_the_final_merge_then_resume(tmp_path):
     prefix = tmp_path / "run"
-    _killed(tmp_path, "process", 2, prefix)  # SIGKILL while copying the 2nd entry
+    # SIGKILL at the end of the merge (the one shard is its byte-copied start, so no entry is
+    # copied one by one)
+    _killed(tmp_path, "process", "summary", prefix)
     assert list(tmp_path.glob("run.hdf5.tmp-*"))  # the merge's temporary file
     assert list(tmp_path.glob("run.shard-*.hdf5"))  # the shard is intact
     assert Path(lock_path(tmp_path / "run.hdf5")).exists()  # left by the dead run
