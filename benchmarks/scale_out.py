@@ -103,6 +103,7 @@ def run_once(executor: Any, n: int, workdir: Path, label: str, modules: str) -> 
             executor=executor)  # fmt: skip
     qc = collection(n)
     expected = qc.ids()
+    os.sync()  # the kernel writes the earlier runs' files back now, not during this one
     cpu0 = _live_cpu(executor)
     t0 = time.perf_counter()
     summary = process(qc, make_config(workdir / label, modules), executor=executor)
