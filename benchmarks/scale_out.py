@@ -17,16 +17,14 @@ dask's own settings: ``MALLOC_TRIM_THRESHOLD_=65536`` in the workers, the 10 ms 
 ms ticks), ``mpi-trim64k`` (MPI ranks with ``MALLOC_TRIM_THRESHOLD_=65536``, which they
 inherited from a dask run started earlier by the same process), ``processes-mergeverifies``
 and ``mpi-mergeverifies`` (the final merge verifies every shard itself, in one process,
-instead of the workers: ``deeprank_like.processing.run.WORKERS_CHECK_SHARDS = False``),
-``processes-copyall``, ``dask-copyall`` and ``mpi-copyall`` (the merge copies every entry
-instead of starting from a byte copy of the first shard:
-``deeprank_like.storage.merge.ADOPT_FIRST_INPUT = False``).
+instead of the workers: ``deeprank_like.processing.run.WORKERS_CHECK_SHARDS = False``).
 
 Prints::
 
     serial_queries_per_s: <v> queries/s        (one process, --baseline queries)
     <executor>_queries_per_s: <v> queries/s     (--workers workers, --queries queries)
-    <executor>_efficiency: <v> %               (rate / (workers x serial rate))
+    <executor>_efficiency: <v> %               (rate / (workers x serial rate around it))
+    <executor>_serial_queries_per_s: <v> q/s    (mean of the serial runs just before and after)
     <executor>_entries_exactly_once: 1          (0: an entry is missing or repeated)
     <executor>_cpu_s_per_query: <v> s           (CPU of every process of the timed run / queries)
     <executor>_cpu_efficiency: <v> %           (serial CPU per query / the executor's: what
@@ -47,8 +45,10 @@ The queries are residue PPI interfaces of the example structures shipped in
 :func:`deeprank_like.processing.process`. Each executor is started before the clock runs and
 warmed up on a few queries; the timed part is one ``process()`` call: featurisation, shard
 writing and the final merge. The MPI runs start this script again under ``mpiexec`` and read
-their timing back from a JSON file. The serial rate is measured before and after the
-executors (their mean is the reference), so that a load that changes during the run shows.
+their timing back from a JSON file. The serial rate is measured before and after every
+executor, and each executor is compared with the mean of the two serial runs around it: the
+rate of this shared machine drifts by 10-20 % within minutes (same code, same queries), more
+than what the executors differ by. ``serial_queries_per_s`` is the mean of all serial runs.
 
 Before each run, a line ``# <executor> workers: MALLOC_TRIM_THRESHOLD_=..., OMP_NUM_THREADS=...``
 gives the environment the featurising processes see: dask's nanny sets
@@ -248,23 +248,21 @@ def _children_cpu() -> float:
 
 
 def _earlier_merge(name: str) -> None:
-    """Set the merge behaviour a label asks for (``-mergeverifies``, ``-copyall``), or the default."""
+    """Set the merge behaviour a label asks for (``-mergeverifies``), or the default."""
     import deeprank_like.processing.run as run
-    import deeprank_like.storage.merge as merge
 
     run.WORKERS_CHECK_SHARDS = not name.endswith("-mergeverifies")
-    merge.ADOPT_FIRST_INPUT = not name.endswith("-copyall")
 
 
 def run_executor(name: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from deeprank_like.processing import DaskExecutor, ProcessExecutor
 
-    if name in ("mpi", "mpi-pool", "mpi-trim64k", "mpi-mergeverifies", "mpi-copyall"):
+    if name in ("mpi", "mpi-pool", "mpi-trim64k", "mpi-mergeverifies"):
         return run_mpi(name, args, workdir)
     environ = dict(os.environ)
-    if name in ("processes", "processes-mergeverifies", "processes-copyall"):
+    if name in ("processes", "processes-mergeverifies"):
         executor: Any = ProcessExecutor(args.workers)
-    elif name in ("dask", "dask-copyall"):
+    elif name == "dask":
         executor = DaskExecutor(n_workers=args.workers)
     elif name == "dask-perquery":
         executor = DaskExecutor(n_workers=args.workers, chunksize=1)
@@ -278,8 +276,7 @@ def run_executor(name: str, args: argparse.Namespace, workdir: Path) -> dict[str
     else:
         raise SystemExit(
             f"unknown executor {name!r}: processes, dask, dask-perquery, mpi, mpi-pool, "
-            "dask-plain, mpi-trim64k, processes-mergeverifies, mpi-mergeverifies, "
-            "processes-copyall, dask-copyall, mpi-copyall"
+            "dask-plain, mpi-trim64k, processes-mergeverifies, mpi-mergeverifies"
         )
     _earlier_merge(name)
     try:
@@ -322,10 +319,15 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.modules}, load average {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        with SerialExecutor() as ex:
-            serial = run_once(ex, args.baseline, workdir, "serial", args.modules)
-        print(f"# serial before: {serial['rate']:.2f} queries/s", flush=True)
-        runs = {}
+
+        def serial_run(label: str) -> dict[str, Any]:
+            with SerialExecutor() as ex:
+                r = run_once(ex, args.baseline, workdir, label, args.modules)
+            print(f"# {label}: {r['rate']:.2f} queries/s", flush=True)
+            return r
+
+        serials = [serial_run("serial-0")]
+        runs, around = {}, {}
         for name in [e.strip() for e in args.executors.split(",") if e.strip()]:
             r = run_executor(name, args, workdir)
             runs[name] = r
@@ -336,15 +338,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"# {name}: whole MPI job {r['job_cpu_s']:.1f} CPU-s, of which the timed "
                       f"call {r['cpu_s']:.1f} (the rest: start-up, imports, warm-up, "
                       "mpiexec)", flush=True)  # fmt: skip
-        with SerialExecutor() as ex:
-            after = run_once(ex, args.baseline, workdir, "serial-after", args.modules)
-        print(f"# serial after: {after['rate']:.2f} queries/s", flush=True)
-        r1 = (serial["rate"] + after["rate"]) / 2
-        serial_cpu = (serial["cpu_s"] + after["cpu_s"]) / (2 * args.baseline)
+            serials.append(serial_run(f"serial-{len(serials)}"))
+            around[name] = (serials[-2]["rate"] + serials[-1]["rate"]) / 2
+        r1 = sum(s["rate"] for s in serials) / len(serials)
+        serial_cpu = sum(s["cpu_s"] for s in serials) / (len(serials) * args.baseline)
         print(f"serial_queries_per_s: {r1:.2f} queries/s")
         for name, r in runs.items():
             print(f"{name}_queries_per_s: {r['rate']:.2f} queries/s")
-            print(f"{name}_efficiency: {100 * r['rate'] / (args.workers * r1):.1f} %")
+            print(f"{name}_serial_queries_per_s: {around[name]:.2f} queries/s")
+            print(f"{name}_efficiency: {100 * r['rate'] / (args.workers * around[name]):.1f} %")
             print(f"{name}_entries_exactly_once: {int(r['exactly_once'] and not r['failed'])}")
             if r.get("cpu_s") is not None:
                 cpu = r["cpu_s"] / r["queries"]
@@ -352,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}_cpu_efficiency: {100 * serial_cpu / cpu:.1f} %")
                 print(f"{name}_worker_cpu_s_per_query: {r['worker_cpu_s'] / r['queries']:.4f} s")
                 print(f"{name}_main_cpu_s_per_query: {r['main_cpu_s'] / r['queries']:.4f} s")
-        ref = next(iter(runs.values()), serial)
+        ref = next(iter(runs.values()), serials[0])
         entry_bytes = ref["bytes"] / ref["queries"]
         print(f"entry_bytes: {entry_bytes:.0f} B")
         print(f"cpu_s_per_query: {1 / r1:.4f} s")

@@ -298,10 +298,9 @@ def _run_tasks(
 ) -> _Outcome:
     """Run every task on the executor; count results into ``summary``; collect failures.
 
-    With ``output`` (``(base, shard template)``), the workers then verify the shards
-    (:func:`_check_shards`), so that the final merge, which runs in one process, need not, and
-    can start from a byte copy of the first shard (one worker: the check runs here, as the
-    merge would have run it).
+    With ``output`` (``(base, shard template)``) and more than one worker, the workers then
+    verify the shards (:func:`_check_shards`), so that the final merge, which runs in one
+    process, need not.
     """
     outcome = _Outcome()
     if not tasks:
@@ -351,7 +350,7 @@ def _run_tasks(
                 log.warning("query %s failed at %s: %s: %s", *(result[k] for k in keys))
             bar.update(1)
             bar.set_postfix(failed=len(outcome.failures), refresh=False)
-        if output is not None and not outcome.disk_full and items is tasks:
+        if output is not None and not outcome.disk_full and items is tasks and ex.n_workers > 1:
             _check_shards(ex, output, outcome)
     finally:
         bar.close()

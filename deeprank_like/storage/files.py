@@ -36,6 +36,7 @@ __all__ = [
     "NO_SPACE_TEXT",
     "DiskFullError",
     "check_root",
+    "copy_object",
     "disk_full_errno",
     "entry_summary",
     "free_bytes",
@@ -57,6 +58,19 @@ NO_SPACE_TEXT = {
     errno.EDQUOT: "disk quota exceeded",
     errno.EFBIG: "file size limit exceeded",
 }
+
+def copy_object(src: h5py.Group, name: str, dst: h5py.Group, dst_name: str | None = None) -> None:
+    """Copy object ``name`` of ``src`` (a group: everything under it) to ``dst/dst_name``.
+
+    One ``H5Ocopy``: chunks are copied as stored (no decompression), object headers are
+    written at their final size, link names are UTF-8 (as h5py's own methods write them).
+    """
+    # a property list per call: one kept in a global outlives the HDF5 library at exit
+    lcpl = h5py.h5p.create(h5py.h5p.LINK_CREATE)
+    lcpl.set_char_encoding(h5py.h5t.CSET_UTF8)
+    target = (name if dst_name is None else dst_name).encode("utf-8")
+    h5py.h5o.copy(src.id, name.encode("utf-8"), dst.id, target, lcpl=lcpl)
+
 
 #: Files whose writing failed in this process: path → reason (used to explain a later open).
 FAILED_WRITES: dict[str, str] = {}

@@ -16,6 +16,7 @@ from deeprank_like.errors import StorageError
 from deeprank_like.storage.entries import stored_id
 from deeprank_like.storage.files import (
     DiskFullError,
+    copy_object,
     disk_full_errno,
     entry_summary,
     open_h5,
@@ -32,7 +33,6 @@ from deeprank_like.storage.schema import (
     ATTR_CREATED_BY,
     ATTR_ENTRY_COUNT,
     ATTR_PACKAGE_VERSION,
-    TMP,
     entry_id,
     entry_name,
 )
@@ -41,10 +41,6 @@ from deeprank_like.storage.writer import _store_failures, read_failure_rows
 __all__ = ["MergeResult", "merge_files"]
 
 log = logging.getLogger(__name__)
-
-#: A new output starts as a byte copy of the first input when its verified listing is given
-#: (``verified``); False: copy every entry (``benchmarks/scale_out.py`` measures both).
-ADOPT_FIRST_INPUT = True
 
 
 @dataclass
@@ -94,9 +90,7 @@ def merge_files(
     """Copy the complete entries of ``inputs`` into ``out``.
 
     The result is written to a temporary file next to ``out`` and renamed at the end, so
-    ``out`` is never left half-written. A new ``out`` starts as a byte copy of the first input
-    when ``verified`` lists it (its entries are then not copied one by one: with the shards of
-    ``W`` workers, the merge copies ``(W - 1) / W`` of the entries). Every entry is verified before it is copied
+    ``out`` is never left half-written. Every entry is verified before it is copied
     (checksum, readability; see :func:`~deeprank_like.storage.integrity.check_entry`): a bad
     entry is never copied, it is listed in ``MergeResult.corrupt`` and in the failure table
     of ``out``. Compressed chunks are copied as they are. ``out`` is locked
@@ -178,14 +172,11 @@ def _merge_locked(
     tmp = f"{out}.tmp-{os.getpid()}"
     result = MergeResult(output=out)
     try:
-        base = None
         if append and exists:
             open_h5(out, "r", repair=repair).close()  # validate before copying
             shutil.copyfile(out, tmp)
-        elif ADOPT_FIRST_INPUT:
-            base = _adopt(paths, verified, tmp)
         with open_h5(tmp, "a") as dst:
-            _merge_into(dst, paths, out, on_duplicate, repair, created_by, result, verified, base)
+            _merge_into(dst, paths, out, on_duplicate, repair, created_by, result, verified)
         with open(tmp, "rb+") as fh:  # the data must be on disk before the rename
             os.fsync(fh.fileno())
         os.replace(tmp, out)
@@ -201,42 +192,9 @@ def _merge_locked(
     return result
 
 
-def _adopt(paths: list[str], verified: Mapping[str, FileCheck], tmp: str) -> str | None:
-    """Start ``tmp`` as a byte copy of the first input if its listing is given; that input.
-
-    Only the first input, so that "keep the first" of duplicate entries means what it did.
-    None (``tmp`` not created) when there is no such input or the copy cannot be opened.
-    """
-    first = paths[0] if paths else None
-    listing = verified.get(first) if first is not None else None
-    if listing is None or listing.error or not listing.good:
-        return None
-    shutil.copyfile(first, tmp)
-    try:
-        open_h5(tmp, "a").close()
-    except StorageError as exc:  # e.g. changed since it was listed: merge it entry by entry
-        log.warning("%s: cannot start the merge from it (%s); copying its entries", first, exc)
-        os.remove(tmp)
-        return None
-    return first
-
-
 def _copy_entry(src: h5py.File, dst: h5py.File, name: str) -> None:
-    """Copy root group ``name`` of ``src`` to ``dst`` (chunks as stored, UTF-8 link name)."""
-    raw = name.encode("utf-8")
-    h5py.h5o.copy(src.id, raw, dst.id, raw, lcpl=_utf8_links())
-
-
-_lcpl: list = []
-
-
-def _utf8_links():
-    """A link-creation property list with UTF-8 names (as h5py's own group methods use)."""
-    if not _lcpl:
-        plist = h5py.h5p.create(h5py.h5p.LINK_CREATE)
-        plist.set_char_encoding(h5py.h5t.CSET_UTF8)
-        _lcpl.append(plist)
-    return _lcpl[0]
+    """Copy root group ``name`` of ``src`` to ``dst`` (chunks as stored)."""
+    copy_object(src, name, dst)
 
 
 def _merge_into(
@@ -248,47 +206,32 @@ def _merge_into(
     created_by: str,
     result: MergeResult,
     verified: Mapping[str, FileCheck],
-    base: str | None = None,
 ) -> None:
-    """Merge ``paths`` into ``dst``.
-
-    ``dst`` is ``out`` to append to, a new file, or (``base``) a copy of the input ``base``,
-    whose listing ``verified[base]`` stands for its entries.
-    """
-    if base is not None:
-        own, where = verified[base], base
-        if TMP in dst:  # a writer's scratch group: never part of an output
-            del dst[TMP]
-        fresh = False
-    else:
-        fresh = int(dst.attrs.get(ATTR_ENTRY_COUNT, 0)) == 0 and not complete_entry_names(dst)
-        own, where = check_file(dst), out  # an existing output's entries are verified too
+    fresh = int(dst.attrs.get(ATTR_ENTRY_COUNT, 0)) == 0 and not complete_entry_names(dst)
+    own = check_file(dst)  # the entries of an existing output (append) are verified too
     if own.error:
-        raise StorageError(f"{where}: cannot list its entries ({own.error})")
+        raise StorageError(f"{out}: cannot list its entries ({own.error})")
     corrupt_rows = []
     for name in own.incomplete:  # never read; would block a copy of that name
         del dst[name]
     for name, reason in own.bad.items():
         qid = entry_id(name)
-        result.corrupt.append((qid, where, reason))
+        result.corrupt.append((qid, out, reason))
         corrupt_rows.append(
-            (qid, "write", "StorageError", f"{where}: entry failed verification: {reason}")
+            (qid, "write", "StorageError", f"{out}: entry failed verification: {reason}")
         )
-        log.warning("%s: entry %r failed verification (%s); dropped", where, qid, reason)
+        log.warning("%s: entry %r failed verification (%s); dropped", out, qid, reason)
         del dst[name]
-    origin: dict[str, str] = {name: where for name in own.good}
+    origin: dict[str, str] = {name: out for name in own.good}
     if not own.good:
         specs, counts = {}, {}
     elif own.bad or own.incomplete:
         specs, counts = scan_summary(dst, own.good)
     else:
         specs, counts = entry_summary(dst, own.good)
-    result.copied += len(own.good) if base is not None else 0
     failures = read_failure_rows(dst)
     config_set = not fresh
     for path in paths:
-        if path == base:
-            continue
         try:
             src = open_h5(path, "r", repair=repair)
         except DiskFullError:

@@ -110,17 +110,13 @@ import os, signal, sys
 from pathlib import Path
 import deeprank_like.storage.merge as merge
 calls = [0]
-real_copy, real_summary = merge._copy_entry, merge.write_summary
-def copy(*args, **kwargs):  # the N-th entry copied one by one
+real_copy = merge._copy_entry
+def copy(*args, **kwargs):  # the merge copies one entry
     calls[0] += 1
-    if sys.argv[2].isdigit() and calls[0] == int(sys.argv[2]):
+    if calls[0] == int(sys.argv[2]):
         os.kill(os.getpid(), signal.SIGKILL)
     return real_copy(*args, **kwargs)
-def summary(*args, **kwargs):  # every entry is in the temporary file, not yet renamed
-    if sys.argv[2] == "summary":
-        os.kill(os.getpid(), signal.SIGKILL)
-    return real_summary(*args, **kwargs)
-merge._copy_entry, merge.write_summary = copy, summary
+merge._copy_entry = copy
 from deeprank_like import ProteinProteinInterfaceQuery, QueryCollection
 from deeprank_like.processing import process
 from deeprank_like.storage import merge_files
@@ -143,9 +139,7 @@ def _killed(tmp_path, *args):
 
 def test_kill_during_the_final_merge_then_resume(tmp_path):
     prefix = tmp_path / "run"
-    # SIGKILL at the end of the merge (the one shard is its byte-copied start, so no entry is
-    # copied one by one)
-    _killed(tmp_path, "process", "summary", prefix)
+    _killed(tmp_path, "process", 2, prefix)  # SIGKILL while copying the 2nd entry
     assert list(tmp_path.glob("run.hdf5.tmp-*"))  # the merge's temporary file
     assert list(tmp_path.glob("run.shard-*.hdf5"))  # the shard is intact
     assert Path(lock_path(tmp_path / "run.hdf5")).exists()  # left by the dead run
