@@ -59,6 +59,7 @@ NO_SPACE_TEXT = {
     errno.EFBIG: "file size limit exceeded",
 }
 
+
 def copy_object(src: h5py.Group, name: str, dst: h5py.Group, dst_name: str | None = None) -> None:
     """Copy object ``name`` of ``src`` (a group: everything under it) to ``dst/dst_name``.
 
