@@ -17,7 +17,9 @@ dask's own settings: ``MALLOC_TRIM_THRESHOLD_=65536`` in the workers, the 10 ms 
 ms ticks), ``mpi-trim64k`` (MPI ranks with ``MALLOC_TRIM_THRESHOLD_=65536``, which they
 inherited from a dask run started earlier by the same process), ``processes-mergeverifies``
 and ``mpi-mergeverifies`` (the final merge verifies every shard itself, in one process,
-instead of the workers: ``deeprank_like.processing.run.WORKERS_CHECK_SHARDS = False``).
+instead of the workers: ``deeprank_like.processing.run.WORKERS_CHECK_SHARDS = False``),
+``processes-check2`` and ``dask-check2`` (two shard-check tasks per worker instead of
+``CHECK_TASKS_PER_WORKER``).
 
 Prints::
 
@@ -29,6 +31,10 @@ Prints::
     <executor>_cpu_s_per_query: <v> s           (CPU of every process of the timed run / queries)
     <executor>_cpu_efficiency: <v> %           (serial CPU per query / the executor's: what
                                                  coordination costs, whatever the load)
+    <executor>_cores_busy: <v> %                (CPU of the timed run / (workers x its wall
+                                                 time): what the serial phases and the
+                                                 uneven end leave idle, whatever the serial
+                                                 rate)
     <executor>_worker_cpu_s_per_query: <v> s    (CPU of the featurising processes only: pool or
                                                  dask workers, MPI ranks above 0)
     <executor>_main_cpu_s_per_query: <v> s      (CPU of the process that called process():
@@ -247,11 +253,16 @@ def _children_cpu() -> float:
     return me.ru_utime + me.ru_stime
 
 
+_DEFAULTS: dict[str, Any] = {}  # the library's settings, before a label changed them
+
+
 def _earlier_merge(name: str) -> None:
-    """Set the merge behaviour a label asks for (``-mergeverifies``), or the default."""
+    """Set the merge behaviour a label asks for (``-mergeverifies``, ``-check2``), or the default."""
     import deeprank_like.processing.run as run
 
+    default = _DEFAULTS.setdefault("check_tasks", run.CHECK_TASKS_PER_WORKER)
     run.WORKERS_CHECK_SHARDS = not name.endswith("-mergeverifies")
+    run.CHECK_TASKS_PER_WORKER = 2 if name.endswith("-check2") else default
 
 
 def run_executor(name: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -260,9 +271,9 @@ def run_executor(name: str, args: argparse.Namespace, workdir: Path) -> dict[str
     if name in ("mpi", "mpi-pool", "mpi-trim64k", "mpi-mergeverifies"):
         return run_mpi(name, args, workdir)
     environ = dict(os.environ)
-    if name in ("processes", "processes-mergeverifies"):
+    if name in ("processes", "processes-mergeverifies", "processes-check2"):
         executor: Any = ProcessExecutor(args.workers)
-    elif name == "dask":
+    elif name in ("dask", "dask-check2"):
         executor = DaskExecutor(n_workers=args.workers)
     elif name == "dask-perquery":
         executor = DaskExecutor(n_workers=args.workers, chunksize=1)
@@ -276,7 +287,8 @@ def run_executor(name: str, args: argparse.Namespace, workdir: Path) -> dict[str
     else:
         raise SystemExit(
             f"unknown executor {name!r}: processes, dask, dask-perquery, mpi, mpi-pool, "
-            "dask-plain, mpi-trim64k, processes-mergeverifies, mpi-mergeverifies"
+            "dask-plain, mpi-trim64k, processes-mergeverifies, mpi-mergeverifies, "
+            "processes-check2, dask-check2"
         )
     _earlier_merge(name)
     try:
@@ -352,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
                 cpu = r["cpu_s"] / r["queries"]
                 print(f"{name}_cpu_s_per_query: {cpu:.4f} s")
                 print(f"{name}_cpu_efficiency: {100 * serial_cpu / cpu:.1f} %")
+                busy = r["cpu_s"] / (args.workers * r["seconds"])
+                print(f"{name}_cores_busy: {100 * busy:.1f} %")
                 print(f"{name}_worker_cpu_s_per_query: {r['worker_cpu_s'] / r['queries']:.4f} s")
                 print(f"{name}_main_cpu_s_per_query: {r['main_cpu_s'] / r['queries']:.4f} s")
         ref = next(iter(runs.values()), serials[0])

@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import h5py
 
@@ -223,11 +224,11 @@ def _merge_into(
         log.warning("%s: entry %r failed verification (%s); dropped", out, qid, reason)
         del dst[name]
     origin: dict[str, str] = {name: out for name in own.good}
-    if not own.good:
-        specs, counts = {}, {}
-    elif own.bad or own.incomplete:
+    specs: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    if own.good and (own.bad or own.incomplete):
         specs, counts = scan_summary(dst, own.good)
-    else:
+    elif own.good:
         specs, counts = entry_summary(dst, own.good)
     failures = read_failure_rows(dst)
     config_set = not fresh

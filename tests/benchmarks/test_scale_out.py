@@ -29,6 +29,7 @@ def test_tiny_scale_out_run_prints_every_figure(capsys):
     assert float(lines["processes_serial_queries_per_s"].split()[0]) > 0  # the runs around it
     assert float(lines["projected_disk_gb_1e6"].split()[0]) > 0
     assert float(lines["processes_worker_cpu_s_per_query"].split()[0]) > 0
+    assert float(lines["processes_cores_busy"].split()[0]) > 0
     assert "workers: MALLOC_TRIM_THRESHOLD_=" in lines["# processes"]  # the workers' env
 
 
