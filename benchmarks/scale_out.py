@@ -17,9 +17,7 @@ dask's own settings: ``MALLOC_TRIM_THRESHOLD_=65536`` in the workers, the 10 ms 
 ms ticks), ``mpi-trim64k`` (MPI ranks with ``MALLOC_TRIM_THRESHOLD_=65536``, which they
 inherited from a dask run started earlier by the same process), ``processes-mergeverifies``
 and ``mpi-mergeverifies`` (the final merge verifies every shard itself, in one process,
-instead of the workers: ``deeprank_like.processing.run.WORKERS_CHECK_SHARDS = False``),
-``processes-check2`` and ``dask-check2`` (two shard-check tasks per worker instead of
-``CHECK_TASKS_PER_WORKER``).
+instead of the workers: ``deeprank_like.processing.run.WORKERS_CHECK_SHARDS = False``).
 
 Prints::
 
@@ -253,16 +251,11 @@ def _children_cpu() -> float:
     return me.ru_utime + me.ru_stime
 
 
-_DEFAULTS: dict[str, Any] = {}  # the library's settings, before a label changed them
-
-
 def _earlier_merge(name: str) -> None:
-    """Set the merge behaviour a label asks for (``-mergeverifies``, ``-check2``), or the default."""
+    """Set the merge behaviour a label asks for (``-mergeverifies``), or the default."""
     import deeprank_like.processing.run as run
 
-    default = _DEFAULTS.setdefault("check_tasks", run.CHECK_TASKS_PER_WORKER)
     run.WORKERS_CHECK_SHARDS = not name.endswith("-mergeverifies")
-    run.CHECK_TASKS_PER_WORKER = 2 if name.endswith("-check2") else default
 
 
 def run_executor(name: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -271,9 +264,9 @@ def run_executor(name: str, args: argparse.Namespace, workdir: Path) -> dict[str
     if name in ("mpi", "mpi-pool", "mpi-trim64k", "mpi-mergeverifies"):
         return run_mpi(name, args, workdir)
     environ = dict(os.environ)
-    if name in ("processes", "processes-mergeverifies", "processes-check2"):
+    if name in ("processes", "processes-mergeverifies"):
         executor: Any = ProcessExecutor(args.workers)
-    elif name in ("dask", "dask-check2"):
+    elif name == "dask":
         executor = DaskExecutor(n_workers=args.workers)
     elif name == "dask-perquery":
         executor = DaskExecutor(n_workers=args.workers, chunksize=1)
@@ -287,8 +280,7 @@ def run_executor(name: str, args: argparse.Namespace, workdir: Path) -> dict[str
     else:
         raise SystemExit(
             f"unknown executor {name!r}: processes, dask, dask-perquery, mpi, mpi-pool, "
-            "dask-plain, mpi-trim64k, processes-mergeverifies, mpi-mergeverifies, "
-            "processes-check2, dask-check2"
+            "dask-plain, mpi-trim64k, processes-mergeverifies, mpi-mergeverifies"
         )
     _earlier_merge(name)
     try:

@@ -364,8 +364,6 @@ def _run_tasks(
 WORKERS_CHECK_SHARDS = True
 #: Fewest entries of one shard-check task (a task opens the file once).
 CHECK_MIN_ENTRIES = 16
-#: Shard-check tasks per worker (when there are enough entries).
-CHECK_TASKS_PER_WORKER = 8
 
 
 def _check_task(path: str | None, names: list[str] | None, template: str) -> dict[str, Any]:
@@ -374,11 +372,7 @@ def _check_task(path: str | None, names: list[str] | None, template: str) -> dic
 
 
 def _check_shards(ex: Any, output: tuple[str, str], outcome: _Outcome) -> None:
-    """Verify the shards of ``output`` on the workers of ``ex``, about eight tasks per worker.
-
-    Small tasks keep the end even: the last task of a worker is short, so the other workers
-    wait little for it before the merge (with two tasks per worker, one slower worker left
-    the others idle for up to half of its share).
+    """Verify the shards of ``output`` on the workers of ``ex``, about two tasks per worker.
 
     The final merge verifies every entry before it copies it (a checksum over all its
     arrays: two thirds of the merge). Run here, that check uses every worker instead of the
@@ -394,7 +388,7 @@ def _check_shards(ex: Any, output: tuple[str, str], outcome: _Outcome) -> None:
         except Exception as exc:  # the merge deals with it (repair)
             log.debug("%s: not checked by the workers (%s)", path, exc)
     total = sum(len(v) for v in names.values())
-    size = max(CHECK_MIN_ENTRIES, -(-total // (CHECK_TASKS_PER_WORKER * ex.n_workers)))
+    size = max(CHECK_MIN_ENTRIES, -(-total // (2 * ex.n_workers)))
     checks = []
     for path, keys in names.items():
         parts = [keys[i : i + size] for i in range(0, len(keys), size)] or [[]]

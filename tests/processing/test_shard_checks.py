@@ -130,35 +130,3 @@ def test_a_check_that_did_not_come_back_leaves_the_shard_to_the_merge(shard):
     assert list(outcome.verified()) == [path]
     missing = check_shard({"check_shard": path + ".gone", "names": None, "shard_template": ""})
     assert missing["check"] is None
-
-
-class _RecordingExecutor:
-    """Runs tasks in this process and records them (two workers, as far as the split goes)."""
-
-    n_workers = 2
-
-    def __init__(self):
-        self.tasks = []
-
-    def imap_unordered(self, fn, items):
-        for i, item in enumerate(items):
-            self.tasks.append(item)
-            yield i, fn(item)
-
-
-def test_shard_checks_are_split_into_small_tasks(shard, monkeypatch):
-    """About CHECK_TASKS_PER_WORKER tasks per worker, so that the end of the checks is even."""
-    from deeprank_like.processing.run import _check_shards
-
-    path, base = shard
-    monkeypatch.setattr(run_module, "CHECK_MIN_ENTRIES", 1)
-    monkeypatch.setattr(run_module, "CHECK_TASKS_PER_WORKER", 2)  # 2 workers: 4 tasks at most
-    ex, outcome = _RecordingExecutor(), _Outcome()
-    _check_shards(ex, (base, base + ".shard-0-{host}-{pid}.hdf5"), outcome)
-    with open_h5(path, "r") as f:
-        keys = sorted(f.keys())
-    parts = [t["names"] for t in ex.tasks if t["check_shard"] == path]
-    assert len(parts) == min(len(keys), 4) and max(map(len, parts)) == -(-len(keys) // 4)
-    assert sorted(n for p in parts for n in p) == keys
-    assert list(outcome.verified()) == [path]
-    assert outcome.verified()[path][0].good == sorted(list_entries(path))
