@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from deeprank_like.cli import add_command
+from deeprank_like.cli import add_command, fail
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -17,7 +17,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             Copy the complete entries of every input into OUTPUT (compressed data is copied as
             is), union the failure tables (dropping failures of queries that have an entry),
             and recompute the file summary. Every entry is verified first (checksum,
-            readability): a corrupt entry is reported and never copied. OUTPUT is locked
+            readability; with --workers N, by N processes in parallel before the one-process
+            copy): a corrupt entry is reported and never copied. OUTPUT is locked
             while it is written, and written to a temporary file that is renamed, so it is
             never left half-written.
 
@@ -25,6 +26,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             unreadable inputs were left out; 2 usage or fatal error.""",
         example="""\
             deeprank-like merge -o features.hdf5 parts/part-*.hdf5
+            deeprank-like merge --workers 16 -o features.hdf5 parts/part-*.hdf5
             deeprank-like merge --append --skip-duplicates -o features.hdf5 late-part.hdf5""",
         func=run,
     )
@@ -44,12 +46,27 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="repair inputs left by killed or disk-full writers (superblock flag and "
         "end-of-file address) and skip inputs that stay unreadable",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="verify the inputs in N processes before merging (default 1: the merging "
+        "process verifies each entry as it copies it)",
+    )
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     from deeprank_like.storage import merge_files
 
+    if args.workers < 1:
+        fail(f"--workers must be at least 1, got {args.workers}")
+    verified = None
+    if args.workers > 1:
+        from deeprank_like.processing import verify_files
+
+        verified = verify_files(args.inputs, "processes", args.workers)
     result = merge_files(
         args.inputs,
         args.output,
@@ -58,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         on_duplicate="skip" if args.skip_duplicates else "error",
         delete_inputs=args.delete_inputs,
         repair=args.repair,
+        verified=verified,
     )
     import sys
 

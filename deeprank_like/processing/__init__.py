@@ -18,7 +18,7 @@ from deeprank_like.processing.featurize_config import (
     StorageOptions,
 )
 from deeprank_like.processing.output import output_paths, select_shard
-from deeprank_like.processing.run import process
+from deeprank_like.processing.run import process, verify_files
 from deeprank_like.processing.summary import ProcessSummary, QueryFailure
 
 __all__ = [
@@ -40,4 +40,5 @@ __all__ = [
     "output_paths",
     "process",
     "select_shard",
+    "verify_files",
 ]

@@ -30,7 +30,7 @@ from deeprank_like.processing.output import (
     strip_prefix,
 )
 from deeprank_like.processing.summary import ProcessSummary, QueryFailure
-from deeprank_like.processing.worker import run_query
+from deeprank_like.processing.worker import file_signature, run_query
 from deeprank_like.storage.files import DiskFullError, open_h5
 from deeprank_like.storage.integrity import FileCheck
 from deeprank_like.storage.lock import OutputLock
@@ -380,8 +380,17 @@ def _check_shards(ex: Any, output: tuple[str, str], outcome: _Outcome) -> None:
     """
     base, template = output
     _, shards = output_paths(base)
+    _run_checks(ex, shards, template, outcome)
+
+
+def _run_checks(ex: Any, paths: list[str], template: str, outcome: _Outcome) -> None:
+    """Verify the feature files ``paths`` on the workers of ``ex``, about two tasks per worker.
+
+    Files that cannot be listed here are left out (the merge verifies, and where asked
+    repairs, them); a failure of the executor leaves every file to the merge.
+    """
     names: dict[str, list[str]] = {}
-    for path in shards:
+    for path in paths:
         try:
             with open_h5(path, "r") as f:
                 names[path] = sorted(f.keys())
@@ -398,8 +407,46 @@ def _check_shards(ex: Any, output: tuple[str, str], outcome: _Outcome) -> None:
         for _, record in ex.imap_unordered(run_query, checks):
             outcome.add_check(record)
     except Exception as exc:  # a check is an optimisation: the merge verifies
-        log.warning("the workers could not verify the shards (%s); the merge will", exc)
+        log.warning("the workers could not verify the files (%s); the merge will", exc)
         outcome.checks = {}
+
+
+def verify_files(
+    paths: list[str | os.PathLike], executor: Any = "processes", cpu_count: int | None = None
+) -> dict[str, FileCheck]:
+    """Verify feature files in parallel, for :func:`~deeprank_like.storage.merge_files`.
+
+    Every complete entry is checked (readability, checksum) on the workers of ``executor``
+    (as ``process`` does with its shards), parts of each file in about two tasks per worker.
+
+    Parameters
+    ----------
+    paths : list of paths
+    executor : str or executor object
+        As ``process(executor=...)`` (default: local processes).
+    cpu_count : int, optional
+        Workers of an executor made here (default: every available CPU).
+
+    Returns
+    -------
+    dict
+        Path (as given, ``os.fspath``) -> its :class:`~deeprank_like.storage.integrity.FileCheck`,
+        for the files whose every check came back and that did not change since (same size
+        and modification time). A file missing from the result is verified by the merge.
+    """
+    wanted = [os.fspath(p) for p in paths]
+    ex, owned = get_executor(executor, cpu_count)
+    outcome = _Outcome()
+    try:
+        _run_checks(ex, wanted, "", outcome)
+    finally:
+        if owned:
+            ex.close()
+    return {
+        path: check
+        for path, (check, signature) in outcome.verified().items()
+        if file_signature(path) == signature
+    }
 
 
 def _combine_checks(path: str, checks: list[FileCheck]) -> FileCheck:
