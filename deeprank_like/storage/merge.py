@@ -193,11 +193,6 @@ def _merge_locked(
     return result
 
 
-def _copy_entry(src: h5py.File, dst: h5py.File, name: str) -> None:
-    """Copy root group ``name`` of ``src`` to ``dst`` (chunks as stored)."""
-    copy_object(src, name, dst)
-
-
 def _merge_into(
     dst: h5py.File,
     paths: list[str],
@@ -266,7 +261,7 @@ def _merge_into(
                         )
                     result.duplicates.append(qid)
                     continue
-                _copy_entry(src, dst, name)
+                copy_object(src, name, dst)  # chunks as stored
                 origin[name] = path
                 copied.append(name)
             result.copied += len(copied)

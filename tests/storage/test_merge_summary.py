@@ -67,9 +67,9 @@ def test_merge_summary_failures_and_duplicates(tmp_path, graphs, monkeypatch, li
             with open_h5(p, "r") as f:
                 verified[p] = check_file(f)
     copies = []
-    real = merge_module._copy_entry
+    real = merge_module.copy_object
     monkeypatch.setattr(
-        merge_module, "_copy_entry", lambda s, d, n: (copies.append(n), real(s, d, n))
+        merge_module, "copy_object", lambda s, n, d: (copies.append(n), real(s, n, d))
     )
     out = tmp_path / "out.hdf5"
     result = merge_files([a, b], out, on_duplicate="skip", verified=verified)

@@ -110,13 +110,13 @@ import os, signal, sys
 from pathlib import Path
 import deeprank_like.storage.merge as merge
 calls = [0]
-real_copy = merge._copy_entry
+real_copy = merge.copy_object
 def copy(*args, **kwargs):  # the merge copies one entry
     calls[0] += 1
     if calls[0] == int(sys.argv[2]):
         os.kill(os.getpid(), signal.SIGKILL)
     return real_copy(*args, **kwargs)
-merge._copy_entry = copy
+merge.copy_object = copy
 from deeprank_like import ProteinProteinInterfaceQuery, QueryCollection
 from deeprank_like.processing import process
 from deeprank_like.storage import merge_files
