@@ -10,7 +10,8 @@ Prints ``name: value unit`` lines:
 * ``<kind>_<resolution>_module_ms_<stage>``: mean milliseconds per query of each stage of an
   ``"all"`` build (``load``: parsing the file; ``skeleton``: nodes and edges; then one line per
   feature module), cold; ``..._share_<stage>`` is the same as a share of the sum.
-* ``small_<resolution>_all_s_per_query``: the small 3C8P PPI query alone (fixed costs).
+* ``small_<resolution>_all_s_per_query``: the small 3C8P PPI query alone (fixed costs), and
+  ``small_<resolution>_module_ms_<stage>``: its milliseconds per stage.
 * ``variant_scan_*``: a saturation scan of one protein (``--scan-positions`` positions of chain A
   of 1ATN_1w × the 19 other amino acids, residue graphs, all modules): seconds per query
   processed one by one without reuse (``cold``), and with the per-structure cache on, as one
@@ -232,8 +233,12 @@ def main() -> None:
                 print(f"{kind}_{resolution}_share_{name}: {100 * value / total:.1f} %", flush=True)
     if wanted("small"):
         for resolution in ("residue", "atom"):
-            small = median_seconds([_ppi("3C8P.pdb", resolution)], "all", args.repeats)
+            small_q = [_ppi("3C8P.pdb", resolution)]
+            small = median_seconds(small_q, "all", args.repeats)
             print(f"small_{resolution}_all_s_per_query: {small:.4f} s", flush=True)
+            ms = module_ms(small_q, max(3, args.repeats))
+            for name, value in sorted(ms.items(), key=lambda kv: -kv[1]):
+                print(f"small_{resolution}_module_ms_{name}: {value:.2f} ms", flush=True)
     if wanted("scan"):
         cold_s, warm_s, n = variant_scan(args.scan_positions)
         print(f"variant_scan_queries: {n} queries")

@@ -139,7 +139,28 @@ def test_markdown_report(parity) -> None:
     assert "| ppi-residue | `distance` | 1 | 0 % | 0.01 Å |" in text
     assert "**their bug**: truncated residues" in text
     assert "- ppi-residue: `res_type`" in text
-    assert "| ppi-residue-3C8P | 2 s | 0.5 s | 4× |" in text
+    assert "| ppi-residue-3C8P | 2 s | 0.5 s | 4× | – | – |" in text  # a run before the column
+    result["timing"]["per_query"]["ppi-residue-3C8P"]["ours_freesasa"] = 0.25
+    assert "| ppi-residue-3C8P | 2 s | 0.5 s | 4× | 0.25 s | 8× |" in parity.render_markdown(result)
+
+
+def test_freesasa_clock_counts_the_lee_richards_runs_and_restores(parity) -> None:
+    import freesasa
+
+    original = freesasa.calcCoord
+    query = ProteinProteinInterfaceQuery(
+        pdb_path=str(example_path("3C8P.pdb")), chain_ids=["A", "B"], resolution="residue"
+    )
+    from deeprank_like.features import cache
+
+    with cache.disabled():
+        with parity._FreesasaClock() as clock:
+            query.build(["components"])  # no surface areas
+        assert clock.seconds == 0.0
+        with parity._FreesasaClock() as clock:
+            query.build(["surfacearea"])
+        assert clock.seconds > 0.0
+    assert freesasa.calcCoord is original
 
 
 def test_missing_deeprank2_is_a_clear_error(parity, tmp_path: Path) -> None:
