@@ -21,7 +21,9 @@ independently (plain numpy on the PDB text, no code of either tool).
 It also times both tools on the same queries in the same run (one core each, median of
 ``--repeats`` builds after one warm-up build, file reading included; CPU seconds of the
 process and its external programs — MSMS, mkdssp — and wall seconds) and prints
-``name: value unit`` lines.
+``name: value unit`` lines. DeepRank2's process builds on request, so the timed builds of the
+two tools come in rounds (one of DeepRank2's, then three of ours) and both see the same state
+of a shared machine; our CPU seconds spent in freesasa are timed too.
 
 Needs DeepRank2 3.1.0 in a separate virtual environment (``../shared/bench/setup_deeprank2.sh``;
 ``mkdssp`` and ``msms`` on PATH or in that environment's ``bin``)::
@@ -627,9 +629,12 @@ def prepare_inputs(queries: list[QuerySpec], folder: Path) -> dict[str, Path]:
     return out
 
 
-#: Runs in DeepRank2's interpreter: ``python -c RUNNER job.json``; prints one JSON line.
+#: Runs in DeepRank2's interpreter: ``python -c RUNNER job.json``. It answers commands, one JSON
+#: line each on stdin (``{"op": "first" | "time", "query": name}``), with one ``PARITY_JSON`` line
+#: each: ``first`` builds the query (warm-up) and writes its graph to the HDF5 file, ``time``
+#: times one more build. The first line it prints gives DeepRank2's version.
 RUNNER = r"""
-import json, os, resource, statistics, sys, time, traceback
+import json, os, resource, sys, time, traceback
 def cpu_now():  # microsecond resolution (os.times counts 10 ms ticks), external programs included
     s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
@@ -639,42 +644,53 @@ import deeprank2
 from deeprank2.query import ProteinProteinInterfaceQuery, SingleResidueVariantQuery
 from deeprank2.domain.aminoacidlist import amino_acids
 AA = {aa.three_letter_code.upper(): aa for aa in amino_acids}
-result = {"version": deeprank2.__version__, "queries": {}}
-for q in job["queries"]:
+queries = {q["name"]: q for q in job["queries"]}
+def make(q):
+    if q["kind"] == "ppi":
+        return ProteinProteinInterfaceQuery(pdb_path=q["pdb"], resolution=q["resolution"],
+            chain_ids=q["chains"], pssm_paths=q["pssm"])
+    chain, number, wt, var = q["variant"]
+    return SingleResidueVariantQuery(pdb_path=q["pdb"], resolution=q["resolution"],
+        chain_ids=[chain], variant_residue_number=number, insertion_code=None,
+        wildtype_amino_acid=AA[wt], variant_amino_acid=AA[var], pssm_paths=q["pssm"])
+print("PARITY_JSON " + json.dumps({"version": deeprank2.__version__}), flush=True)
+for line in sys.stdin:
+    cmd = json.loads(line)
+    q = queries[cmd["query"]]
     try:
-        if q["kind"] == "ppi":
-            make = lambda: ProteinProteinInterfaceQuery(pdb_path=q["pdb"], resolution=q["resolution"],
-                chain_ids=q["chains"], pssm_paths=q["pssm"])
+        if cmd["op"] == "first":
+            graph = make(q).build(q["modules"])  # warm-up, and the graph we write
+            graph.write_to_hdf5(job["hdf5"])
+            reply = {"entry": graph.id, "nodes": len(graph.nodes), "edges": len(graph.edges)}
         else:
-            chain, number, wt, var = q["variant"]
-            make = lambda: SingleResidueVariantQuery(pdb_path=q["pdb"], resolution=q["resolution"],
-                chain_ids=[chain], variant_residue_number=number, insertion_code=None,
-                wildtype_amino_acid=AA[wt], variant_amino_acid=AA[var], pssm_paths=q["pssm"])
-        graph = make().build(q["modules"])  # warm-up, and the graph we write
-        times, cpu = [], []
-        for _ in range(job["repeats"]):
             t, c = time.perf_counter(), cpu_now()
-            make().build(q["modules"])
+            make(q).build(q["modules"])
             c2 = cpu_now()
-            times.append(time.perf_counter() - t)
-            cpu.append(c2 - c)
-        graph.write_to_hdf5(job["hdf5"])
-        result["queries"][q["name"]] = {"entry": graph.id, "seconds": times, "cpu_seconds": cpu,
-            "nodes": len(graph.nodes), "edges": len(graph.edges)}
+            reply = {"seconds": time.perf_counter() - t, "cpu_seconds": c2 - c}
     except Exception as exc:
-        result["queries"][q["name"]] = {"error": f"{type(exc).__name__}: {exc}",
-            "traceback": traceback.format_exc()[-2000:]}
-print("PARITY_JSON " + json.dumps(result), flush=True)
+        reply = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
+    print("PARITY_JSON " + json.dumps(reply), flush=True)
 """
 
 
-def run_deeprank2(
-    python: str, queries: list[QuerySpec], paths: dict[str, Path], hdf5: Path, repeats: int
-) -> dict[str, Any]:
-    """Build the queries with DeepRank2 in ``python``; returns its timings and entry ids."""
-    jobs = []
-    for q in queries:
-        jobs.append(
+class DeepRank2Process:
+    """DeepRank2 in its own interpreter (``python``), building queries on request (:data:`RUNNER`).
+
+    Parameters
+    ----------
+    python : str
+        DeepRank2's interpreter; its ``bin`` folder goes first on ``PATH`` (mkdssp, msms).
+    queries : list of QuerySpec
+    paths : dict
+        Structure stem → the PDB file DeepRank2 reads.
+    hdf5 : Path
+        Where DeepRank2 writes the graphs of ``first`` builds.
+    """
+
+    def __init__(
+        self, python: str, queries: list[QuerySpec], paths: dict[str, Path], hdf5: Path
+    ) -> None:
+        jobs = [
             {
                 "name": q.name,
                 "kind": q.kind,
@@ -685,20 +701,48 @@ def run_deeprank2(
                 "pssm": q.pssm_paths(),
                 "modules": MODULES_PPI if q.kind == "ppi" else MODULES_SRV,
             }
+            for q in queries
+        ]
+        job_file = hdf5.with_suffix(".job.json")
+        job_file.write_text(json.dumps({"queries": jobs, "hdf5": str(hdf5)}))
+        env = dict(os.environ)
+        env["PATH"] = str(Path(python).parent) + os.pathsep + env.get("PATH", "")
+        # a file, not a pipe: nobody reads it until a failure, so it can never fill up and block
+        self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in close()
+        self._proc = subprocess.Popen(
+            [python, "-c", RUNNER, str(job_file)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            env=env,
         )
-    job_file = hdf5.with_suffix(".job.json")
-    job_file.write_text(json.dumps({"queries": jobs, "repeats": repeats, "hdf5": str(hdf5)}))
-    env = dict(os.environ)
-    env["PATH"] = str(Path(python).parent) + os.pathsep + env.get("PATH", "")
-    proc = subprocess.run(
-        [python, "-c", RUNNER, str(job_file)], capture_output=True, text=True, env=env, check=False
-    )
-    for line in proc.stdout.splitlines():
-        if line.startswith("PARITY_JSON "):
-            return json.loads(line[len("PARITY_JSON ") :])
-    raise RuntimeError(
-        f"DeepRank2 run failed (exit {proc.returncode}); stderr tail:\n{proc.stderr[-3000:]}"
-    )
+        self.version = self._reply()["version"]
+
+    def _reply(self) -> dict[str, Any]:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            if line.startswith("PARITY_JSON "):
+                return json.loads(line[len("PARITY_JSON ") :])
+        self._proc.wait()
+        self._stderr.seek(0)
+        raise RuntimeError(
+            f"DeepRank2 run failed (exit {self._proc.returncode}); stderr tail:\n"
+            f"{self._stderr.read()[-3000:]}"
+        )
+
+    def ask(self, op: str, name: str) -> dict[str, Any]:
+        """``op`` (``"first"`` or ``"time"``) for query ``name``; DeepRank2's reply."""
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(json.dumps({"op": op, "query": name}) + "\n")
+        self._proc.stdin.flush()
+        return self._reply()
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        self._proc.wait()
+        self._stderr.close()
 
 
 def our_query(q: QuerySpec, path: Path, include_hydrogens: bool = False) -> Any:
@@ -787,34 +831,68 @@ class _FreesasaClock:
         freesasa.calcCoord = self._original
 
 
-def run_ours(
-    queries: list[QuerySpec], paths: dict[str, Path], repeats: int
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, list[float]]]]:
-    """Build the queries with deeprank_like (default, and with the compatibility options).
+def _our_timed_build(q: QuerySpec, path: Path, modules: list[str]) -> tuple[float, float, float]:
+    """One cold build: (wall s, CPU s, CPU s in freesasa)."""
+    _clear_structure_cache()  # cold: DeepRank2 has no per-structure cache either
+    with _FreesasaClock() as clock:
+        t, c = time.perf_counter(), _cpu_seconds()
+        our_query(q, path).build(modules)
+        c2 = _cpu_seconds()
+    return time.perf_counter() - t, c2 - c, clock.seconds
 
-    Returns the default graphs, the compat graphs and, per query, the wall and CPU seconds of
-    each timed build and the CPU seconds of it spent in freesasa (:class:`_FreesasaClock`).
+
+#: Our timed builds after each of DeepRank2's: ours are short, so the first after a DeepRank2
+#: build can pay for caches DeepRank2 filled; the median over all of ours is a warm one.
+OUR_BUILDS_PER_ROUND = 3
+
+
+def run_both(
+    dr2: DeepRank2Process,
+    queries: list[QuerySpec],
+    paths: dict[str, Path],
+    repeats: int,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, dict[str, list[float]]]]:
+    """Build every query with both tools, their timed builds in rounds.
+
+    Per query: DeepRank2's warm-up build (its graph is written), ours, then ``repeats`` rounds
+    of one timed DeepRank2 build followed by :data:`OUR_BUILDS_PER_ROUND` timed builds of ours,
+    so both tools' builds of a query see the same state of a shared machine. ``paths``: our
+    copies of the structures.
+
+    Returns DeepRank2's result (``{"version", "queries": {name: {"entry", "seconds",
+    "cpu_seconds", "nodes", "edges"} or {"error", "traceback"}}}``), our default graphs, our
+    compat graphs and, per query, our wall and CPU seconds of each timed build and the CPU
+    seconds of it spent in freesasa (:class:`_FreesasaClock`).
     """
+    theirs: dict[str, Any] = {"version": dr2.version, "queries": {}}
     graphs, compat, seconds = {}, {}, {}
     for q in queries:
         modules = MODULES_PPI if q.kind == "ppi" else MODULES_SRV
+        info = dr2.ask("first", q.name)
         _clear_structure_cache()
         graphs[q.name] = our_query(q, paths[q.structure]).build(modules)  # warm-up
-        times, cpu, in_freesasa = [], [], []
+        times, cpu, in_freesasa, their_wall, their_cpu = [], [], [], [], []
         for _ in range(repeats):
-            _clear_structure_cache()  # cold: DeepRank2 has no per-structure cache either
-            with _FreesasaClock() as clock:
-                t, c = time.perf_counter(), _cpu_seconds()
-                our_query(q, paths[q.structure]).build(modules)
-                c2 = _cpu_seconds()
-            times.append(time.perf_counter() - t)
-            cpu.append(c2 - c)
-            in_freesasa.append(clock.seconds)
+            if "error" not in info:
+                timed = dr2.ask("time", q.name)
+                if "error" in timed:
+                    info = timed
+                else:
+                    their_wall.append(timed["seconds"])
+                    their_cpu.append(timed["cpu_seconds"])
+            for _ in range(OUR_BUILDS_PER_ROUND):
+                wall, spent, in_sasa = _our_timed_build(q, paths[q.structure], modules)
+                times.append(wall)
+                cpu.append(spent)
+                in_freesasa.append(in_sasa)
+        if "error" not in info:
+            info = {**info, "seconds": their_wall, "cpu_seconds": their_cpu}
+        theirs["queries"][q.name] = info
         seconds[q.name] = {"wall": times, "cpu": cpu, "freesasa": in_freesasa}
         compat[q.name] = our_query(q, paths[q.structure], include_hydrogens=True).build(
             compat_modules(q.kind)
         )
-    return graphs, compat, seconds
+    return theirs, graphs, compat, seconds
 
 
 # --------------------------------------------------------------------------------------------
@@ -936,7 +1014,14 @@ def render_markdown(result: dict[str, Any], level: int = 1) -> str:
         f"{h} Seconds per query (one core, median of repeats, file reading included)",
         "",
         "Both tools in the same run, one process each pinned to one core, cold (our per-structure "
-        "cache cleared before every build). CPU: seconds of the process and of the programs it "
+        "cache cleared before every build)"
+        + (
+            "; the timed builds of a query come in rounds (one of DeepRank2's, then three of "
+            "ours), so both tools see the same state of the machine"
+            if result["timing"].get("interleaved")
+            else ""
+        )
+        + ". CPU: seconds of the process and of the programs it "
         "waits for (DeepRank2's MSMS and mkdssp), robust to a busy machine; wall: elapsed "
         f"seconds (machine load average at the end: {result.get('load_average')}).",
         "",
@@ -1133,8 +1218,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         paths_dr2 = prepare_inputs(queries, tmp / "dr2")
         paths_ours = prepare_inputs(queries, tmp / "ours")
         hdf5 = tmp / "deeprank2.hdf5"
-        dr2 = run_deeprank2(args.dr2_python, queries, paths_dr2, hdf5, args.repeats)
-        graphs, compat, our_seconds = run_ours(queries, paths_ours, args.repeats)
+        process = DeepRank2Process(args.dr2_python, queries, paths_dr2, hdf5)
+        try:
+            dr2, graphs, compat, our_seconds = run_both(process, queries, paths_ours, args.repeats)
+        finally:
+            process.close()
 
         sets: dict[str, SetComparison] = {}
         errors: dict[str, str] = {}
@@ -1203,7 +1291,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 )["largest"],
             }
 
-        timing: dict[str, Any] = {"per_query": {}}
+        timing: dict[str, Any] = {"per_query": {}, "interleaved": True}
         for q in queries:
             info = dr2["queries"][q.name]
             timing["per_query"][q.name] = {

@@ -210,3 +210,11 @@ def test_from_json_rerenders_and_updates_a_page(parity, tmp_path: Path) -> None:
     )
     with pytest.raises(SystemExit, match="markers"):
         parity.update_docs(result, tmp_path / "out" / "parity.md")
+
+
+def test_deeprank2_process_failure_names_the_cause(parity, tmp_path: Path) -> None:
+    """An interpreter without DeepRank2: the error carries the runner's stderr, nothing hangs."""
+    queries = parity.default_queries()[:1]
+    paths = parity.prepare_inputs(queries, tmp_path / "in")
+    with pytest.raises(RuntimeError, match="(?s)DeepRank2 run failed.*No module named 'deeprank2'"):
+        parity.DeepRank2Process(sys.executable, queries, paths, tmp_path / "dr2.hdf5")
