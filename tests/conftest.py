@@ -29,6 +29,31 @@ def pdb_dir() -> Path:
     return PDB
 
 
+ROOT = DATA.parents[1]
+
+
+def _load_script(relative: str):
+    """The module of a repository script (``benchmarks/x.py``, ``scripts/y.py``), loaded by path.
+
+    Registered in ``sys.modules`` under the file's stem (dataclasses and pickling need that),
+    once per session.
+    """
+    path = ROOT / relative
+    module = sys.modules.get(path.stem)
+    if module is None or Path(getattr(module, "__file__", "")) != path:
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """``load_script("benchmarks/scale_out.py")``: a repository script as a module."""
+    return _load_script
+
+
 def _load_builders():
     # loaded by path under one name, so every test folder shares its caches
     name = "_deeprank_like_test_builders"

@@ -8,10 +8,8 @@ out-of-fold predictions, and that the written model predicts on a structure it n
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +21,8 @@ DATA = ROOT / "tests" / "data" / "ddg"
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location(
-        "ddg_benchmark", ROOT / "scripts" / "ddg_benchmark.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ddg_benchmark"] = module
-    spec.loader.exec_module(module)
-    return module
+def bench(load_script):
+    return load_script("scripts/ddg_benchmark.py")
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import h5py
@@ -16,17 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "dockq"
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location(
-        "interface_scoring", ROOT / "benchmarks" / "interface_scoring.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["interface_scoring"] = module  # dataclasses need the module registered
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_script()
+@pytest.fixture(scope="module")
+def bench(load_script):
+    return load_script("benchmarks/interface_scoring.py")
 
 
 def _table() -> pd.DataFrame:
@@ -41,7 +31,7 @@ def _table() -> pd.DataFrame:
     )
 
 
-def test_ranking_metrics_known_values():
+def test_ranking_metrics_known_values(bench):
     t = _table()
     good = bench.ranking_metrics(t, "good")
     assert good["spearman_median"] == pytest.approx(1.0)
@@ -56,12 +46,12 @@ def test_ranking_metrics_known_values():
     np.testing.assert_allclose(curve, [0.0, 0.0, 1.0, 1.0])  # both at rank 3
 
 
-def test_auc_ties_count_half():
+def test_auc_ties_count_half(bench):
     assert bench.auc(np.array([1.0, 1.0]), np.array([True, False])) == pytest.approx(0.5)
     assert np.isnan(bench.auc(np.array([1.0, 2.0]), np.array([True, True])))
 
 
-def test_random_baseline_is_near_chance():
+def test_random_baseline_is_near_chance(bench):
     t = _table()
     r = bench.random_metrics(t, seed=0, repeats=200)
     # expected top-1: X has 2 of 4 acceptable, Y 1 of 3
@@ -69,7 +59,7 @@ def test_random_baseline_is_near_chance():
     assert r["auc"] == pytest.approx(0.5, abs=0.05)
 
 
-def test_decoy_tiers_take_each_kind_evenly():
+def test_decoy_tiers_take_each_kind_evenly(bench):
     labels = pd.DataFrame(
         {
             "complex": ["X"] * 10 + ["Y"] * 6,
@@ -84,7 +74,7 @@ def test_decoy_tiers_take_each_kind_evenly():
     assert (bench.decoy_tiers(labels, 0, seed=0) == 0).all()
 
 
-def test_training_rows_sample_each_complex_and_keep_order_free():
+def test_training_rows_sample_each_complex_and_keep_order_free(bench):
     table = pd.DataFrame(
         {
             "entry": [f"X{i}" for i in range(10)] + [f"Y{i}" for i in range(6)],
@@ -101,7 +91,7 @@ def test_training_rows_sample_each_complex_and_keep_order_free():
     assert bench.training_rows(bench.Settings(train_decoys=0), table, entries).all()
 
 
-def test_cnn_outputs_logits_for_the_logits_loss():
+def test_cnn_outputs_logits_for_the_logits_loss(bench):
     # regression: build_model_for gave the CNN a sigmoid output for the DockQ target, and
     # soft_bce (BCE with logits) on a sigmoid drove every output to 0 with zero gradient
     import torch
@@ -126,7 +116,7 @@ def test_cnn_outputs_logits_for_the_logits_loss():
     assert out < -1.0  # logit of 0.05 is -2.9; a sigmoid output stays > 0
 
 
-def test_complex_folds_group_and_repeat():
+def test_complex_folds_group_and_repeat(bench):
     ids = [f"C{i}" for i in range(12)]
     a = bench.complex_folds(ids * 3, 5, seed=0)
     assert a == bench.complex_folds(list(reversed(ids)), 5, seed=0)
@@ -135,7 +125,7 @@ def test_complex_folds_group_and_repeat():
     assert a != bench.complex_folds(ids, 5, seed=1)
 
 
-def test_whole_pipeline_on_two_complexes(tmp_path):
+def test_whole_pipeline_on_two_complexes(bench, tmp_path):
     from deeprank_like.pretrained.docking import load_scoring_model, score_models
 
     s = bench.Settings(
@@ -214,7 +204,7 @@ def test_whole_pipeline_on_two_complexes(tmp_path):
     assert again["features"]["skipped"] == 20 and again["features"]["processed"] == 0
 
 
-def test_run_flags_name_every_changed_setting():
+def test_run_flags_name_every_changed_setting(bench):
     # the model card's reproducing command must carry every training setting off its default
     base = json.loads(json.dumps(vars(bench.Settings())))
     assert bench.run_flags(base) == "--seed 0"

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+import pytest
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("scale_out", ROOT / "benchmarks" / "scale_out.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["scale_out"] = module
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def bench(load_script):
+    return load_script("benchmarks/scale_out.py")
 
 
-def test_tiny_scale_out_run_prints_every_figure(capsys):
-    bench = _load()
+def test_tiny_scale_out_run_prints_every_figure(bench, capsys):
     assert bench.main(["--queries", "6", "--baseline", "3", "--executors", "processes"]) == 0
     lines = dict(
         line.split(": ", 1) for line in capsys.readouterr().out.splitlines() if ": " in line
@@ -33,8 +27,7 @@ def test_tiny_scale_out_run_prints_every_figure(capsys):
     assert "workers: MALLOC_TRIM_THRESHOLD_=" in lines["# processes"]  # the workers' env
 
 
-def test_exactly_once_sees_a_missing_entry(tmp_path):
-    bench = _load()
+def test_exactly_once_sees_a_missing_entry(bench, tmp_path):
     from deeprank_like.processing import process
 
     qc = bench.collection(2)

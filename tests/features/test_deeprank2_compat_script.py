@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -14,16 +13,10 @@ import pytest
 from deeprank_like import ProteinProteinInterfaceQuery
 from deeprank_like.examples import example_path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "parity_deeprank2.py"
-
 
 @pytest.fixture(scope="module")
-def parity():
-    spec = importlib.util.spec_from_file_location("parity_deeprank2", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["parity_deeprank2"] = module
-    spec.loader.exec_module(module)
-    return module
+def parity(load_script):
+    return load_script("benchmarks/parity_deeprank2.py")
 
 
 def _write_dr2_entry(

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "sasa_subset.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("sasa_subset", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sasa_subset"] = module
-    spec.loader.exec_module(module)
-    return module
+def bench(load_script):
+    return load_script("benchmarks/sasa_subset.py")
 
 
 def test_numpy_areas_equal_freesasa_on_a_query(bench) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -17,11 +16,8 @@ DATA = ROOT / "tests" / "data" / "dockq"
 
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("bm5_decoys", ROOT / "scripts" / "bm5_decoys.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(load_script):
+    return load_script("scripts/bm5_decoys.py")
 
 
 @pytest.fixture(scope="module")
