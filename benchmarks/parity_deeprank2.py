@@ -18,12 +18,13 @@ Rows marked *compat* are deeprank_like's DeepRank2-compatibility options
 DeepRank2's numbers. An evidence section recomputes the disputed residue ``distance`` values
 independently (plain numpy on the PDB text, no code of either tool).
 
-It also times both tools on the same queries in the same run (one core each, median of
-``--repeats`` builds after one warm-up build, file reading included; CPU seconds of the
-process and its external programs — MSMS, mkdssp — and wall seconds) and prints
-``name: value unit`` lines. DeepRank2's process builds on request, so the timed builds of the
-two tools come in rounds (one of DeepRank2's, then three of ours) and both see the same state
-of a shared machine; our CPU seconds spent in freesasa are timed too.
+It also times both tools on the same queries in the same run (one core each, after one
+warm-up build, file reading included; CPU seconds of the process and its external programs —
+MSMS, mkdssp — and wall seconds) and prints ``name: value unit`` lines. DeepRank2's process
+builds on request, so the timed builds come in ``--repeats`` rounds per query (one of
+DeepRank2's, then three of ours) and both tools see the same state of a shared machine; each
+tool's figure is the median of its timed builds. Our CPU seconds spent in freesasa are timed
+too.
 
 Needs DeepRank2 3.1.0 in a separate virtual environment (``../shared/bench/setup_deeprank2.sh``;
 ``mkdssp`` and ``msms`` on PATH or in that environment's ``bin``)::
@@ -1152,7 +1153,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dr2-python", default=DEFAULT_DR2_PYTHON, help="DeepRank2's python")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for parity.md/.json")
-    parser.add_argument("--repeats", type=int, default=3, help="timed builds per query and tool")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="rounds per query: one timed DeepRank2 build and three of ours each",
+    )
     parser.add_argument("--only", default="", help="comma-separated query names (default: all)")
     parser.add_argument(
         "--update-docs",
