@@ -21,8 +21,9 @@ Run: ``python benchmarks/sasa_subset.py [--queries 3C8P,1ATN_1w] [--repeats 20]
 threshold: ``GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728``.
 
 The outcome (``docs/features.md``, surface area): the numpy version matches freesasa to ~3e-14
-Å², and costs about what freesasa costs on the 2.1× larger set: 0.6–1.7× freesasa's time with
-glibc's defaults (page faults), 0.8–0.9× without them. A numpy step over the (slice,
+Å², and costs about what freesasa costs on the 2.1× larger set: 1.05–2.1× freesasa's time with
+glibc's defaults (3C8P 1.6–2.1×, paying thousands of page faults a query; 1ATN_1w 1.05–1.1×),
+0.8–1.0× with the high mmap threshold above (2026-12-02). A numpy step over the (slice,
 neighbour) elements of a block costs about what freesasa's C loop costs per element, and the
 per-slice sort of the arcs comes on top; so ``surfacearea`` keeps freesasa.
 """
