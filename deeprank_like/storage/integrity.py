@@ -256,7 +256,7 @@ def salvage_file(src: h5py.File, dst: h5py.File, check: FileCheck | None = None)
     ``dst`` must be a new, writable feature file; its root summaries are recomputed.
     Returns the group names copied.
     """
-    from deeprank_like.storage.files import scan_summary, write_summary
+    from deeprank_like.storage.files import copy_object, scan_summary, write_summary
     from deeprank_like.storage.writer import _store_failures, read_failure_rows
 
     check = check or check_file(src)
@@ -269,7 +269,7 @@ def salvage_file(src: h5py.File, dst: h5py.File, check: FileCheck | None = None)
     copied = []
     for name in check.good:
         try:
-            src.copy(src[name], dst, name=name)
+            copy_object(src, name, dst)
         except (OSError, KeyError, RuntimeError) as exc:
             log.warning("%s: entry %s could not be copied (%s)", src.filename, name, exc)
             if name in dst:
