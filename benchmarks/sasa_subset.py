@@ -21,9 +21,9 @@ Run: ``python benchmarks/sasa_subset.py [--queries 3C8P,1ATN_1w] [--repeats 20]
 threshold: ``GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728``.
 
 The outcome (``docs/features.md``, surface area): the numpy version matches freesasa to ~3e-14
-Å², and costs about what freesasa costs on the 2.1× larger set: 1.05–2.1× freesasa's time with
-glibc's defaults (3C8P 1.6–2.1×, paying thousands of page faults a query; 1ATN_1w 1.05–1.1×),
-0.8–1.0× with the high mmap threshold above (2026-12-02). A numpy step over the (slice,
+Å², and costs about what freesasa costs on the 2.1× larger set. With glibc's defaults: 1.6–2.1×
+freesasa's time on 3C8P (thousands of page faults a query), 0.84–1.13× on 1ATN_1w; with the
+high mmap threshold above: 0.8–1.0× (2026-12-02). A numpy step over the (slice,
 neighbour) elements of a block costs about what freesasa's C loop costs per element, and the
 per-slice sort of the arcs comes on top; so ``surfacearea`` keeps freesasa.
 """
@@ -252,10 +252,12 @@ def _exposed_arcs(pairs: dict, slices: dict, first: int) -> np.ndarray:
 
 
 def query_sets(name: str) -> dict:
-    """Atom sets of the residue PPI query on ``name`` (chains A, B) as ``surfacearea`` uses them.
+    """The three Lee–Richards runs of the residue PPI query on ``name`` (chains A, B).
 
-    Returns the structure, expanded radii, freesasa neighbour pairs (both directions), the side
-    of every atom, the needed atoms and the atoms whose area changes on separation.
+    Taken from ``surfacearea`` itself: the assembled model for the graph's atoms, and each side
+    alone for the graph atoms whose area can change (``_can_change``). Returns the structure,
+    expanded radii, freesasa neighbour pairs (both directions) and ``states``: per run, the
+    needed atoms and ``surfacearea``'s area calculator of that atom set.
     """
     query = ProteinProteinInterfaceQuery(
         pdb_path=str(PDB / f"{name}.pdb"), chain_ids=["A", "B"], resolution="residue"
@@ -266,46 +268,32 @@ def query_sets(name: str) -> dict:
     context = FeatureContext(structure=s, graph=graph, query=query)
     atoms, _ = sa._node_atoms(context)
     needed = np.unique(atoms)
+    unit_of_chain, assembly = sa._units(context)
+    in_assembly = sa.sasa_atom_mask(s) & np.isin(s.chain_index, assembly)
+    changes = sa._can_change(s, unit_of_chain, assembly, in_assembly)
+    touched = needed[changes[needed]]
+    unit = unit_of_chain[s.chain_index]
+    states = [(needed, sa._lazy(s, assembly))]
+    for k in range(len(query.sides)):
+        alone = sa._lazy(s, np.flatnonzero(unit_of_chain == k))
+        states.append((touched[unit[touched] == k], alone))
     expanded = sa.sasa_radii(s) + sa.PROBE_RADIUS
-    a, b = sa._touching(s)
-    a, b = neighbour_pairs(s.coords, expanded, a, b)
-    side = np.full(s.num_atoms, -1)
-    for k, chains in enumerate(query.sides):
-        for c in chains:
-            side[s.chain_index == s.chains.index(c)] = k
-    cross = side[a] != side[b]
-    changes = np.zeros(s.num_atoms, dtype=bool)
-    changes[a[cross]] = changes[b[cross]] = True
+    a, b = neighbour_pairs(s.coords, expanded, *sa._touching(s))
     return {
         "structure": s,
         "expanded": expanded,
         "a": np.concatenate([a, b]),
         "b": np.concatenate([b, a]),
-        "side": side,
-        "needed": needed,
-        "touched": needed[changes[needed]],
+        "states": states,
     }
 
 
-def _states(q: dict) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(atoms needed, occluder mask) of the three runs: assembled, side 0 alone, side 1 alone."""
-    n = q["structure"].num_atoms
-    out = [(q["needed"], np.ones(n, dtype=bool))]
-    for k in (0, 1):
-        out.append((q["touched"][q["side"][q["touched"]] == k], q["side"] == k))
-    return out
-
-
 def freesasa_runs(q: dict) -> tuple[list[np.ndarray], int]:
-    """What ``surfacearea`` does: freesasa on needed atoms + neighbours, per state."""
-    s, a, b = q["structure"], q["a"], q["b"]
+    """What ``surfacearea`` does: freesasa on the needed atoms and their neighbours, per run."""
+    s = q["structure"]
     out, computed = [], 0
-    for need, member in _states(q):
-        hit = np.zeros(s.num_atoms, dtype=bool)
-        hit[need] = True
-        src = hit.copy()
-        hit[b[src[a] & member[b]]] = True
-        env = np.flatnonzero(hit)
+    for need, calc in q["states"]:
+        env = calc.environment(need, s)
         areas = sa._lee_richards(s.coords[env], sa.sasa_radii(s)[env])
         out.append(areas[np.searchsorted(env, need)])
         computed += env.size
@@ -313,12 +301,14 @@ def freesasa_runs(q: dict) -> tuple[list[np.ndarray], int]:
 
 
 def numpy_runs(q: dict) -> list[np.ndarray]:
-    """:func:`lee_richards` on the needed atoms only, per state."""
+    """:func:`lee_richards` on the needed atoms only, per run."""
     s, a, b = q["structure"], q["a"], q["b"]
     out = []
-    for need, member in _states(q):
+    for need, calc in q["states"]:
         is_need = np.zeros(s.num_atoms, dtype=bool)
         is_need[need] = True
+        member = np.zeros(s.num_atoms, dtype=bool)
+        member[calc.members] = True
         sel = is_need[a] & member[b]
         out.append(
             lee_richards(s.coords, q["expanded"], need, np.searchsorted(need, a[sel]), b[sel])
